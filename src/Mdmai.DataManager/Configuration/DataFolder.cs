@@ -1,0 +1,99 @@
+using Mdmai.DataManager.Storage;
+
+namespace Mdmai.DataManager.Configuration;
+
+/// <summary>
+/// The folder that holds a user's data: the database (<c>mdmai.db</c>) and the config (<c>mdmai.json</c>).
+/// Found at <c>$MDMAI_HOME</c>, else <c>$XDG_DATA_HOME/mdmai</c>, else <c>~/.local/share/mdmai</c>.
+/// </summary>
+public sealed class DataFolder
+{
+    /// <summary>File name of the database inside the folder.</summary>
+    public const string DatabaseFileName = "mdmai.db";
+
+    /// <summary>File name of the config inside the folder.</summary>
+    public const string ConfigFileName = "mdmai.json";
+
+    private DataFolder(string path, MdmaiConfig config)
+    {
+        Path = path;
+        Config = config;
+    }
+
+    /// <summary>Full path of the folder.</summary>
+    public string Path { get; }
+
+    /// <summary>The validated config read from <c>mdmai.json</c>.</summary>
+    public MdmaiConfig Config { get; }
+
+    /// <summary>Full path of the database file.</summary>
+    public string DatabasePath => System.IO.Path.Combine(Path, DatabaseFileName);
+
+    /// <summary>Full path of the config file.</summary>
+    public string ConfigPath => System.IO.Path.Combine(Path, ConfigFileName);
+
+    /// <summary>The default location, resolved from the environment as the class summary describes.</summary>
+    public static string ResolveDefaultPath(Func<string, string?>? getEnvironmentVariable = null)
+    {
+        getEnvironmentVariable ??= Environment.GetEnvironmentVariable;
+        if (getEnvironmentVariable("MDMAI_HOME") is { Length: > 0 } home)
+        {
+            return System.IO.Path.GetFullPath(home);
+        }
+
+        if (getEnvironmentVariable("XDG_DATA_HOME") is { Length: > 0 } xdg)
+        {
+            return System.IO.Path.GetFullPath(System.IO.Path.Combine(xdg, "mdmai"));
+        }
+
+        var user = getEnvironmentVariable("HOME") is { Length: > 0 } h ? h : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return System.IO.Path.GetFullPath(System.IO.Path.Combine(user, ".local", "share", "mdmai"));
+    }
+
+    /// <summary>Whether <paramref name="path"/> holds an initialised data folder.</summary>
+    public static bool Exists(string path) =>
+        File.Exists(System.IO.Path.Combine(path, ConfigFileName)) && File.Exists(System.IO.Path.Combine(path, DatabaseFileName));
+
+    /// <summary>Opens an initialised data folder; a missing one says to run <c>mdmai init</c>.</summary>
+    public static async Task<DataFolder> OpenAsync(string path, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var full = System.IO.Path.GetFullPath(path);
+        if (!Exists(full))
+        {
+            throw new MdmaiException(MdmaiErrorCode.NotInitialized,
+                $"No mdmai data folder at '{full}'. Run 'mdmai init' (or pass --data-dir) to create one.");
+        }
+
+        var config = await MdmaiConfig.LoadAsync(System.IO.Path.Combine(full, ConfigFileName), cancellationToken).ConfigureAwait(false);
+        return new DataFolder(full, config);
+    }
+
+    /// <summary>
+    /// Creates the folder, writes the config (keeping an existing valid one) and creates or migrates the database.
+    /// Safe to run again on an initialised folder.
+    /// </summary>
+    public static async Task<DataFolder> InitAsync(string path, MdmaiConfig? config = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var full = System.IO.Path.GetFullPath(path);
+        Directory.CreateDirectory(full);
+        var configPath = System.IO.Path.Combine(full, ConfigFileName);
+        if (config is not null || !File.Exists(configPath))
+        {
+            await (config ?? new MdmaiConfig()).SaveAsync(configPath, cancellationToken).ConfigureAwait(false);
+        }
+
+        var loaded = await MdmaiConfig.LoadAsync(configPath, cancellationToken).ConfigureAwait(false);
+        var folder = new DataFolder(full, loaded);
+        await using (var db = await MdmaiDatabase.OpenAsync(folder.DatabasePath, new DatabaseOptions(), cancellationToken).ConfigureAwait(false))
+        {
+        }
+
+        return folder;
+    }
+
+    /// <summary>Opens this folder's database (migrating it to the newest schema unless told otherwise).</summary>
+    public Task<MdmaiDatabase> OpenDatabaseAsync(DatabaseOptions? options = null, CancellationToken cancellationToken = default) =>
+        MdmaiDatabase.OpenAsync(DatabasePath, options ?? new DatabaseOptions(), cancellationToken);
+}

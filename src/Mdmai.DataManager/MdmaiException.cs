@@ -1,0 +1,50 @@
+namespace Mdmai.DataManager;
+
+/// <summary>What went wrong, as a stable code that callers (and the CLI's exit codes) can switch on.</summary>
+public enum MdmaiErrorCode
+{
+    /// <summary>An unexpected failure that has no more specific code.</summary>
+    Unknown = 0,
+    /// <summary>The data folder does not exist or was never initialised (run <c>mdmai init</c>).</summary>
+    NotInitialized,
+    /// <summary><c>mdmai.json</c> is malformed or one of its fields is out of range.</summary>
+    InvalidConfig,
+    /// <summary>No record has the given id.</summary>
+    NotFound,
+    /// <summary>An argument is invalid: unknown field, filter or sort column, bad id, bad number.</summary>
+    InvalidArgument,
+    /// <summary>A value is not one of the values an enumerated field allows.</summary>
+    InvalidEnumValue,
+    /// <summary>Input that should be JSON is not, or has the wrong shape.</summary>
+    MalformedJson,
+    /// <summary>A write broke a rule of the schema (CHECK, UNIQUE, NOT NULL, FOREIGN KEY).</summary>
+    ConstraintViolation,
+    /// <summary>Another process holds the database's write lock and did not release it in time.</summary>
+    DatabaseLocked,
+    /// <summary>The database or its folder is read-only.</summary>
+    ReadOnly,
+    /// <summary>The disk (or the database's size limit) is full.</summary>
+    DiskFull,
+    /// <summary>The database file is damaged or is not a SQLite database.</summary>
+    Corrupt,
+    /// <summary>A SQL dump or archive was not written by mdmai, or by an incompatible version.</summary>
+    ForeignFormat,
+    /// <summary>The schema history disagrees with the migrations this build knows (edited or newer migration).</summary>
+    MigrationMismatch,
+    /// <summary>The target already exists and would be overwritten.</summary>
+    AlreadyExists,
+}
+
+/// <summary>
+/// The one domain exception of the data manager. <see cref="Code"/> says what happened; the message
+/// names the object involved and says what to do.
+/// </summary>
+public sealed class MdmaiException : Exception
+{
+    /// <summary>Creates an exception with a code and a message that says what to do.</summary>
+    public MdmaiException(MdmaiErrorCode code, string message, Exception? innerException = null)
+        : base(message, innerException) => Code = code;
+
+    /// <summary>What went wrong.</summary>
+    public MdmaiErrorCode Code { get; }
+}

@@ -1,0 +1,20 @@
+namespace Mdmai.DataManager.Storage;
+
+/// <summary>How <see cref="MdmaiDatabase"/> opens a database file.</summary>
+public sealed record DatabaseOptions
+{
+    /// <summary>Apply pending migrations on open. When false the schema must already be current or older. Default: true.</summary>
+    public bool Migrate { get; init; } = true;
+
+    /// <summary>How long a statement waits for another process's lock before failing with <see cref="MdmaiErrorCode.DatabaseLocked"/>. Default: 5 s.</summary>
+    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Most read connections open at once; readers beyond this wait. Default: 16.</summary>
+    public int MaxReaders { get; init; } = 16;
+
+    /// <summary>Most write requests grouped into one transaction (group commit). Default: 256.</summary>
+    public int MaxWriteBatch { get; init; } = 256;
+
+    /// <summary>The clock used for created_at and updated_at. Default: the system clock.</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+}

@@ -1,0 +1,381 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using Mdmai.DataManager.Storage.Entities;
+using Mdmai.DataManager.Storage.Internal;
+using Microsoft.Data.Sqlite;
+
+namespace Mdmai.DataManager.Storage;
+
+/// <summary>A page of a listing, shaped as the original app returned it.</summary>
+/// <param name="Items">The records of this page.</param>
+/// <param name="TotalCount">How many records match the filters in all.</param>
+/// <param name="Limit">Most records a page holds.</param>
+/// <param name="Offset">Records skipped before this page.</param>
+public sealed record Page<T>(IReadOnlyList<T> Items, long TotalCount, int Limit, int Offset)
+{
+    /// <summary>Whether records follow this page.</summary>
+    public bool HasMore => Offset + Items.Count < TotalCount;
+}
+
+/// <summary>What to list: equality filters on whitelisted columns, a whitelisted sort, and a page.</summary>
+public sealed record ListQuery
+{
+    /// <summary>Column name (snake_case) to value; text values are parsed by the column's type.</summary>
+    public IReadOnlyDictionary<string, object?> Filters { get; init; } = new Dictionary<string, object?>();
+
+    /// <summary>Column to sort by; null means the entity's default (usually its name).</summary>
+    public string? SortBy { get; init; }
+
+    /// <summary>Sort in descending order.</summary>
+    public bool Descending { get; init; }
+
+    /// <summary>Records per page, 1 to 1000. Default: 50.</summary>
+    public int Limit { get; init; } = 50;
+
+    /// <summary>Records to skip. Default: 0.</summary>
+    public int Offset { get; init; }
+}
+
+/// <summary>
+/// The typed operations of one entity: create, get, update, delete, list and bulk insert. Writes go through
+/// the database's single writer (grouped into shared transactions); reads use pooled read connections.
+/// Every change is written to the audit log in the same transaction (by the schema's triggers).
+/// </summary>
+public sealed class EntityStore<T> where T : Entity, new()
+{
+    private readonly MdmaiDatabase _database;
+    private readonly EntityDescriptor<T> _descriptor;
+
+    internal EntityStore(MdmaiDatabase database, EntityDescriptor<T> descriptor)
+    {
+        _database = database;
+        _descriptor = descriptor;
+    }
+
+    internal EntityDescriptor<T> Descriptor => _descriptor;
+
+    /// <summary>The table that holds the records.</summary>
+    public string TableName => _descriptor.Table;
+
+    /// <summary>Columns that <see cref="ListQuery.Filters"/> accepts.</summary>
+    public IReadOnlyCollection<string> FilterColumns => _descriptor.Filterable;
+
+    /// <summary>Columns that <see cref="ListQuery.SortBy"/> accepts.</summary>
+    public IReadOnlyCollection<string> SortColumns => _descriptor.Sortable;
+
+    /// <summary>Inserts a record. An empty id gets a new one; created_at and updated_at are set to now.</summary>
+    public Task<T> CreateAsync(T entity, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        Stamp(entity, created: true);
+        var values = Bind(entity);
+        return _database.Writer.ExecuteAsync(commands =>
+        {
+            Execute(commands, _descriptor.InsertSql, values, entity);
+            return entity;
+        }, cancellationToken);
+    }
+
+    /// <summary>Replaces a record's fields (all but id and created_at); updated_at is set to now.</summary>
+    /// <exception cref="MdmaiException"><see cref="MdmaiErrorCode.NotFound"/> when no record has the id.</exception>
+    public Task<T> UpdateAsync(T entity, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        Stamp(entity, created: false);
+        var values = new object[_descriptor.Updatable.Length + 1];
+        for (var i = 0; i < _descriptor.Updatable.Length; i++)
+        {
+            values[i] = _descriptor.Updatable[i].ToDb(entity);
+        }
+
+        values[^1] = entity.Id.ToString("D");
+        return _database.Writer.ExecuteAsync(commands =>
+        {
+            if (Execute(commands, _descriptor.UpdateSql, values, entity) == 0)
+            {
+                throw NotFound(entity.Id);
+            }
+
+            // Read back what is stored (created_at is kept from the stored record, not the caller's copy).
+            var get = commands.Get(_descriptor.GetSql, 1);
+            get.Parameters[0].Value = values[^1];
+            using var reader = get.ExecuteReader();
+            reader.Read();
+            return _descriptor.Materialize(reader);
+        }, cancellationToken);
+    }
+
+    /// <summary>Deletes a record (and, by the schema's rules, what belongs to it).</summary>
+    /// <exception cref="MdmaiException"><see cref="MdmaiErrorCode.NotFound"/> when no record has the id.</exception>
+    public Task DeleteAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        var key = id.ToString("D");
+        return _database.Writer.ExecuteAsync(commands =>
+        {
+            var command = commands.Get(_descriptor.DeleteSql, 1);
+            command.Parameters[0].Value = key;
+            return command.ExecuteNonQuery() == 0 ? throw NotFound(id) : true;
+        }, cancellationToken);
+    }
+
+    /// <summary>Reads a record.</summary>
+    /// <exception cref="MdmaiException"><see cref="MdmaiErrorCode.NotFound"/> when no record has the id.</exception>
+    public async Task<T> GetAsync(Guid id, CancellationToken cancellationToken = default) =>
+        await FindAsync(id, cancellationToken).ConfigureAwait(false) ?? throw NotFound(id);
+
+    /// <summary>Reads a record, or null when none has the id.</summary>
+    public Task<T?> FindAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var key = id.ToString("D");
+        return Task.FromResult(_database.Readers.Read(commands =>
+        {
+            var command = commands.Get(_descriptor.GetSql, 1);
+            command.Parameters[0].Value = key;
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? _descriptor.Materialize(reader) : null;
+        }, cancellationToken));
+    }
+
+    /// <summary>Lists one page of records matching the filters, with the total count, from one consistent snapshot.</summary>
+    public Task<Page<T>> ListAsync(ListQuery? query = null, CancellationToken cancellationToken = default)
+    {
+        query ??= new ListQuery();
+        cancellationToken.ThrowIfCancellationRequested();
+        if (query.Limit is < 1 or > 1000)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"limit must be between 1 and 1000 (was {query.Limit}).");
+        }
+
+        if (query.Offset < 0)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"offset must not be negative (was {query.Offset}).");
+        }
+
+        var sort = query.SortBy ?? _descriptor.DefaultSort;
+        if (!_descriptor.Sortable.Contains(sort) && sort != _descriptor.DefaultSort)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument,
+                $"{_descriptor.Table} cannot be sorted by '{sort}'; sortable columns: {string.Join(", ", _descriptor.Sortable.Order(StringComparer.Ordinal))}.");
+        }
+
+        var where = new StringBuilder();
+        var values = new List<object>();
+        foreach (var (name, value) in query.Filters.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            if (!_descriptor.Filterable.Contains(name))
+            {
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument,
+                    $"{_descriptor.Table} cannot be filtered by '{name}'; filterable columns: {string.Join(", ", _descriptor.Filterable.Order(StringComparer.Ordinal))}.");
+            }
+
+            var column = _descriptor.ByName[name];
+            var dbValue = column.ParseFilter(value);
+            where.Append(where.Length == 0 ? " WHERE " : " AND ");
+            if (dbValue is DBNull)
+            {
+                where.Append(EntityDescriptor<T>.Quote(name)).Append(" IS NULL");
+            }
+            else
+            {
+                where.Append(EntityDescriptor<T>.Quote(name)).Append(" = ").Append(CommandCache.ParameterName(values.Count));
+                values.Add(dbValue);
+            }
+        }
+
+        var direction = query.Descending ? "DESC" : "ASC";
+        var filterCount = values.Count;
+        var pageSql = $"SELECT {_descriptor.SelectColumns} FROM {_descriptor.Table}{where} ORDER BY {EntityDescriptor<T>.Quote(sort)} {direction}, rowid {direction} LIMIT {CommandCache.ParameterName(filterCount)} OFFSET {CommandCache.ParameterName(filterCount + 1)}";
+        var countSql = $"SELECT count(*) FROM {_descriptor.Table}{where}";
+        return Task.FromResult(_database.Readers.Read(commands =>
+        {
+            commands.Get("BEGIN", 0).ExecuteNonQuery();
+            try
+            {
+                var page = commands.Get(pageSql, filterCount + 2);
+                for (var i = 0; i < filterCount; i++)
+                {
+                    page.Parameters[i].Value = values[i];
+                }
+
+                page.Parameters[filterCount].Value = query.Limit;
+                page.Parameters[filterCount + 1].Value = query.Offset;
+                var items = new List<T>(Math.Min(query.Limit, 128));
+                using (var reader = page.ExecuteReader())
+                {
+                    while (reader.Read())
+                    {
+                        items.Add(_descriptor.Materialize(reader));
+                    }
+                }
+
+                var count = commands.Get(countSql, filterCount);
+                for (var i = 0; i < filterCount; i++)
+                {
+                    count.Parameters[i].Value = values[i];
+                }
+
+                var total = (long)count.ExecuteScalar()!;
+                return new Page<T>(items, total, query.Limit, query.Offset);
+            }
+            finally
+            {
+                commands.Get("COMMIT", 0).ExecuteNonQuery();
+            }
+        }, cancellationToken));
+    }
+
+    /// <summary>Streams every record from one consistent snapshot, in storage order, without loading them all.</summary>
+    public async IAsyncEnumerable<T> StreamAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var lease = _database.Readers.Rent(cancellationToken);
+        using var command = lease.Commands.Connection.CreateCommand();
+        command.CommandText = $"SELECT {_descriptor.SelectColumns} FROM {_descriptor.Table} ORDER BY rowid";
+        // A single statement is its own read transaction: every row comes from the same snapshot.
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return _descriptor.Materialize(reader);
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Inserts many records in one transaction: all of them or, if any fails (bad record, broken rule, an
+    /// exception from the sequence itself), none. The sequence is consumed as it is written, so memory stays
+    /// constant whatever its length.
+    /// </summary>
+    /// <returns>The number of records inserted.</returns>
+    public Task<long> BulkInsertAsync(IEnumerable<T> entities, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entities);
+        return _database.Writer.ExecuteAsync(commands =>
+        {
+            long count = 0;
+            var values = new object[_descriptor.Columns.Length];
+            foreach (var entity in entities)
+            {
+                if ((count & 1023) == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                Stamp(entity, created: true);
+                for (var i = 0; i < values.Length; i++)
+                {
+                    values[i] = _descriptor.Columns[i].ToDb(entity);
+                }
+
+                try
+                {
+                    Execute(commands, _descriptor.InsertSql, values, entity);
+                }
+                catch (Exception ex) when (SqliteErrors.Translate(ex) is MdmaiException translated)
+                {
+                    throw new MdmaiException(translated.Code, $"Record {count + 1}: {translated.Message}", ex);
+                }
+
+                count++;
+                if ((count & 4095) == 0)
+                {
+                    progress?.Report(count);
+                }
+            }
+
+            progress?.Report(count);
+            return count;
+        }, cancellationToken);
+    }
+
+    private object[] Bind(T entity)
+    {
+        var values = new object[_descriptor.Columns.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = _descriptor.Columns[i].ToDb(entity);
+        }
+
+        return values;
+    }
+
+    private int Execute(CommandCache commands, string sql, object[] values, T entity)
+    {
+        var command = commands.Get(sql, values.Length);
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i];
+        }
+
+        try
+        {
+            return command.ExecuteNonQuery();
+        }
+        catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == 787)
+        {
+            throw DanglingReference(commands, entity, ex);
+        }
+    }
+
+    /// <summary>SQLite does not say which foreign key failed; this finds the column and names the missing record.</summary>
+    private Exception DanglingReference(CommandCache commands, T entity, SqliteException ex)
+    {
+        foreach (var column in _descriptor.Columns)
+        {
+            if (column.Kind is not (ColumnKind.Id or ColumnKind.NullableId) || column.Name == "id" || column.ToDb(entity) is not string key)
+            {
+                continue;
+            }
+
+            var target = ForeignKeys.Target(_descriptor.Table, column.Name);
+            if (target is null)
+            {
+                continue;
+            }
+
+            using var probe = commands.Connection.CreateCommand();
+            probe.CommandText = $"SELECT 1 FROM {target} WHERE id = $id";
+            probe.Parameters.AddWithValue("$id", key);
+            if (probe.ExecuteScalar() is null)
+            {
+                return new MdmaiException(MdmaiErrorCode.NotFound,
+                    $"{_descriptor.Table}.{column.Name} refers to {target} '{key}', which does not exist. Create it first or fix the id.", ex);
+            }
+        }
+
+        return SqliteErrors.Translate(ex, _descriptor.Table);
+    }
+
+    private void Stamp(T entity, bool created)
+    {
+        var now = Timestamps.Truncate(_database.Clock.GetUtcNow());
+        if (created)
+        {
+            if (entity.Id == Guid.Empty)
+            {
+                entity.Id = Guid.CreateVersion7(now);
+            }
+
+            entity.CreatedAt = now;
+        }
+
+        entity.UpdatedAt = now;
+    }
+
+    private MdmaiException NotFound(Guid id) =>
+        new(MdmaiErrorCode.NotFound, $"No record in {_descriptor.Table} has id '{id:D}'. List them with 'mdmai <entity> list'.");
+}
+
+/// <summary>The foreign keys of the schema, for naming a dangling reference.</summary>
+internal static class ForeignKeys
+{
+    public static string? Target(string table, string column) => (table, column) switch
+    {
+        (_, "campaign_id") => "campaigns",
+        ("personality_profiles", "character_id") => "characters",
+        ("personality_profiles", "npc_id") => "npcs",
+        ("locations", "parent_location_id") => "locations",
+        _ => null,
+    };
+}

@@ -1,0 +1,112 @@
+using Microsoft.Data.Sqlite;
+
+namespace Mdmai.DataManager.Storage.Internal;
+
+/// <summary>Opens connections with the design's per-connection PRAGMAs applied.</summary>
+internal static class ConnectionFactory
+{
+    /// <summary>The PRAGMAs every connection gets, with the value SQLite reports back once set.</summary>
+    public static readonly IReadOnlyList<(string Name, string Value, long Expected)> Pragmas =
+    [
+        ("synchronous", "NORMAL", 1),
+        ("cache_size", "-64000", -64000),
+        ("temp_store", "MEMORY", 2),
+        ("mmap_size", "268435456", 268435456),
+        ("foreign_keys", "ON", 1),
+    ];
+
+    public static SqliteConnection Open(string path, TimeSpan busyTimeout, bool readOnly = false, bool create = false)
+    {
+        var builder = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
+            Pooling = false, // connections are held by the writer and the reader pool for their whole life
+            DefaultTimeout = 0,
+        };
+        var connection = new SqliteConnection(builder.ToString());
+        try
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            var sql = new System.Text.StringBuilder();
+            sql.Append("PRAGMA busy_timeout = ").Append((long)busyTimeout.TotalMilliseconds).Append(';');
+            foreach (var (name, value, _) in Pragmas)
+            {
+                sql.Append("PRAGMA ").Append(name).Append(" = ").Append(value).Append(';');
+            }
+
+            if (readOnly)
+            {
+                sql.Append("PRAGMA query_only = ON;");
+            }
+
+            command.CommandText = sql.ToString();
+            command.ExecuteNonQuery();
+            return connection;
+        }
+        catch (Exception ex)
+        {
+            connection.Dispose();
+            throw SqliteErrors.Translate(ex, path);
+        }
+    }
+
+    /// <summary>Reads a PRAGMA back (for status and for the test that proves they are per connection).</summary>
+    public static long ReadPragma(SqliteConnection connection, string name)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = $"PRAGMA {name}";
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>Statements prepared once per connection and reused; parameters are positional <c>$p0, $p1…</c>.</summary>
+internal sealed class CommandCache(SqliteConnection connection) : IDisposable
+{
+    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+
+    public SqliteConnection Connection { get; } = connection;
+
+    public SqliteCommand Get(string sql, int parameterCount)
+    {
+        if (!_commands.TryGetValue(sql, out var command))
+        {
+            command = Connection.CreateCommand();
+            command.CommandText = sql;
+            for (var i = 0; i < parameterCount; i++)
+            {
+                command.Parameters.Add(new SqliteParameter(ParameterName(i), null));
+            }
+
+            command.Prepare();
+            _commands.Add(sql, command);
+        }
+
+        return command;
+    }
+
+    public static string ParameterName(int index) => index switch
+    {
+        0 => "$p0", 1 => "$p1", 2 => "$p2", 3 => "$p3",
+        _ => "$p" + index.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    public int Execute(string sql) 
+    {
+        using var command = Connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteNonQuery();
+    }
+
+    public void Dispose()
+    {
+        foreach (var command in _commands.Values)
+        {
+            command.Dispose();
+        }
+
+        _commands.Clear();
+        Connection.Dispose();
+    }
+}

@@ -1,0 +1,185 @@
+using System.Globalization;
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Mdmai.DataManager.Storage.Entities;
+using Microsoft.Data.Sqlite;
+
+namespace Mdmai.DataManager.Storage.Internal;
+
+internal enum ColumnKind { Id, NullableId, Text, Int32, NullableInt32, Int64, NullableInt64, NullableDouble, Bool, Timestamp, Enum, Json }
+
+/// <summary>One column: its name (the property's name in snake_case), how it converts, and fast accessors.</summary>
+internal sealed class Column<T>
+{
+    private readonly Func<T, object?> _get;
+    private readonly Action<T, object?> _set;
+
+    public Column(PropertyInfo property)
+    {
+        Property = property;
+        Name = JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name);
+        var type = property.PropertyType;
+        JsonDefault = property.GetCustomAttribute<JsonColumnAttribute>()?.Default;
+        Kind = JsonDefault is not null ? ColumnKind.Json
+            : type == typeof(Guid) ? ColumnKind.Id
+            : type == typeof(Guid?) ? ColumnKind.NullableId
+            : type == typeof(string) ? ColumnKind.Text
+            : type == typeof(int) ? ColumnKind.Int32
+            : type == typeof(int?) ? ColumnKind.NullableInt32
+            : type == typeof(long) ? ColumnKind.Int64
+            : type == typeof(long?) ? ColumnKind.NullableInt64
+            : type == typeof(double?) ? ColumnKind.NullableDouble
+            : type == typeof(bool) ? ColumnKind.Bool
+            : type == typeof(DateTimeOffset) ? ColumnKind.Timestamp
+            : type.IsEnum ? ColumnKind.Enum
+            : throw new NotSupportedException($"{typeof(T).Name}.{property.Name}: type {type} has no column mapping.");
+
+        var target = Expression.Parameter(typeof(T));
+        var value = Expression.Parameter(typeof(object));
+        _get = Expression.Lambda<Func<T, object?>>(Expression.Convert(Expression.Property(target, property), typeof(object)), target).Compile();
+        _set = Expression.Lambda<Action<T, object?>>(
+            Expression.Assign(Expression.Property(target, property), Expression.Convert(value, type)), target, value).Compile();
+    }
+
+    public PropertyInfo Property { get; }
+    public string Name { get; }
+    public ColumnKind Kind { get; }
+    public string? JsonDefault { get; }
+    public bool IsNullable => Kind is ColumnKind.NullableId or ColumnKind.NullableInt32 or ColumnKind.NullableInt64 or ColumnKind.NullableDouble
+        || (Kind == ColumnKind.Text && new NullabilityInfoContext().Create(Property).WriteState == NullabilityState.Nullable);
+
+    /// <summary>The value as SQLite stores it.</summary>
+    public object ToDb(T entity) => ToDb(_get(entity));
+
+    public object ToDb(object? value) => value switch
+    {
+        null => Kind == ColumnKind.Json ? JsonDefault! : DBNull.Value,
+        Guid g => g.ToString("D"),
+        bool b => b ? 1L : 0L,
+        DateTimeOffset t => Timestamps.Format(t),
+        JsonNode n => n.ToJsonString(),
+        Enum e => EnumText.ToText(Property.PropertyType, e),
+        _ => value,
+    };
+
+    public void Read(T entity, SqliteDataReader reader, int ordinal)
+    {
+        if (reader.IsDBNull(ordinal))
+        {
+            _set(entity, null);
+            return;
+        }
+
+        object? value = Kind switch
+        {
+            ColumnKind.Id or ColumnKind.NullableId => Guid.Parse(reader.GetString(ordinal)),
+            ColumnKind.Text => reader.GetString(ordinal),
+            ColumnKind.Int32 or ColumnKind.NullableInt32 => reader.GetInt32(ordinal),
+            ColumnKind.Int64 or ColumnKind.NullableInt64 => reader.GetInt64(ordinal),
+            ColumnKind.NullableDouble => reader.GetDouble(ordinal),
+            ColumnKind.Bool => reader.GetInt64(ordinal) != 0,
+            ColumnKind.Timestamp => Timestamps.Parse(reader.GetString(ordinal)),
+            ColumnKind.Enum => EnumText.Parse(Property.PropertyType, reader.GetString(ordinal), Name),
+            ColumnKind.Json => JsonNode.Parse(reader.GetString(ordinal)),
+            _ => throw new InvalidOperationException(),
+        };
+        _set(entity, value);
+    }
+
+    /// <summary>Converts a filter value given as text (CLI) or as a CLR value (API) to what the column stores.</summary>
+    public object ParseFilter(object? value)
+    {
+        if (value is null)
+        {
+            return DBNull.Value;
+        }
+
+        if (value is not string text)
+        {
+            return ToDb(value);
+        }
+
+        var inv = CultureInfo.InvariantCulture;
+        return Kind switch
+        {
+            ColumnKind.Id or ColumnKind.NullableId => Guid.TryParse(text, out var g) ? g.ToString("D") : throw Invalid(text, "a UUID"),
+            ColumnKind.Int32 or ColumnKind.NullableInt32 or ColumnKind.Int64 or ColumnKind.NullableInt64 =>
+                long.TryParse(text, NumberStyles.Integer, inv, out var l) ? l : throw Invalid(text, "an integer"),
+            ColumnKind.NullableDouble => double.TryParse(text, NumberStyles.Float, inv, out var d) ? d : throw Invalid(text, "a number"),
+            ColumnKind.Bool => text.ToUpperInvariant() switch
+            {
+                "TRUE" or "1" or "YES" => 1L,
+                "FALSE" or "0" or "NO" => 0L,
+                _ => throw Invalid(text, "true or false"),
+            },
+            ColumnKind.Timestamp => Timestamps.Format(Timestamps.Parse(text)),
+            ColumnKind.Enum => EnumText.ToText(Property.PropertyType, EnumText.Parse(Property.PropertyType, text, Name)),
+            _ => text,
+        };
+    }
+
+    private MdmaiException Invalid(string text, string expected) =>
+        new(MdmaiErrorCode.InvalidArgument, $"'{text}' is not a valid value for '{Name}'; expected {expected}.");
+}
+
+/// <summary>How an entity type maps to its table: columns, prepared SQL, and the filter and sort whitelists.</summary>
+internal sealed class EntityDescriptor<T> where T : Entity, new()
+{
+    public EntityDescriptor(string table, string searchName, string defaultSort, string[] filters, string[] sorts)
+    {
+        Table = table;
+        SearchName = searchName;
+        Columns = [.. typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .OrderBy(p => p.DeclaringType == typeof(Entity) ? 0 : 1)
+            .Select(p => new Column<T>(p))];
+        ByName = Columns.ToDictionary(c => c.Name, StringComparer.Ordinal);
+        Filterable = filters.ToHashSet(StringComparer.Ordinal);
+        Sortable = sorts.ToHashSet(StringComparer.Ordinal);
+        DefaultSort = defaultSort;
+        foreach (var name in filters.Concat(sorts).Append(defaultSort))
+        {
+            if (!ByName.ContainsKey(name))
+            {
+                throw new InvalidOperationException($"{table}: '{name}' is not a column.");
+            }
+        }
+
+        var names = string.Join(", ", Columns.Select(c => Quote(c.Name)));
+        SelectColumns = names;
+        InsertSql = $"INSERT INTO {table} ({names}) VALUES ({string.Join(", ", Columns.Select((_, i) => CommandCache.ParameterName(i)))})";
+        Updatable = [.. Columns.Where(c => c.Name is not ("id" or "created_at"))];
+        UpdateSql = $"UPDATE {table} SET {string.Join(", ", Updatable.Select((c, i) => $"{Quote(c.Name)} = {CommandCache.ParameterName(i)}"))} WHERE id = {CommandCache.ParameterName(Updatable.Length)}";
+        DeleteSql = $"DELETE FROM {table} WHERE id = $p0";
+        GetSql = $"SELECT {names} FROM {table} WHERE id = $p0";
+    }
+
+    public string Table { get; }
+    /// <summary>The column shown as the record's name in search results and lists.</summary>
+    public string SearchName { get; }
+    public Column<T>[] Columns { get; }
+    public Column<T>[] Updatable { get; }
+    public Dictionary<string, Column<T>> ByName { get; }
+    public HashSet<string> Filterable { get; }
+    public HashSet<string> Sortable { get; }
+    public string DefaultSort { get; }
+    public string SelectColumns { get; }
+    public string InsertSql { get; }
+    public string UpdateSql { get; }
+    public string DeleteSql { get; }
+    public string GetSql { get; }
+
+    public static string Quote(string identifier) => identifier is "range" or "key" or "class" or "value" ? $"\"{identifier}\"" : identifier;
+
+    public T Materialize(SqliteDataReader reader)
+    {
+        var entity = new T();
+        for (var i = 0; i < Columns.Length; i++)
+        {
+            Columns[i].Read(entity, reader, i);
+        }
+
+        return entity;
+    }
+}

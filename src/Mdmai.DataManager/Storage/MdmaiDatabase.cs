@@ -1,0 +1,339 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Mdmai.DataManager.Storage.Entities;
+using Mdmai.DataManager.Storage.Internal;
+using Microsoft.Data.Sqlite;
+
+namespace Mdmai.DataManager.Storage;
+
+/// <summary>One full-text search result.</summary>
+/// <param name="EntityType">Table of the record, e.g. <c>npcs</c>.</param>
+/// <param name="Id">The record's id.</param>
+/// <param name="Name">Its name or title.</param>
+/// <param name="Snippet">Matching text with the hits in [brackets].</param>
+/// <param name="Rank">BM25 rank; lower is better.</param>
+public sealed record SearchHit(string EntityType, Guid Id, string Name, string Snippet, double Rank);
+
+/// <summary>Sizes and counts of the database.</summary>
+public sealed record DatabaseStats(
+    string Path,
+    string SqliteVersion,
+    int SchemaVersion,
+    long FileBytes,
+    long WalBytes,
+    long PageSize,
+    long PageCount,
+    long FreelistCount,
+    IReadOnlyDictionary<string, long> RowCounts);
+
+/// <summary>The outcome of <see cref="MdmaiDatabase.CheckAsync"/>: empty <see cref="Problems"/> means healthy.</summary>
+public sealed record DatabaseCheck(IReadOnlyList<string> Problems)
+{
+    /// <summary>Whether no problem was found.</summary>
+    public bool Ok => Problems.Count == 0;
+}
+
+/// <summary>
+/// The embedded SQLite database: typed stores for every entity, the audit log, full-text search,
+/// maintenance and the SQL dump. One writer (group commit) and pooled readers under WAL.
+/// </summary>
+public sealed class MdmaiDatabase : IAsyncDisposable
+{
+    private readonly ReaderPool _readers;
+    private readonly SqliteWriter _writer;
+
+    private MdmaiDatabase(string path, DatabaseOptions options, SqliteConnection writerConnection)
+    {
+        Path = path;
+        Clock = options.Clock;
+        _writer = new SqliteWriter(writerConnection, options.MaxWriteBatch);
+        _readers = new ReaderPool(path, options.BusyTimeout, Math.Max(1, options.MaxReaders));
+        Campaigns = new(this, new("campaigns", "name", "name", ["status", "system", "is_active", "dm_id"], ["name", "system", "status", "created_at", "updated_at"]));
+        Characters = new(this, new("characters", "name", "name", ["campaign_id", "status", "is_player_character", "owner_id", "class", "race", "level"], ["name", "level", "status", "created_at", "updated_at"]));
+        Npcs = new(this, new("npcs", "name", "name", ["campaign_id", "role", "importance", "is_alive", "location"], ["name", "role", "importance", "created_at", "updated_at"]));
+        Sessions = new(this, new("sessions", "title", "session_number", ["campaign_id", "status"], ["session_number", "date_played", "title", "status", "created_at", "updated_at"]));
+        Rulebooks = new(this, new("rulebooks", "title", "title", ["system", "is_official", "access_level", "publisher"], ["title", "system", "publisher", "created_at", "updated_at"]));
+        Profiles = new(this, new("personality_profiles", "name", "name", ["character_id", "npc_id", "is_active"], ["name", "created_at", "updated_at"]));
+        Locations = new(this, new("locations", "name", "name", ["campaign_id", "location_type", "parent_location_id"], ["name", "location_type", "population", "created_at", "updated_at"]));
+        Items = new(this, new("items", "name", "name", ["system", "item_type", "rarity", "is_magical", "is_homebrew", "source_book"], ["name", "item_type", "rarity", "value_gp", "created_at", "updated_at"]));
+        Spells = new(this, new("spells", "name", "name", ["system", "level", "school", "ritual", "concentration", "is_homebrew", "source_book"], ["name", "level", "school", "created_at", "updated_at"]));
+        Assets = new(this, new("assets", "name", "name", ["campaign_id", "asset_type", "is_public", "file_hash", "mime_type"], ["name", "asset_type", "file_size", "created_at", "updated_at"]));
+        Settings = new(this, new("settings", "key", "key", ["category", "key", "is_encrypted"], ["category", "key", "created_at", "updated_at"]));
+    }
+
+    /// <summary>Full path of the database file.</summary>
+    public string Path { get; }
+
+    internal TimeProvider Clock { get; }
+    internal SqliteWriter Writer => _writer;
+    internal ReaderPool Readers => _readers;
+
+    /// <summary>Campaigns.</summary>
+    public EntityStore<Campaign> Campaigns { get; }
+    /// <summary>Characters.</summary>
+    public EntityStore<Character> Characters { get; }
+    /// <summary>Non-player characters.</summary>
+    public EntityStore<Npc> Npcs { get; }
+    /// <summary>Game sessions.</summary>
+    public EntityStore<Session> Sessions { get; }
+    /// <summary>Rulebooks.</summary>
+    public EntityStore<Rulebook> Rulebooks { get; }
+    /// <summary>Personality profiles.</summary>
+    public EntityStore<PersonalityProfile> Profiles { get; }
+    /// <summary>Locations.</summary>
+    public EntityStore<Location> Locations { get; }
+    /// <summary>Items.</summary>
+    public EntityStore<Item> Items { get; }
+    /// <summary>Spells.</summary>
+    public EntityStore<Spell> Spells { get; }
+    /// <summary>Assets.</summary>
+    public EntityStore<Asset> Assets { get; }
+    /// <summary>Application settings.</summary>
+    public EntityStore<Setting> Settings { get; }
+
+    /// <summary>Tables of user data, in dependency order.</summary>
+    public static IReadOnlyList<string> EntityTables { get; } =
+        ["campaigns", "characters", "npcs", "sessions", "rulebooks", "personality_profiles", "locations", "items", "spells", "assets", "settings"];
+
+    /// <summary>The newest schema version this build knows.</summary>
+    public static int LatestSchemaVersion => MigrationRunner.Latest;
+
+    /// <summary>
+    /// Opens (creating if needed) a database file in WAL mode and brings its schema up to date, unless
+    /// <see cref="DatabaseOptions.Migrate"/> is false. An edited or unknown applied migration is refused.
+    /// </summary>
+    public static Task<MdmaiDatabase> OpenAsync(string path, DatabaseOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        options ??= new DatabaseOptions();
+        cancellationToken.ThrowIfCancellationRequested();
+        var full = System.IO.Path.GetFullPath(path);
+        var connection = ConnectionFactory.Open(full, options.BusyTimeout, create: true);
+        try
+        {
+            using (var wal = connection.CreateCommand())
+            {
+                wal.CommandText = "PRAGMA journal_mode = WAL";
+                var mode = (string?)wal.ExecuteScalar();
+                if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new MdmaiException(MdmaiErrorCode.ReadOnly, $"Could not switch '{full}' to WAL mode (got '{mode}'); the folder may be read-only or on a file system without shared memory.");
+                }
+            }
+
+            if (options.Migrate)
+            {
+                MigrationRunner.MigrateTo(connection, MigrationRunner.Latest, options.Clock);
+            }
+            else
+            {
+                MigrationRunner.Verify(connection);
+            }
+        }
+        catch (Exception ex)
+        {
+            connection.Dispose();
+            throw SqliteErrors.Translate(ex, full);
+        }
+
+        return Task.FromResult(new MdmaiDatabase(full, options, connection));
+    }
+
+    /// <summary>The schema version the database is at.</summary>
+    public Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(_readers.Read(c => Convert.ToInt32(c.Get("SELECT coalesce(max(version), 0) FROM schema_migrations", 0).ExecuteScalar(), CultureInfo.InvariantCulture), cancellationToken));
+
+    /// <summary>Rolls the schema forward or back to <paramref name="version"/> (0 to <see cref="LatestSchemaVersion"/>).</summary>
+    public Task<int> MigrateToAsync(int version, CancellationToken cancellationToken = default) =>
+        _writer.ExecuteExclusiveAsync(c => MigrationRunner.MigrateTo(c.Connection, version, Clock), cancellationToken);
+
+    /// <summary>
+    /// Full-text search over names, descriptions and notes of every entity, best match first. Words are
+    /// matched as given (all must occur); a word ending in <c>*</c> matches as a prefix.
+    /// </summary>
+    public Task<IReadOnlyList<SearchHit>> SearchAsync(string text, int limit = 20, string? entityType = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (limit is < 1 or > 1000)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"limit must be between 1 and 1000 (was {limit}).");
+        }
+
+        if (entityType is not null && !EntityTables.Contains(entityType))
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{entityType}' is not an entity table; use one of {string.Join(", ", EntityTables)}.");
+        }
+
+        var match = ToMatchExpression(text);
+        if (match.Length == 0)
+        {
+            return Task.FromResult<IReadOnlyList<SearchHit>>([]);
+        }
+
+        var sql = "SELECT d.entity_type, d.entity_id, s.name, snippet(search_index, 1, '[', ']', '…', 16), bm25(search_index, 10.0, 1.0) AS r " +
+                  "FROM search_index s JOIN search_docs d ON d.doc_id = s.rowid WHERE search_index MATCH $p0" +
+                  (entityType is null ? " AND $p1 IS NULL" : " AND d.entity_type = $p1") + " ORDER BY r LIMIT $p2";
+        return Task.FromResult<IReadOnlyList<SearchHit>>(_readers.Read(c =>
+        {
+            var command = c.Get(sql, 3);
+            command.Parameters[0].Value = match;
+            command.Parameters[1].Value = (object?)entityType ?? DBNull.Value;
+            command.Parameters[2].Value = limit;
+            var hits = new List<SearchHit>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                hits.Add(new SearchHit(reader.GetString(0), Guid.Parse(reader.GetString(1)), reader.IsDBNull(2) ? "" : reader.GetString(2),
+                    reader.IsDBNull(3) ? "" : reader.GetString(3), reader.GetDouble(4)));
+            }
+
+            return hits;
+        }, cancellationToken));
+    }
+
+    /// <summary>Turns user text into an FTS5 expression in which every word is a literal (quotes doubled).</summary>
+    internal static string ToMatchExpression(string text)
+    {
+        var terms = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var builder = new StringBuilder();
+        foreach (var term in terms)
+        {
+            var prefix = term.Length > 1 && term.EndsWith('*');
+            var word = prefix ? term[..^1] : term;
+            if (builder.Length > 0)
+            {
+                builder.Append(' ');
+            }
+
+            builder.Append('"').Append(word.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
+            if (prefix)
+            {
+                builder.Append('*');
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>Reads the audit log, newest first, optionally for one table and record.</summary>
+    public Task<Page<AuditEntry>> ListAuditAsync(string? tableName = null, Guid? recordId = null, int limit = 50, int offset = 0, CancellationToken cancellationToken = default)
+    {
+        if (limit is < 1 or > 1000 || offset < 0)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "limit must be between 1 and 1000 and offset not negative.");
+        }
+
+        const string where = " WHERE ($p0 IS NULL OR table_name = $p0) AND ($p1 IS NULL OR record_id = $p1)";
+        return Task.FromResult(_readers.Read(c =>
+        {
+            c.Get("BEGIN", 0).ExecuteNonQuery();
+            try
+            {
+                var page = c.Get("SELECT id, table_name, record_id, operation, user_id, timestamp, old_values, new_values, metadata FROM audit_logs" + where + " ORDER BY id DESC LIMIT $p2 OFFSET $p3", 4);
+                page.Parameters[0].Value = (object?)tableName ?? DBNull.Value;
+                page.Parameters[1].Value = (object?)recordId?.ToString("D") ?? DBNull.Value;
+                page.Parameters[2].Value = limit;
+                page.Parameters[3].Value = offset;
+                var items = new List<AuditEntry>();
+                using (var reader = page.ExecuteReader())
+                {
+                    while (reader.Read())
+                    {
+                        items.Add(new AuditEntry(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
+                            EnumText.Parse<AuditOperation>(reader.GetString(3), "operation"), reader.IsDBNull(4) ? null : reader.GetString(4),
+                            Timestamps.Parse(reader.GetString(5)), Json(reader, 6), Json(reader, 7), Json(reader, 8)));
+                    }
+                }
+
+                var count = c.Get("SELECT count(*) FROM audit_logs" + where, 2);
+                count.Parameters[0].Value = (object?)tableName ?? DBNull.Value;
+                count.Parameters[1].Value = (object?)recordId?.ToString("D") ?? DBNull.Value;
+                return new Page<AuditEntry>(items, (long)count.ExecuteScalar()!, limit, offset);
+            }
+            finally
+            {
+                c.Get("COMMIT", 0).ExecuteNonQuery();
+            }
+        }, cancellationToken));
+
+        static JsonNode? Json(SqliteDataReader reader, int i) => reader.IsDBNull(i) ? null : JsonNode.Parse(reader.GetString(i));
+    }
+
+    /// <summary>Row counts per table, file, WAL and page sizes.</summary>
+    public Task<DatabaseStats> GetStatsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(_readers.Read(c =>
+        {
+            long Scalar(string sql) => Convert.ToInt64(c.Get(sql, 0).ExecuteScalar(), CultureInfo.InvariantCulture);
+            c.Get("BEGIN", 0).ExecuteNonQuery();
+            try
+            {
+                var counts = new SortedDictionary<string, long>(StringComparer.Ordinal);
+                foreach (var table in EntityTables.Append("audit_logs"))
+                {
+                    counts[table] = Scalar($"SELECT count(*) FROM {table}");
+                }
+
+                var wal = new FileInfo(Path + "-wal");
+                return new DatabaseStats(Path, (string)c.Get("SELECT sqlite_version()", 0).ExecuteScalar()!,
+                    (int)Scalar("SELECT coalesce(max(version), 0) FROM schema_migrations"),
+                    new FileInfo(Path).Length, wal.Exists ? wal.Length : 0,
+                    Scalar("PRAGMA page_size"), Scalar("PRAGMA page_count"), Scalar("PRAGMA freelist_count"), counts);
+            }
+            finally
+            {
+                c.Get("COMMIT", 0).ExecuteNonQuery();
+            }
+        }, cancellationToken));
+
+    /// <summary>Runs <c>PRAGMA integrity_check</c> and <c>PRAGMA foreign_key_check</c> and reports every problem found.</summary>
+    public Task<DatabaseCheck> CheckAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(_readers.Read(c =>
+        {
+            var problems = new List<string>();
+            using (var reader = c.Get("PRAGMA integrity_check", 0).ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    var line = reader.GetString(0);
+                    if (line != "ok")
+                    {
+                        problems.Add($"integrity_check: {line}");
+                    }
+                }
+            }
+
+            using (var reader = c.Get("PRAGMA foreign_key_check", 0).ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    problems.Add($"foreign_key_check: {reader.GetString(0)} row {reader.GetValue(1)} refers to a missing {reader.GetString(2)} record");
+                }
+            }
+
+            return new DatabaseCheck(problems);
+        }, cancellationToken));
+
+    /// <summary>
+    /// <c>PRAGMA optimize</c>, <c>ANALYZE</c>, <c>VACUUM</c> and a truncating WAL checkpoint, run while no
+    /// other write can start. Returns the bytes the file shrank by.
+    /// </summary>
+    public Task<long> MaintainAsync(CancellationToken cancellationToken = default) =>
+        _writer.ExecuteExclusiveAsync(c =>
+        {
+            var before = new FileInfo(Path).Length;
+            c.Execute("PRAGMA optimize; ANALYZE; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);");
+            return before - new FileInfo(Path).Length;
+        }, cancellationToken);
+
+    /// <summary>Reads PRAGMA values back from a fresh read connection (status and tests).</summary>
+    internal IReadOnlyDictionary<string, long> ReadConnectionPragmas() =>
+        _readers.Read(c => ConnectionFactory.Pragmas.ToDictionary(p => p.Name, p => ConnectionFactory.ReadPragma(c.Connection, p.Name)), CancellationToken.None);
+
+    /// <summary>Waits for queued writes, then closes every connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _writer.DisposeAsync().ConfigureAwait(false);
+        _readers.Dispose();
+    }
+}

@@ -1,1 +1,3 @@
-return 0;
+using Mdmai.Cli;
+
+return await MdmaiCli.RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, interactive: !Console.IsOutputRedirected);

@@ -47,4 +47,12 @@ public sealed class MdmaiException : Exception
 
     /// <summary>What went wrong.</summary>
     public MdmaiErrorCode Code { get; }
+
+    /// <summary>Whether an I/O error means the disk is full (ENOSPC on Unix, ERROR_DISK_FULL on Windows).</summary>
+    public static bool IsDiskFull(IOException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return exception.HResult is 28 or unchecked((int)0x80070070) or unchecked((int)0x80070027)
+            || exception.Message.Contains("No space left", StringComparison.Ordinal);
+    }
 }

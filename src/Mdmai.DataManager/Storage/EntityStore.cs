@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Mdmai.DataManager.Storage.Entities;
 using Mdmai.DataManager.Storage.Internal;
 using Microsoft.Data.Sqlite;
@@ -52,6 +54,73 @@ public sealed class EntityStore<T> where T : Entity, new()
         _descriptor = descriptor;
     }
 
+    /// <summary>The fields of the entity, in column order.</summary>
+    public IReadOnlyList<EntityField> Fields => _descriptor.Fields;
+
+    /// <summary>Reads a record from a JSON object with snake_case field names (unknown fields are refused).</summary>
+    public T FromJson(JsonObject json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        try
+        {
+            return json.Deserialize<T>(EntityJson.Options)
+                ?? throw new MdmaiException(MdmaiErrorCode.MalformedJson, $"Expected a JSON object describing a {typeof(T).Name}.");
+        }
+        catch (JsonException ex)
+        {
+            throw EntityJson.FromJsonException(ex);
+        }
+    }
+
+    /// <summary>
+    /// Changes the given fields of a record and keeps the rest, reading and writing in one transaction so a
+    /// concurrent change is never lost. id, created_at and updated_at cannot be changed.
+    /// </summary>
+    /// <exception cref="MdmaiException"><see cref="MdmaiErrorCode.NotFound"/> when no record has the id.</exception>
+    public Task<T> PatchAsync(Guid id, JsonObject changes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        foreach (var (name, _) in changes)
+        {
+            if (name is "id" or "created_at" or "updated_at")
+            {
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{name}' is set by the store and cannot be changed.");
+            }
+        }
+
+        var patch = (JsonObject)changes.DeepClone();
+        var key = id.ToString("D");
+        return _database.Writer.ExecuteAsync(commands =>
+        {
+            var current = ReadOne(commands, key) ?? throw NotFound(id);
+            var json = JsonSerializer.SerializeToNode(current, EntityJson.Options)!.AsObject();
+            foreach (var (name, value) in patch)
+            {
+                json[name] = value?.DeepClone();
+            }
+
+            var entity = FromJson(json);
+            Stamp(entity, created: false);
+            var values = new object[_descriptor.Updatable.Length + 1];
+            for (var i = 0; i < _descriptor.Updatable.Length; i++)
+            {
+                values[i] = _descriptor.Updatable[i].ToDb(entity);
+            }
+
+            values[^1] = key;
+            Execute(commands, _descriptor.UpdateSql, values, entity);
+            return ReadOne(commands, key)!;
+        }, cancellationToken);
+    }
+
+    private T? ReadOne(CommandCache commands, string key)
+    {
+        var get = commands.Get(_descriptor.GetSql, 1);
+        get.Parameters[0].Value = key;
+        using var reader = get.ExecuteReader();
+        return reader.Read() ? _descriptor.Materialize(reader) : null;
+    }
+
     internal EntityDescriptor<T> Descriptor => _descriptor;
 
     /// <summary>The table that holds the records.</summary>
@@ -97,11 +166,7 @@ public sealed class EntityStore<T> where T : Entity, new()
             }
 
             // Read back what is stored (created_at is kept from the stored record, not the caller's copy).
-            var get = commands.Get(_descriptor.GetSql, 1);
-            get.Parameters[0].Value = values[^1];
-            using var reader = get.ExecuteReader();
-            reader.Read();
-            return _descriptor.Materialize(reader);
+            return ReadOne(commands, (string)values[^1])!;
         }, cancellationToken);
     }
 
@@ -128,13 +193,7 @@ public sealed class EntityStore<T> where T : Entity, new()
     {
         cancellationToken.ThrowIfCancellationRequested();
         var key = id.ToString("D");
-        return Task.FromResult(_database.Readers.Read(commands =>
-        {
-            var command = commands.Get(_descriptor.GetSql, 1);
-            command.Parameters[0].Value = key;
-            using var reader = command.ExecuteReader();
-            return reader.Read() ? _descriptor.Materialize(reader) : null;
-        }, cancellationToken));
+        return Task.FromResult(_database.Readers.Read(commands => ReadOne(commands, key), cancellationToken));
     }
 
     /// <summary>Lists one page of records matching the filters, with the total count, from one consistent snapshot.</summary>

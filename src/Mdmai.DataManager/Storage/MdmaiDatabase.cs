@@ -49,17 +49,17 @@ public sealed class MdmaiDatabase : IAsyncDisposable
         Clock = options.Clock;
         _writer = new SqliteWriter(writerConnection, options.MaxWriteBatch);
         _readers = new ReaderPool(path, options.BusyTimeout, Math.Max(1, options.MaxReaders));
-        Campaigns = new(this, new("campaigns", "name", "name", ["status", "system", "is_active", "dm_id"], ["name", "system", "status", "created_at", "updated_at"]));
-        Characters = new(this, new("characters", "name", "name", ["campaign_id", "status", "is_player_character", "owner_id", "class", "race", "level"], ["name", "level", "status", "created_at", "updated_at"]));
-        Npcs = new(this, new("npcs", "name", "name", ["campaign_id", "role", "importance", "is_alive", "location"], ["name", "role", "importance", "created_at", "updated_at"]));
-        Sessions = new(this, new("sessions", "title", "session_number", ["campaign_id", "status"], ["session_number", "date_played", "title", "status", "created_at", "updated_at"]));
-        Rulebooks = new(this, new("rulebooks", "title", "title", ["system", "is_official", "access_level", "publisher"], ["title", "system", "publisher", "created_at", "updated_at"]));
-        Profiles = new(this, new("personality_profiles", "name", "name", ["character_id", "npc_id", "is_active"], ["name", "created_at", "updated_at"]));
-        Locations = new(this, new("locations", "name", "name", ["campaign_id", "location_type", "parent_location_id"], ["name", "location_type", "population", "created_at", "updated_at"]));
-        Items = new(this, new("items", "name", "name", ["system", "item_type", "rarity", "is_magical", "is_homebrew", "source_book"], ["name", "item_type", "rarity", "value_gp", "created_at", "updated_at"]));
-        Spells = new(this, new("spells", "name", "name", ["system", "level", "school", "ritual", "concentration", "is_homebrew", "source_book"], ["name", "level", "school", "created_at", "updated_at"]));
-        Assets = new(this, new("assets", "name", "name", ["campaign_id", "asset_type", "is_public", "file_hash", "mime_type"], ["name", "asset_type", "file_size", "created_at", "updated_at"]));
-        Settings = new(this, new("settings", "key", "key", ["category", "key", "is_encrypted"], ["category", "key", "created_at", "updated_at"]));
+        Campaigns = new(this, EntitySchema.Campaigns);
+        Characters = new(this, EntitySchema.Characters);
+        Npcs = new(this, EntitySchema.Npcs);
+        Sessions = new(this, EntitySchema.Sessions);
+        Rulebooks = new(this, EntitySchema.Rulebooks);
+        Profiles = new(this, EntitySchema.Profiles);
+        Locations = new(this, EntitySchema.Locations);
+        Items = new(this, EntitySchema.Items);
+        Spells = new(this, EntitySchema.Spells);
+        Assets = new(this, EntitySchema.Assets);
+        Settings = new(this, EntitySchema.Settings);
     }
 
     /// <summary>Full path of the database file.</summary>

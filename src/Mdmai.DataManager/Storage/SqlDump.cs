@@ -48,7 +48,7 @@ public static class SqlDump
             AtomicFile.Replace(temp, full);
             return rows;
         }
-        catch (IOException ex) when (IsDiskFull(ex))
+        catch (IOException ex) when (MdmaiException.IsDiskFull(ex))
         {
             File.Delete(temp);
             throw new MdmaiException(MdmaiErrorCode.DiskFull, $"The disk is full while writing '{full}'; nothing was written. Free some space and try again.", ex);
@@ -59,8 +59,6 @@ public static class SqlDump
             throw;
         }
     }
-
-    internal static bool IsDiskFull(IOException ex) => ex.HResult is 28 or unchecked((int)0x80070070) || ex.Message.Contains("No space left", StringComparison.Ordinal);
 
     /// <summary>Writes the dump to a stream (see the path overload).</summary>
     public static Task<long> ExportAsync(MdmaiDatabase database, Stream destination, IProgress<SqlDumpProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -340,7 +338,7 @@ public static class SqlDump
                 File.Delete(temp + suffix);
             }
 
-            if (ex is IOException io && IsDiskFull(io))
+            if (ex is IOException io && MdmaiException.IsDiskFull(io))
             {
                 throw new MdmaiException(MdmaiErrorCode.DiskFull, $"The disk is full while importing '{dumpPath}'; nothing was created. Free some space and try again.", ex);
             }

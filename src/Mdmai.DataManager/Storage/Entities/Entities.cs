@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace Mdmai.DataManager.Storage.Entities;
 
@@ -13,12 +14,15 @@ public abstract class Entity
     }
 
     /// <summary>The record's id; <see cref="Guid.Empty"/> on create means "assign one".</summary>
+    [JsonPropertyOrder(-3)]
     public Guid Id { get; set; }
 
     /// <summary>When the record was created (set by the store).</summary>
+    [JsonPropertyOrder(1)]
     public DateTimeOffset CreatedAt { get; set; }
 
     /// <summary>When the record last changed (set by the store).</summary>
+    [JsonPropertyOrder(1)]
     public DateTimeOffset UpdatedAt { get; set; }
 }
 

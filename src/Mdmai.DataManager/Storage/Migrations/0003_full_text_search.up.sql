@@ -8,7 +8,7 @@ CREATE TABLE search_docs (
     entity_type TEXT NOT NULL,
     entity_id TEXT NOT NULL UNIQUE
 );
-CREATE VIRTUAL TABLE search_index USING fts5(name, body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE search_index USING fts5(name, body, tokenize = 'porter unicode61 remove_diacritics 2');
 
 INSERT INTO search_docs (entity_type, entity_id) SELECT 'campaigns', id FROM campaigns;
 INSERT INTO search_index (rowid, name, body)

@@ -1,0 +1,119 @@
+using System.CommandLine;
+using Mdmai.Cli.Commands;
+using Mdmai.DataManager;
+using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.Storage;
+
+namespace Mdmai.Cli;
+
+/// <summary>The <c>mdmai</c> command line: thin commands over the library, each with <c>--json</c> and documented exit codes.</summary>
+internal static class MdmaiCli
+{
+    public static readonly Option<string?> DataDir = new("--data-dir")
+    {
+        Description = "Data folder (default: $MDMAI_HOME, else $XDG_DATA_HOME/mdmai, else ~/.local/share/mdmai)",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> Json = new("--json")
+    {
+        Description = "Print machine-readable JSON (and no progress bars)",
+        Recursive = true,
+    };
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<string, string?> environment, bool interactive)
+    {
+        var root = new RootCommand("mdmai — the MDMAI data manager: campaigns, characters, NPCs, sessions and compendia in a local SQLite database.");
+        root.Options.Add(DataDir);
+        root.Options.Add(Json);
+        var context = new CliContext(stdout, stderr, environment, interactive);
+        foreach (var command in GeneralCommands.Create(context).Concat(EntityCommands.CreateAll(context)).Append(DbCommands.Create(context)))
+        {
+            root.Subcommands.Add(command);
+        }
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await stderr.WriteLineAsync($"mdmai: {error.Message}");
+            }
+
+            await stderr.WriteLineAsync("Run 'mdmai --help' for usage.");
+            return ExitCodes.Usage;
+        }
+
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false }, cancel.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+}
+
+/// <summary>What every command needs: output, the data folder, and one place that turns errors into exit codes.</summary>
+internal sealed class CliContext(TextWriter stdout, TextWriter stderr, Func<string, string?> environment, bool interactive)
+{
+    public Output OutputFor(ParseResult parse) => new(stdout, stderr, parse.GetValue(MdmaiCli.Json), interactive);
+
+    public string DataPath(ParseResult parse) => parse.GetValue(MdmaiCli.DataDir) is { Length: > 0 } dir
+        ? Path.GetFullPath(dir)
+        : DataFolder.ResolveDefaultPath(environment);
+
+    public static bool UsesDefaultFolder(ParseResult parse) => parse.GetValue(MdmaiCli.DataDir) is not { Length: > 0 };
+
+    /// <summary>Runs a command body, mapping every failure to its message and exit code.</summary>
+    public async Task<int> RunAsync(ParseResult parse, Func<Output, Task<int>> body)
+    {
+        var output = OutputFor(parse);
+        try
+        {
+            return await body(output);
+        }
+        catch (OperationCanceledException)
+        {
+            output.Error(new MdmaiException(MdmaiErrorCode.Unknown, "Cancelled; nothing more was written."));
+            return ExitCodes.Cancelled;
+        }
+        catch (MdmaiException ex)
+        {
+            output.Error(ex);
+            return ExitCodes.For(ex.Code);
+        }
+        catch (IOException ex) when (MdmaiException.IsDiskFull(ex))
+        {
+            var error = new MdmaiException(MdmaiErrorCode.DiskFull, $"The disk is full: {ex.Message}. Free some space and try again.", ex);
+            output.Error(error);
+            return ExitCodes.For(error.Code);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            var error = new MdmaiException(MdmaiErrorCode.ReadOnly, $"Permission denied: {ex.Message}", ex);
+            output.Error(error);
+            return ExitCodes.For(error.Code);
+        }
+        catch (IOException ex)
+        {
+            output.Error(new MdmaiException(MdmaiErrorCode.Unknown, ex.Message, ex));
+            return ExitCodes.Failure;
+        }
+    }
+
+    /// <summary>Opens the data folder's database; a missing folder says to run init.</summary>
+    public async Task<MdmaiDatabase> OpenDatabaseAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var folder = await DataFolder.OpenAsync(DataPath(parse), cancellationToken);
+        return await folder.OpenDatabaseAsync(cancellationToken: cancellationToken);
+    }
+}

@@ -1,0 +1,77 @@
+using System.Text.Json;
+using Mdmai.DataManager;
+using Mdmai.DataManager.Storage;
+using Spectre.Console;
+
+namespace Mdmai.Cli;
+
+/// <summary>Where a command writes: JSON to stdout in <c>--json</c> mode, otherwise text and tables for people.</summary>
+internal sealed class Output
+{
+    private readonly TextWriter _stdout;
+    private readonly TextWriter _stderr;
+
+    public Output(TextWriter stdout, TextWriter stderr, bool json, bool interactive)
+    {
+        _stdout = stdout;
+        _stderr = stderr;
+        Json = json;
+        Interactive = interactive && !json;
+        Console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout),
+            Ansi = Interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = Interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = Interactive ? InteractionSupport.Yes : InteractionSupport.No,
+        });
+        if (!Interactive)
+        {
+            Console.Profile.Width = 200;
+        }
+    }
+
+    public bool Json { get; }
+    public bool Interactive { get; }
+    public IAnsiConsole Console { get; }
+
+    public void WriteJson<T>(T value) => _stdout.WriteLine(JsonSerializer.Serialize(value, EntityJson.Indented));
+
+    public void Line(string text) => _stdout.WriteLine(text);
+
+    public void Error(Exception error)
+    {
+        var code = error is MdmaiException m ? m.Code : MdmaiErrorCode.Unknown;
+        if (Json)
+        {
+            WriteJson(new { Error = new { Code = EnumText.ToText(code), ExitCode = ExitCodes.For(code), error.Message } });
+        }
+        else
+        {
+            _stderr.WriteLine($"mdmai: {error.Message}");
+        }
+    }
+
+    /// <summary>Runs long work with a progress bar on a terminal; silently in JSON mode or when piped.</summary>
+    public async Task<T> WithProgressAsync<T>(string label, long? total, Func<IProgress<long>?, Task<T>> work)
+    {
+        if (!Interactive)
+        {
+            return await work(null);
+        }
+
+        T result = default!;
+        await Console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask(label, maxValue: total is > 0 ? total.Value : 1);
+                task.IsIndeterminate = total is null or <= 0;
+                var progress = new Progress<long>(value => task.Value = Math.Min(value, task.MaxValue));
+                result = await work(progress);
+                task.Value = task.MaxValue;
+                task.StopTask();
+            });
+        return result;
+    }
+}

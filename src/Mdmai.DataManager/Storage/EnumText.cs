@@ -56,5 +56,8 @@ public static class EnumText
     }
 
     /// <summary>Parses stored text into a member.</summary>
-    public static TEnum Parse<TEnum>(string text, string field = "value") where TEnum : struct, Enum => (TEnum)Parse(typeof(TEnum), text, field);
+    public static TEnum Parse<TEnum>(string text) where TEnum : struct, Enum => Parse<TEnum>(text, "value");
+
+    /// <summary>Parses stored text into a member; an error names <paramref name="field"/>.</summary>
+    public static TEnum Parse<TEnum>(string text, string field) where TEnum : struct, Enum => (TEnum)Parse(typeof(TEnum), text, field);
 }

@@ -41,7 +41,7 @@ public static class SqlDump
             long rows;
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                rows = await ExportAsync(database, file, progress, cancellationToken).ConfigureAwait(false);
+                rows = await ExportToStreamAsync(database, file, progress, cancellationToken).ConfigureAwait(false);
                 file.Flush(flushToDisk: true);
             }
 
@@ -61,7 +61,7 @@ public static class SqlDump
     }
 
     /// <summary>Writes the dump to a stream (see the path overload).</summary>
-    public static Task<long> ExportAsync(MdmaiDatabase database, Stream destination, IProgress<SqlDumpProgress>? progress = null, CancellationToken cancellationToken = default)
+    public static Task<long> ExportToStreamAsync(MdmaiDatabase database, Stream destination, IProgress<SqlDumpProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(destination);
@@ -281,7 +281,7 @@ public static class SqlDump
     }
 
     /// <summary>
-    /// Loads a dump written by <see cref="ExportAsync(MdmaiDatabase, string, IProgress{SqlDumpProgress}?, CancellationToken)"/>
+    /// Loads a dump written by <see cref="ExportAsync"/>
     /// into a new database file at <paramref name="databasePath"/>, which must not exist. The load goes to a temp
     /// file that is checked (schema history, integrity, foreign keys) and only then renamed into place, so a
     /// failure leaves nothing behind.

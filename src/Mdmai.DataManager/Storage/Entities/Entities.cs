@@ -38,11 +38,11 @@ public sealed class JsonColumnAttribute(string @default) : Attribute
 public sealed class Campaign : Entity
 {
     /// <summary>Name.</summary>
-    public string Name { get; set; } = "";
+    [JsonRequired] public string Name { get; set; } = "";
     /// <summary>Description.</summary>
     public string? Description { get; set; }
     /// <summary>Game system, e.g. <c>dnd5e</c>.</summary>
-    public string System { get; set; } = "";
+    [JsonRequired] public string System { get; set; } = "";
     /// <summary>Whether the campaign is in use.</summary>
     public bool IsActive { get; set; } = true;
     /// <summary>Campaign settings (JSON object).</summary>
@@ -61,9 +61,9 @@ public sealed class Campaign : Entity
 public sealed class Character : Entity
 {
     /// <summary>Owning campaign.</summary>
-    public Guid CampaignId { get; set; }
+    [JsonRequired] public Guid CampaignId { get; set; }
     /// <summary>Name.</summary>
-    public string Name { get; set; } = "";
+    [JsonRequired] public string Name { get; set; } = "";
     /// <summary>Class.</summary>
     public string? Class { get; set; }
     /// <summary>Race.</summary>
@@ -98,9 +98,9 @@ public sealed class Character : Entity
 public sealed class Npc : Entity
 {
     /// <summary>Owning campaign.</summary>
-    public Guid CampaignId { get; set; }
+    [JsonRequired] public Guid CampaignId { get; set; }
     /// <summary>Name.</summary>
-    public string Name { get; set; } = "";
+    [JsonRequired] public string Name { get; set; } = "";
     /// <summary>Race.</summary>
     public string? Race { get; set; }
     /// <summary>Class.</summary>
@@ -129,13 +129,13 @@ public sealed class Npc : Entity
 public sealed class Session : Entity
 {
     /// <summary>Owning campaign.</summary>
-    public Guid CampaignId { get; set; }
+    [JsonRequired] public Guid CampaignId { get; set; }
     /// <summary>Number within the campaign.</summary>
-    public int SessionNumber { get; set; }
+    [JsonRequired] public int SessionNumber { get; set; }
     /// <summary>Title.</summary>
-    public string Title { get; set; } = "";
+    [JsonRequired] public string Title { get; set; } = "";
     /// <summary>When it was (or will be) played.</summary>
-    public DateTimeOffset DatePlayed { get; set; }
+    [JsonRequired] public DateTimeOffset DatePlayed { get; set; }
     /// <summary>Length in minutes.</summary>
     public int? DurationMinutes { get; set; }
     /// <summary>Summary.</summary>
@@ -162,9 +162,9 @@ public sealed class Session : Entity
 public sealed class Rulebook : Entity
 {
     /// <summary>Title.</summary>
-    public string Title { get; set; } = "";
+    [JsonRequired] public string Title { get; set; } = "";
     /// <summary>Game system.</summary>
-    public string System { get; set; } = "";
+    [JsonRequired] public string System { get; set; } = "";
     /// <summary>Publisher.</summary>
     public string? Publisher { get; set; }
     /// <summary>Edition.</summary>
@@ -193,7 +193,7 @@ public sealed class Rulebook : Entity
 public sealed class PersonalityProfile : Entity
 {
     /// <summary>Name.</summary>
-    public string Name { get; set; } = "";
+    [JsonRequired] public string Name { get; set; } = "";
     /// <summary>The character it belongs to (at most one of character and NPC).</summary>
     public Guid? CharacterId { get; set; }
     /// <summary>The NPC it belongs to (at most one of character and NPC).</summary>
@@ -224,9 +224,9 @@ public sealed class PersonalityProfile : Entity
 public sealed class Location : Entity
 {
     /// <summary>Owning campaign.</summary>
-    public Guid CampaignId { get; set; }
+    [JsonRequired] public Guid CampaignId { get; set; }
     /// <summary>Name.</summary>
-    public string Name { get; set; } = "";
+    [JsonRequired] public string Name { get; set; } = "";
     /// <summary>Kind of place.</summary>
     public LocationType LocationType { get; set; } = LocationType.Other;
     /// <summary>The place it lies in.</summary>
@@ -259,7 +259,7 @@ public sealed class Location : Entity
 public sealed class Item : Entity
 {
     /// <summary>Name.</summary>
-    public string Name { get; set; } = "";
+    [JsonRequired] public string Name { get; set; } = "";
     /// <summary>Kind of item.</summary>
     public ItemType ItemType { get; set; } = ItemType.Other;
     /// <summary>Description.</summary>
@@ -279,7 +279,7 @@ public sealed class Item : Entity
     /// <summary>Path of an image.</summary>
     public string? ImagePath { get; set; }
     /// <summary>Game system.</summary>
-    public string System { get; set; } = "";
+    [JsonRequired] public string System { get; set; } = "";
     /// <summary>Source book.</summary>
     public string? SourceBook { get; set; }
     /// <summary>Whether it is magical.</summary>
@@ -292,21 +292,21 @@ public sealed class Item : Entity
 public sealed class Spell : Entity
 {
     /// <summary>Name.</summary>
-    public string Name { get; set; } = "";
+    [JsonRequired] public string Name { get; set; } = "";
     /// <summary>Level, 0 (cantrip) to 9.</summary>
-    public int Level { get; set; }
+    [JsonRequired] public int Level { get; set; }
     /// <summary>School of magic.</summary>
-    public SpellSchool School { get; set; }
+    [JsonRequired] public SpellSchool School { get; set; }
     /// <summary>Casting time.</summary>
-    public string CastingTime { get; set; } = "";
+    [JsonRequired] public string CastingTime { get; set; } = "";
     /// <summary>Range.</summary>
-    public string Range { get; set; } = "";
+    [JsonRequired] public string Range { get; set; } = "";
     /// <summary>Components.</summary>
-    public string Components { get; set; } = "";
+    [JsonRequired] public string Components { get; set; } = "";
     /// <summary>Duration.</summary>
-    public string Duration { get; set; } = "";
+    [JsonRequired] public string Duration { get; set; } = "";
     /// <summary>Description.</summary>
-    public string Description { get; set; } = "";
+    [JsonRequired] public string Description { get; set; } = "";
     /// <summary>Effect when cast with a higher slot.</summary>
     public string? AtHigherLevels { get; set; }
     /// <summary>Classes that can cast it (JSON array).</summary>
@@ -316,7 +316,7 @@ public sealed class Spell : Entity
     /// <summary>Whether it needs concentration.</summary>
     public bool Concentration { get; set; }
     /// <summary>Game system.</summary>
-    public string System { get; set; } = "";
+    [JsonRequired] public string System { get; set; } = "";
     /// <summary>Source book.</summary>
     public string? SourceBook { get; set; }
     /// <summary>Whether it is home-made.</summary>
@@ -329,17 +329,17 @@ public sealed class Asset : Entity
     /// <summary>Owning campaign, if any.</summary>
     public Guid? CampaignId { get; set; }
     /// <summary>Name.</summary>
-    public string Name { get; set; } = "";
+    [JsonRequired] public string Name { get; set; } = "";
     /// <summary>Kind of asset.</summary>
     public AssetType AssetType { get; set; } = AssetType.Other;
     /// <summary>Path of the file.</summary>
-    public string FilePath { get; set; } = "";
+    [JsonRequired] public string FilePath { get; set; } = "";
     /// <summary>Size in bytes.</summary>
-    public long FileSize { get; set; }
+    [JsonRequired] public long FileSize { get; set; }
     /// <summary>Content hash.</summary>
-    public string FileHash { get; set; } = "";
+    [JsonRequired] public string FileHash { get; set; } = "";
     /// <summary>MIME type.</summary>
-    public string MimeType { get; set; } = "";
+    [JsonRequired] public string MimeType { get; set; } = "";
     /// <summary>Description.</summary>
     public string? Description { get; set; }
     /// <summary>Tags (JSON array).</summary>
@@ -356,11 +356,11 @@ public sealed class Asset : Entity
 public sealed class Setting : Entity
 {
     /// <summary>Category.</summary>
-    public string Category { get; set; } = "";
+    [JsonRequired] public string Category { get; set; } = "";
     /// <summary>Key within the category.</summary>
-    public string Key { get; set; } = "";
+    [JsonRequired] public string Key { get; set; } = "";
     /// <summary>Value (any JSON).</summary>
-    [JsonColumn("null")] public JsonNode? Value { get; set; }
+    [JsonRequired] [JsonColumn("null")] public JsonNode? Value { get; set; }
     /// <summary>Whether the value is stored encrypted.</summary>
     public bool IsEncrypted { get; set; }
     /// <summary>Description.</summary>

@@ -153,7 +153,6 @@ internal sealed class EntityDescriptor<T> where T : Entity, new()
         UpdateSql = $"UPDATE {table} SET {string.Join(", ", Updatable.Select((c, i) => $"{Quote(c.Name)} = {CommandCache.ParameterName(i)}"))} WHERE id = {CommandCache.ParameterName(Updatable.Length)}";
         DeleteSql = $"DELETE FROM {table} WHERE id = $p0";
         GetSql = $"SELECT {names} FROM {table} WHERE id = $p0";
-        var sample = new T();
         Fields = [.. Columns.Select(c => new EntityField(
             c.Name,
             c.Kind switch
@@ -167,8 +166,7 @@ internal sealed class EntityDescriptor<T> where T : Entity, new()
                 ColumnKind.Json => FieldKind.Json,
                 _ => FieldKind.Text,
             },
-            Required: c.Name is not ("id" or "created_at" or "updated_at") && c.Kind is ColumnKind.Text or ColumnKind.Id or ColumnKind.Timestamp
-                && !c.IsNullable && c.ToDb(sample) is "" or "00000000-0000-0000-0000-000000000000" or "0001-01-01T00:00:00.000Z",
+            Required: c.Property.GetCustomAttribute<System.Text.Json.Serialization.JsonRequiredAttribute>() is not null,
             c.Kind == ColumnKind.Enum ? EnumText.Values(c.Property.PropertyType) : [],
             Filterable.Contains(c.Name),
             Sortable.Contains(c.Name) || c.Name == DefaultSort))];

@@ -118,14 +118,26 @@ internal static class MigrationRunner
         }
 
         using var pragma = connection.CreateCommand();
-        pragma.CommandText = $"PRAGMA user_version = {current}";
-        pragma.ExecuteNonQuery();
+        pragma.CommandText = "PRAGMA user_version";
+        if (Convert.ToInt32(pragma.ExecuteScalar(), CultureInfo.InvariantCulture) != current)
+        {
+            pragma.CommandText = $"PRAGMA user_version = {current}";
+            pragma.ExecuteNonQuery();
+        }
+
         return current;
     }
 
     private static void EnsureHistoryTable(SqliteConnection connection)
     {
         using var command = connection.CreateCommand();
+        // Look before creating: opening an up-to-date database must not need the write lock.
+        command.CommandText = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'";
+        if (command.ExecuteScalar() is not null)
+        {
+            return;
+        }
+
         command.CommandText = """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version INTEGER PRIMARY KEY,

@@ -94,10 +94,9 @@ public sealed class ErrorTests
         Assert.Equal(big.Count, await t.Db.Spells.BulkInsertAsync(big.Select(s => { s.Id = Guid.Empty; return s; })));
     }
 
-    // LIBRARY BUG (SqliteWriter.RunBatch): SQLITE_FULL inside a grouped transaction makes SQLite roll back the whole
-    // transaction; RunBatch then runs "ROLLBACK TO w" outside any transaction, which throws on the writer thread and
-    // kills the process. Skipped only because a crash aborts the whole test run; remove Skip once RunBatch is fixed.
-    [Fact(Skip = "Crashes the test host: SqliteWriter.RunBatch throws 'no such savepoint: w' on its thread after SQLITE_FULL rolled back the batch.")]
+    // SQLITE_FULL inside a grouped transaction makes SQLite roll back the whole transaction; the writer must
+    // fail only the request that filled the disk and commit the others of its group in a new transaction.
+    [Fact]
     public async Task A_request_that_fills_the_database_inside_a_group_commit_fails_alone()
     {
         await using var t = await TestDatabase.OpenAsync();
@@ -121,6 +120,30 @@ public sealed class ErrorTests
         await Task.WhenAll(small);
         Assert.Equal(20, RawSql.Count(t.Path, "campaigns"));
         Assert.Equal(0, RawSql.Count(t.Path, "spells"));
+    }
+
+    [Fact]
+    public async Task A_grouped_create_that_fills_the_database_fails_alone_and_its_group_is_committed()
+    {
+        await using var t = await TestDatabase.OpenAsync();
+        var pages = await t.Db.Writer.ExecuteExclusiveAsync(c => (long)RawSql.Scalar(c.Connection, "PRAGMA page_count")!);
+        await t.Db.Writer.ExecuteExclusiveAsync(c => RawSql.Scalar(c.Connection, $"PRAGMA max_page_count = {pages + 64}"));
+
+        using var gate = new ManualResetEventSlim();
+        var blocker = t.Db.Writer.ExecuteExclusiveAsync(_ => gate.Wait(HangGuard));
+        var small = Enumerable.Range(0, 10).Select(i => t.Db.Campaigns.CreateAsync(Samples.Campaign($"Small {i}"))).ToList();
+        var spell = Samples.Spell("Huge");
+        spell.Description = new string('y', 2_000_000);
+        var huge = t.Db.Spells.CreateAsync(spell);
+        small.AddRange(Enumerable.Range(10, 10).Select(i => t.Db.Campaigns.CreateAsync(Samples.Campaign($"Small {i}"))));
+        gate.Set();
+        await blocker;
+
+        Assert.Equal(MdmaiErrorCode.DiskFull, (await Assert.ThrowsAsync<MdmaiException>(() => huge)).Code);
+        await Task.WhenAll(small);
+        Assert.Equal(20, RawSql.Count(t.Path, "campaigns"));
+        Assert.Equal(0, RawSql.Count(t.Path, "spells"));
+        Assert.Equal(20, (await t.Db.ListAuditAsync("campaigns")).TotalCount);
     }
 
     [UnprivilegedFact]

@@ -310,7 +310,8 @@ public sealed class EntityStore<T> where T : Entity, new()
     public Task<long> BulkInsertAsync(IEnumerable<T> entities, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entities);
-        return _database.Writer.ExecuteAsync(commands =>
+        // Its own transaction: the sequence may be one-shot (a file being read), so this must run exactly once.
+        return _database.Writer.ExecuteAloneAsync(commands =>
         {
             long count = 0;
             var values = new object[_descriptor.Columns.Length];

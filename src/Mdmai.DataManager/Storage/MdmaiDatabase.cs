@@ -42,11 +42,13 @@ public sealed class MdmaiDatabase : IAsyncDisposable
 {
     private readonly ReaderPool _readers;
     private readonly SqliteWriter _writer;
+    private readonly TimeSpan _busyTimeout;
 
     private MdmaiDatabase(string path, DatabaseOptions options, SqliteConnection writerConnection)
     {
         Path = path;
         Clock = options.Clock;
+        _busyTimeout = options.BusyTimeout;
         _writer = new SqliteWriter(writerConnection, options.MaxWriteBatch);
         _readers = new ReaderPool(path, options.BusyTimeout, Math.Max(1, options.MaxReaders));
         Campaigns = new(this, EntitySchema.Campaigns);
@@ -287,11 +289,18 @@ public sealed class MdmaiDatabase : IAsyncDisposable
         }, cancellationToken));
 
     /// <summary>Runs <c>PRAGMA integrity_check</c> and <c>PRAGMA foreign_key_check</c> and reports every problem found.</summary>
-    public Task<DatabaseCheck> CheckAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult(_readers.Read(c =>
+    public Task<DatabaseCheck> CheckAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        // A fresh connection: FTS5's part of integrity_check compares against structure a long-lived
+        // connection may have cached from before later writes, and reports a false checksum mismatch.
+        using var connection = ConnectionFactory.Open(Path, _busyTimeout, readOnly: true);
+        var problems = new List<string>();
+        try
         {
-            var problems = new List<string>();
-            using (var reader = c.Get("PRAGMA integrity_check", 0).ExecuteReader())
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA integrity_check";
+            using (var reader = command.ExecuteReader())
             {
                 while (reader.Read())
                 {
@@ -303,16 +312,22 @@ public sealed class MdmaiDatabase : IAsyncDisposable
                 }
             }
 
-            using (var reader = c.Get("PRAGMA foreign_key_check", 0).ExecuteReader())
+            command.CommandText = "PRAGMA foreign_key_check";
+            using (var reader = command.ExecuteReader())
             {
                 while (reader.Read())
                 {
                     problems.Add($"foreign_key_check: {reader.GetString(0)} row {reader.GetValue(1)} refers to a missing {reader.GetString(2)} record");
                 }
             }
+        }
+        catch (SqliteException ex)
+        {
+            throw SqliteErrors.Translate(ex, Path);
+        }
 
-            return new DatabaseCheck(problems);
-        }, cancellationToken));
+        return Task.FromResult(new DatabaseCheck(problems));
+    }
 
     /// <summary>
     /// <c>PRAGMA optimize</c>, <c>ANALYZE</c>, <c>VACUUM</c> and a truncating WAL checkpoint, run while no

@@ -248,9 +248,10 @@ public static class SqlDump
 
     private static void WriteText(StreamWriter writer, string text)
     {
-        if (text.Contains('\0', StringComparison.Ordinal))
+        if (text.AsSpan().IndexOfAny('\0', '\r') >= 0)
         {
-            // A NUL cannot sit inside an SQL literal; the bytes go as a blob cast back to text.
+            // A NUL cannot sit inside an SQL literal, and line-based readers (the sqlite3 shell among them)
+            // drop or rewrite a raw CR: such text goes as its UTF-8 bytes cast back to text.
             writer.Write("CAST(");
             WriteBlob(writer, Encoding.UTF8.GetBytes(text));
             writer.Write(" AS TEXT)");
@@ -400,7 +401,16 @@ public static class SqlDump
             }
 
             command.CommandText = statement.ToString();
-            command.ExecuteNonQuery();
+            try
+            {
+                command.ExecuteNonQuery();
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode == 1)
+            {
+                throw new MdmaiException(MdmaiErrorCode.ForeignFormat,
+                    $"The dump is damaged at statement {statements + 1} ({ex.Message}). Export it again; nothing was imported.", ex);
+            }
+
             statement.Clear();
             if ((++statements & 255) == 0)
             {

@@ -22,7 +22,9 @@ internal static class ConnectionFactory
             DataSource = path,
             Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
             Pooling = false, // connections are held by the writer and the reader pool for their whole life
-            DefaultTimeout = 0,
+            // Microsoft.Data.Sqlite retries BUSY itself for DefaultTimeout seconds, and 0 means forever:
+            // it must be finite, or a lock held by another process hangs us instead of being reported.
+            DefaultTimeout = Math.Max(1, (int)Math.Ceiling(busyTimeout.TotalSeconds)),
         };
         var connection = new SqliteConnection(builder.ToString());
         try

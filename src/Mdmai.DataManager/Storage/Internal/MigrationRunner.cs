@@ -10,7 +10,7 @@ namespace Mdmai.DataManager.Storage.Internal;
 internal sealed record Migration(int Version, string Name, string Up, string Down)
 {
     /// <summary>SHA-256 of the up script: an applied migration whose text changed is refused.</summary>
-    public string Checksum { get; } = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Up)));
+    public string Checksum => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Up)));
 }
 
 /// <summary>

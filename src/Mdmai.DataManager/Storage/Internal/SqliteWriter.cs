@@ -34,15 +34,24 @@ internal sealed class SqliteWriter : IAsyncDisposable
     public long Commits { get; private set; }
 
     /// <summary>Runs <paramref name="work"/> on the writer thread inside a transaction.</summary>
+    /// <remarks>
+    /// The work may be run more than once: when another request of its group makes SQLite roll back the
+    /// whole transaction (disk full), the rest of the group is run again in a new one. It must therefore
+    /// depend only on its captured values and the database — not consume a one-shot source.
+    /// </remarks>
     public Task<T> ExecuteAsync<T>(Func<CommandCache, T> work, CancellationToken cancellationToken = default) =>
-        EnqueueAsync(new WriteRequest<T>(work, transactional: true, cancellationToken), cancellationToken);
+        EnqueueAsync(new WriteRequest<T>(work, WriteMode.Grouped, cancellationToken), cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/> in a transaction of its own (it runs exactly once; bulk work that consumes a sequence).</summary>
+    public Task<T> ExecuteAloneAsync<T>(Func<CommandCache, T> work, CancellationToken cancellationToken = default) =>
+        EnqueueAsync(new WriteRequest<T>(work, WriteMode.OwnTransaction, cancellationToken), cancellationToken);
 
     /// <summary>
     /// Runs <paramref name="work"/> on the writer thread alone and outside any transaction (VACUUM, migrations,
     /// checkpoints): nothing else writes while it runs.
     /// </summary>
     public Task<T> ExecuteExclusiveAsync<T>(Func<CommandCache, T> work, CancellationToken cancellationToken = default) =>
-        EnqueueAsync(new WriteRequest<T>(work, transactional: false, cancellationToken), cancellationToken);
+        EnqueueAsync(new WriteRequest<T>(work, WriteMode.NoTransaction, cancellationToken), cancellationToken);
 
     private async Task<T> EnqueueAsync<T>(WriteRequest<T> request, CancellationToken cancellationToken)
     {
@@ -72,7 +81,7 @@ internal sealed class SqliteWriter : IAsyncDisposable
                     {
                         request.Cancel();
                     }
-                    else if (!request.Transactional)
+                    else if (request.Mode != WriteMode.Grouped)
                     {
                         if (batch.Count > 0)
                         {
@@ -80,7 +89,14 @@ internal sealed class SqliteWriter : IAsyncDisposable
                             batch.Clear();
                         }
 
-                        RunAlone(request);
+                        if (request.Mode == WriteMode.NoTransaction)
+                        {
+                            RunAlone(request);
+                        }
+                        else
+                        {
+                            RunBatch([request]);
+                        }
                     }
                     else
                     {
@@ -120,23 +136,51 @@ internal sealed class SqliteWriter : IAsyncDisposable
     {
         try
         {
-            _commands.Get("BEGIN IMMEDIATE", 0).ExecuteNonQuery();
+            var start = 0;
+            while (start < batch.Count)
+            {
+                start = RunTransaction(batch, start);
+            }
         }
+#pragma warning disable CA1031 // nothing may escape the writer thread: every caller gets an answer
         catch (Exception ex)
+#pragma warning restore CA1031
         {
             var error = SqliteErrors.Translate(ex);
             foreach (var request in batch)
             {
                 request.Fail(error);
             }
+        }
+    }
 
-            return;
+    /// <summary>
+    /// Runs <c>batch[start..]</c> in one transaction and completes those requests. Returns where the next
+    /// transaction starts: the end, or — when a request's failure made SQLite roll the whole transaction back
+    /// (disk full, I/O error) — <paramref name="start"/> again, with that request completed and removed, so
+    /// the others of the group run again in a new transaction and it fails alone.
+    /// </summary>
+    private int RunTransaction(List<IWriteRequest> batch, int start)
+    {
+        try
+        {
+            _commands.Get("BEGIN IMMEDIATE", 0).ExecuteNonQuery();
+        }
+        catch (Exception ex) when (ex is SqliteException)
+        {
+            var error = SqliteErrors.Translate(ex);
+            for (var i = start; i < batch.Count; i++)
+            {
+                batch[i].Fail(error);
+            }
+
+            return batch.Count;
         }
 
-        var single = batch.Count == 1;
-        var failures = 0;
-        foreach (var request in batch)
+        var single = batch.Count - start == 1;
+        for (var i = start; i < batch.Count; i++)
         {
+            var request = batch[i];
             if (!single)
             {
                 _commands.Get("SAVEPOINT w", 0).ExecuteNonQuery();
@@ -154,54 +198,61 @@ internal sealed class SqliteWriter : IAsyncDisposable
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                failures++;
-                request.SetError(SqliteErrors.Translate(ex));
-                if (!single)
+                var error = SqliteErrors.Translate(ex);
+                request.SetError(error);
+                if (single)
                 {
-                    _commands.Get("ROLLBACK TO w", 0).ExecuteNonQuery();
-                    _commands.Get("RELEASE w", 0).ExecuteNonQuery();
+                    if (!_commands.Connection.AutoCommitState())
+                    {
+                        _commands.Get("ROLLBACK", 0).ExecuteNonQuery();
+                    }
+
+                    Complete(batch, start, i + 1);
+                    return i + 1;
                 }
+
+                if (_commands.Connection.AutoCommitState())
+                {
+                    // SQLite already rolled back the whole transaction, and with it the requests before this
+                    // one: this one fails alone and the group runs again without it.
+                    request.Complete();
+                    batch.RemoveAt(i);
+                    return start;
+                }
+
+                _commands.Get("ROLLBACK TO w", 0).ExecuteNonQuery();
+                _commands.Get("RELEASE w", 0).ExecuteNonQuery();
             }
         }
 
         try
         {
-            if (single && failures == 1)
+            _commands.Get("COMMIT", 0).ExecuteNonQuery();
+            Commits++;
+        }
+        catch (SqliteException ex)
+        {
+            var error = SqliteErrors.Translate(ex);
+            if (!_commands.Connection.AutoCommitState())
             {
                 _commands.Get("ROLLBACK", 0).ExecuteNonQuery();
             }
-            else
+
+            for (var i = start; i < batch.Count; i++)
             {
-                _commands.Get("COMMIT", 0).ExecuteNonQuery();
-                Commits++;
+                batch[i].SetError(error);
             }
         }
-        catch (Exception ex)
+
+        Complete(batch, start, batch.Count);
+        return batch.Count;
+    }
+
+    private static void Complete(List<IWriteRequest> batch, int from, int to)
+    {
+        for (var i = from; i < to; i++)
         {
-            var error = SqliteErrors.Translate(ex);
-            try
-            {
-                if (!_commands.Connection.AutoCommitState())
-                {
-                    _commands.Get("ROLLBACK", 0).ExecuteNonQuery();
-                }
-            }
-            catch (SqliteException)
-            {
-                // The connection is already out of its transaction; nothing more to undo.
-            }
-
-            foreach (var request in batch)
-            {
-                request.Fail(error);
-            }
-
-            return;
-        }
-
-        foreach (var request in batch)
-        {
-            request.Complete();
+            batch[i].Complete();
         }
     }
 
@@ -215,7 +266,7 @@ internal sealed class SqliteWriter : IAsyncDisposable
     private interface IWriteRequest
     {
         CancellationToken CancellationToken { get; }
-        bool Transactional { get; }
+        WriteMode Mode { get; }
         void Run(CommandCache commands);
         void SetError(Exception error);
         void Fail(Exception error);
@@ -223,9 +274,11 @@ internal sealed class SqliteWriter : IAsyncDisposable
         void Cancel();
     }
 
-    private sealed class WriteRequest<T>(Func<CommandCache, T> work, bool transactional, CancellationToken cancellationToken) : IWriteRequest
+    private enum WriteMode { Grouped, OwnTransaction, NoTransaction }
+
+    private sealed class WriteRequest<T>(Func<CommandCache, T> work, WriteMode mode, CancellationToken cancellationToken) : IWriteRequest
     {
-        public bool Transactional => transactional;
+        public WriteMode Mode => mode;
         private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T? _result;
         private Exception? _error;

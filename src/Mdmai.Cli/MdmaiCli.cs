@@ -27,7 +27,7 @@ internal static class MdmaiCli
         root.Options.Add(DataDir);
         root.Options.Add(Json);
         var context = new CliContext(stdout, stderr, environment, interactive);
-        foreach (var command in GeneralCommands.Create(context).Concat(EntityCommands.CreateAll(context)).Append(DbCommands.Create(context)))
+        foreach (var command in GeneralCommands.Create(context).Concat(EntityCommands.CreateAll(context)).Append(DbCommands.Create(context)).Append(KeyCommands.Create(context)))
         {
             root.Subcommands.Add(command);
         }
@@ -65,6 +65,8 @@ internal static class MdmaiCli
 /// <summary>What every command needs: output, the data folder, and one place that turns errors into exit codes.</summary>
 internal sealed class CliContext(TextWriter stdout, TextWriter stderr, Func<string, string?> environment, bool interactive)
 {
+    public Func<string, string?> Environment => environment;
+
     public Output OutputFor(ParseResult parse) => new(stdout, stderr, parse.GetValue(MdmaiCli.Json), interactive);
 
     public string DataPath(ParseResult parse) => parse.GetValue(MdmaiCli.DataDir) is { Length: > 0 } dir

@@ -33,6 +33,10 @@ public enum MdmaiErrorCode
     MigrationMismatch,
     /// <summary>The target already exists and would be overwritten.</summary>
     AlreadyExists,
+    /// <summary>The password (or recovery key) does not unlock the key file.</summary>
+    WrongPassword,
+    /// <summary>Data was encrypted with a key this data folder does not hold.</summary>
+    WrongKey,
 }
 
 /// <summary>

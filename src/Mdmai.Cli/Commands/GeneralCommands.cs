@@ -15,11 +15,30 @@ internal static class GeneralCommands
     private static Command Init(CliContext context)
     {
         var command = new Command("init", "Create the data folder: config (mdmai.json) and database; safe to run again");
+        var encrypt = new Option<bool>("--encrypt") { Description = "Set a master password and create the key file (mdmai.keys)" };
+        command.Options.Add(encrypt);
+        command.Options.Add(KeyCommands.PasswordFile);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var path = context.DataPath(parse);
             var existed = DataFolder.Exists(path);
+            string? password = null;
+            if (parse.GetValue(encrypt))
+            {
+                if (File.Exists(Path.Combine(path, DataManager.Security.KeyFile.FileName)))
+                {
+                    throw new MdmaiException(MdmaiErrorCode.AlreadyExists, $"'{path}' is already encrypted. Use 'mdmai key change-password' to change the password.");
+                }
+
+                password = Passwords.Read(output, context.Environment, parse.GetValue(KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Choose a master password:", confirm: true);
+            }
+
             var folder = await DataFolder.InitAsync(path, cancellationToken: ct);
+            if (password is not null)
+            {
+                folder = await folder.EnableEncryptionAsync(password, cancellationToken: ct);
+            }
+
             if (output.Json)
             {
                 output.WriteJson(new { DataDir = folder.Path, Created = !existed, folder.Config });
@@ -27,6 +46,10 @@ internal static class GeneralCommands
             else
             {
                 output.Line(existed ? $"Data folder already initialised at {folder.Path} (schema brought up to date)." : $"Initialised data folder at {folder.Path}");
+                if (password is not null)
+                {
+                    output.Line("Encryption is on; the key file is mdmai.keys. Create a recovery key with 'mdmai key add-recovery'.");
+                }
             }
 
             return ExitCodes.Ok;

@@ -32,6 +32,21 @@ public sealed class DataFolder
     /// <summary>Full path of the config file.</summary>
     public string ConfigPath => System.IO.Path.Combine(Path, ConfigFileName);
 
+    /// <summary>Full path of the key file (present when encryption was set up).</summary>
+    public string KeyFilePath => System.IO.Path.Combine(Path, Security.KeyFile.FileName);
+
+    /// <summary>
+    /// Turns encryption on: creates the key file protected by <paramref name="password"/>, then records
+    /// <c>encryption_enabled</c> in the config. A folder that already has a key file is refused.
+    /// </summary>
+    public async Task<DataFolder> EnableEncryptionAsync(string password, Security.KdfParameters? kdf = null, CancellationToken cancellationToken = default)
+    {
+        await Security.KeyFile.CreateAsync(KeyFilePath, password, kdf, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var config = Config with { EncryptionEnabled = true };
+        await config.SaveAsync(ConfigPath, cancellationToken).ConfigureAwait(false);
+        return new DataFolder(Path, config);
+    }
+
     /// <summary>The default location, resolved from the environment as the class summary describes.</summary>
     public static string ResolveDefaultPath(Func<string, string?>? getEnvironmentVariable = null)
     {

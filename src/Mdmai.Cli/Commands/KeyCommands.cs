@@ -1,0 +1,107 @@
+using System.CommandLine;
+using Mdmai.DataManager;
+using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.Security;
+
+namespace Mdmai.Cli.Commands;
+
+/// <summary><c>mdmai key change-password | add-recovery | status</c>.</summary>
+internal static class KeyCommands
+{
+    public static readonly Option<string?> PasswordFile = new("--password-file")
+    {
+        Description = "Read the password from the first line of this file (else $MDMAI_PASSWORD, else a prompt)",
+    };
+
+    public static Command Create(CliContext context)
+    {
+        var key = new Command("key", "The master password, the recovery key and the data keys of an encrypted data folder");
+        key.Subcommands.Add(Status(context));
+        key.Subcommands.Add(ChangePassword(context));
+        key.Subcommands.Add(AddRecovery(context));
+        return key;
+    }
+
+    private static async Task<(DataFolder Folder, KeyFile Keys)> OpenAsync(CliContext context, ParseResult parse, CancellationToken ct)
+    {
+        var folder = await DataFolder.OpenAsync(context.DataPath(parse), ct);
+        if (!File.Exists(folder.KeyFilePath))
+        {
+            throw new MdmaiException(MdmaiErrorCode.NotFound, $"The data folder '{folder.Path}' is not encrypted (no key file). Set it up with 'mdmai init --encrypt'.");
+        }
+
+        return (folder, await KeyFile.LoadAsync(folder.KeyFilePath, ct));
+    }
+
+    private static Command Status(CliContext context)
+    {
+        var command = new Command("status", "Show whether encryption is on, the key epochs and whether a recovery key exists");
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            var (folder, keys) = await OpenAsync(context, parse, ct);
+            if (output.Json)
+            {
+                output.WriteJson(new { folder.Config.EncryptionEnabled, keys.Epochs, keys.HasRecoveryKey, Kdf = keys.PasswordKdf });
+            }
+            else
+            {
+                output.Line($"Encryption {(folder.Config.EncryptionEnabled ? "on" : "off")}; key epochs {string.Join(", ", keys.Epochs)}; recovery key {(keys.HasRecoveryKey ? "set" : "not set")}; Argon2id {keys.PasswordKdf.MemoryKib / 1024} MiB × {keys.PasswordKdf.Iterations}.");
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command ChangePassword(CliContext context)
+    {
+        var command = new Command("change-password", "Change the master password (rewraps the master key; no data is re-encrypted)");
+        var newFile = new Option<string?>("--new-password-file") { Description = "Read the new password from this file (else $MDMAI_NEW_PASSWORD, else a prompt)" };
+        command.Options.Add(PasswordFile);
+        command.Options.Add(newFile);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            var (_, keys) = await OpenAsync(context, parse, ct);
+            var current = Passwords.Read(output, context.Environment, parse.GetValue(PasswordFile), "MDMAI_PASSWORD", "Current password:", confirm: false);
+            var replacement = Passwords.Read(output, context.Environment, parse.GetValue(newFile), "MDMAI_NEW_PASSWORD", "New password:", confirm: true);
+            await keys.ChangePasswordAsync(current, replacement, ct);
+            if (output.Json)
+            {
+                output.WriteJson(new { Changed = true });
+            }
+            else
+            {
+                output.Line("Password changed. The recovery key, if any, still works.");
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command AddRecovery(CliContext context)
+    {
+        var command = new Command("add-recovery", "Create a recovery key (replacing any earlier one) and print it once");
+        command.Options.Add(PasswordFile);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            var (_, keys) = await OpenAsync(context, parse, ct);
+            var password = Passwords.Read(output, context.Environment, parse.GetValue(PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
+            var recovery = await keys.AddRecoveryKeyAsync(password, ct);
+            if (output.Json)
+            {
+                output.WriteJson(new { RecoveryKey = recovery });
+            }
+            else
+            {
+                output.Line("Recovery key (shown only now; store it somewhere safe, away from this computer):");
+                output.Line("");
+                output.Line("    " + recovery);
+                output.Line("");
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,158 @@
+using System.Security.Cryptography;
+using ZstdSharp;
+
+namespace Mdmai.DataManager.Security;
+
+/// <summary>
+/// Reads and writes the framed object format (docs/object-format.md): a 40-byte header, then the content —
+/// zstd-compressed when that pays — in fixed-size segments, each sealed with AES-256-GCM (or checksummed
+/// when encryption is off). Everything streams: memory is two segments whatever the object's size.
+/// </summary>
+public static class ObjectCodec
+{
+    /// <summary>Default zstd level for objects: fast, and still most of the gain on text.</summary>
+    public const int DefaultCompressionLevel = 3;
+
+    /// <summary>How much of the start of a file <see cref="IsWorthCompressing"/> looks at.</summary>
+    public const int SampleSize = 64 * 1024;
+
+    /// <summary>
+    /// Whether compressing is worth it, judged on a sample of the data (the start of a file): true when zstd
+    /// level 1 shrinks it by more than 10 %. PDFs of scans, JPEG, PNG and ZIP come out false.
+    /// </summary>
+    public static bool IsWorthCompressing(ReadOnlySpan<byte> sample)
+    {
+        if (sample.Length < 64)
+        {
+            return false;
+        }
+
+        using var compressor = new Compressor(1);
+        var bound = Compressor.GetCompressBound(sample.Length);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(bound);
+        try
+        {
+            var size = compressor.Wrap(sample, buffer);
+            return size < sample.Length * 0.9;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Starts an object on <paramref name="destination"/>: write the content to <see cref="ObjectWriter.Stream"/>,
+    /// then call <see cref="ObjectWriter.CompleteAsync"/>. Without a key the object is checksummed, not encrypted.
+    /// </summary>
+    public static ObjectWriter CreateWriter(Stream destination, DataKey? key, bool compress, int compressionLevel = DefaultCompressionLevel)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        return new ObjectWriter(destination, key, compress, compressionLevel);
+    }
+
+    /// <summary>
+    /// Opens an object for reading: the returned stream yields the original content, checking every segment as
+    /// it goes. A damaged object is <see cref="InvalidDataException"/>, a truncated one
+    /// <see cref="EndOfStreamException"/>, one sealed with another key <see cref="MdmaiException"/> (WrongKey).
+    /// The stream owns <paramref name="source"/>.
+    /// </summary>
+    public static async Task<Stream> OpenReadAsync(Stream source, KeyRing? keys, string name = "object", CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var headerBytes = new byte[ObjectHeader.Size];
+        var read = await source.ReadAtLeastAsync(headerBytes, headerBytes.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var header = ObjectHeader.Read(headerBytes.AsSpan(0, read), name);
+        var objectKey = new byte[DataKey.Size];
+        try
+        {
+            if ((header.Flags & ObjectFlags.Encrypted) != 0)
+            {
+                if (keys is null)
+                {
+                    throw new MdmaiException(MdmaiErrorCode.WrongKey, $"Object {name} is encrypted; unlock the data folder with its password to read it.");
+                }
+
+                Span<byte> check = stackalloc byte[8];
+                ObjectHeader.DeriveObjectKey(keys.ForEpoch(header.KeyEpoch), header.Salt, objectKey, check);
+                if (!CryptographicOperations.FixedTimeEquals(check, header.KeyCheck))
+                {
+                    throw new MdmaiException(MdmaiErrorCode.WrongKey, $"Object {name} was encrypted with a different key than this data folder's key of epoch {header.KeyEpoch}.");
+                }
+            }
+
+            var segments = new SegmentReadStream(source, header, headerBytes, (header.Flags & ObjectFlags.Encrypted) != 0 ? objectKey : [], name);
+            return (header.Flags & ObjectFlags.Compressed) != 0 ? new DecompressionStream(segments, leaveOpen: false) : segments;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(objectKey);
+        }
+    }
+}
+
+/// <summary>An object being written: content goes to <see cref="Stream"/>; <see cref="CompleteAsync"/> seals it.</summary>
+public sealed class ObjectWriter : IAsyncDisposable
+{
+    private readonly SegmentWriteStream _segments;
+    private readonly CompressionStream? _compression;
+    private bool _completed;
+
+    internal ObjectWriter(Stream destination, DataKey? key, bool compress, int level)
+    {
+        var objectKey = new byte[DataKey.Size];
+        try
+        {
+            var header = ObjectHeader.Create(compress, key, objectKey);
+            _segments = new SegmentWriteStream(destination, header, key is null ? [] : objectKey);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(objectKey);
+        }
+
+        _compression = compress ? new CompressionStream(_segments, level, leaveOpen: true) : null;
+        Stream = (Stream?)_compression ?? _segments;
+    }
+
+    /// <summary>Where the content is written.</summary>
+    public Stream Stream { get; }
+
+    /// <summary>Bytes the object takes in its destination (valid after <see cref="CompleteAsync"/>).</summary>
+    public long StoredLength => _segments.StoredLength;
+
+    /// <summary>Ends the compressed stream and writes the final segment: only now is the object complete.</summary>
+    public async Task CompleteAsync(CancellationToken cancellationToken = default)
+    {
+        if (_compression is not null)
+        {
+            await _compression.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _segments.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        _completed = true;
+    }
+
+    /// <summary>Releases buffers; an object not completed stays incomplete (it reads as truncated).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_completed && _compression is not null)
+        {
+            // Disposing the compressor would flush a frame end into the segments; the object must stay
+            // visibly incomplete instead, so only its buffers are released.
+            _segments.Dispose();
+            try
+            {
+                await _compression.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Expected: the compressor's last flush finds the segment writer closed.
+            }
+
+            return;
+        }
+
+        await _segments.DisposeAsync().ConfigureAwait(false);
+    }
+}

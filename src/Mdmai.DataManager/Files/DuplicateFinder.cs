@@ -1,0 +1,443 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.Files.Internal;
+
+namespace Mdmai.DataManager.Files;
+
+/// <summary>
+/// Finds byte-identical files in folders (a download folder before it is imported, say) and, on request, replaces the
+/// duplicates by hard links or deletes them.
+/// </summary>
+/// <remarks>
+/// Files are grouped by size, then by a SHA-256 of their first and last 4 KiB (small files: of their whole content,
+/// which decides at once), then the remaining candidates are compared byte by byte, all of them side by side in one
+/// pass; very large candidate sets are told apart by a full SHA-256 instead. So no two files are reported as
+/// duplicates unless their bytes are equal. Reads run in parallel, bounded by
+/// <see cref="DuplicateFinderOptions.MaxDegreeOfParallelism"/>, with pooled buffers: memory does not grow with file
+/// sizes. Symbolic links are never followed and never reported; empty files are ignored; hard links to one file are
+/// one file.
+/// </remarks>
+public sealed class DuplicateFinder
+{
+    private readonly DuplicateFinderOptions _options;
+    private readonly FileContent _content;
+
+    /// <summary>Creates a finder.</summary>
+    /// <param name="options">Options; <see langword="null"/> for the defaults.</param>
+    public DuplicateFinder(DuplicateFinderOptions? options = null)
+    {
+        _options = options ?? new DuplicateFinderOptions();
+        if (_options.MaxDegreeOfParallelism < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), _options.MaxDegreeOfParallelism, "MaxDegreeOfParallelism must be at least 1.");
+        }
+
+        _content = new FileContent(_options.OpenFile);
+    }
+
+    /// <summary>Finds the groups of identical files under the given files and folders (recursively).</summary>
+    /// <param name="paths">Files and folders to search; overlapping paths are searched once.</param>
+    /// <param name="progress">Receives the stage and the bytes read, now and then.</param>
+    /// <param name="cancellationToken">Stops the search.</param>
+    /// <returns>The groups, and the files and folders that could not be read (the rest was still searched).</returns>
+    /// <exception cref="MdmaiException"><see cref="MdmaiErrorCode.NotFound"/>: a path does not exist (the message names it).</exception>
+    public async Task<DuplicateReport> FindAsync(IReadOnlyList<string> paths, IProgress<DuplicateProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        if (paths.Count == 0)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Give at least one file or folder to search for duplicates.");
+        }
+
+        var roots = new List<(string, FileIdentity)>(paths.Count);
+        foreach (var path in paths)
+        {
+            if (string.IsNullOrWhiteSpace(path))
+            {
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "An empty path was given; name a file or folder to search.");
+            }
+
+            var full = Path.GetFullPath(path);
+            if (!FileIdentity.TryGet(full, out var identity, out var errno))
+            {
+                throw FileIdentity.IsNotFound(errno)
+                    ? new MdmaiException(MdmaiErrorCode.NotFound, $"'{path}' does not exist; check the path and try again.")
+                    : new MdmaiException(MdmaiErrorCode.Unknown, $"'{path}' cannot be read: {FileIdentity.Describe(errno)}.");
+            }
+
+            roots.Add((full, identity));
+        }
+
+        // The work is blocking file-system calls and hashing; it runs on the thread pool, not the caller's thread.
+        return await Task.Run(() => Find(roots, progress, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Keeps one file of each group and deletes the others or replaces them by hard links to it. Right before a file is
+    /// touched it is checked again: every name must still be the same file with the same size and last-write time as
+    /// the search saw, and its bytes must still equal the kept file's; a file that fails is left alone and reported in
+    /// <see cref="DuplicateActionResult.Skipped"/>. The kept file is never deleted or changed.
+    /// </summary>
+    /// <param name="report">A report from <see cref="FindAsync"/>.</param>
+    /// <param name="action">Delete, or replace by hard links (atomically: a new link in the same folder renamed over the duplicate).</param>
+    /// <param name="keep">Which file of each group to keep.</param>
+    /// <param name="cancellationToken">Stops between files; what was done stays done.</param>
+    /// <returns>What was kept, what was changed, the bytes freed and what was skipped.</returns>
+    public async Task<DuplicateActionResult> ApplyAsync(DuplicateReport report, DuplicateAction action, KeepRule keep, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (!Enum.IsDefined(action))
+        {
+            throw new ArgumentOutOfRangeException(nameof(action), action, "Unknown action.");
+        }
+
+        if (!Enum.IsDefined(keep))
+        {
+            throw new ArgumentOutOfRangeException(nameof(keep), keep, "Unknown keep rule.");
+        }
+
+        if (action == DuplicateAction.Hardlink && !OperatingSystem.IsLinux())
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Replacing duplicates by hard links is implemented on Linux only; use the report, or the delete action.");
+        }
+
+        return await Task.Run(() => Apply(report, action, keep, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    private DuplicateReport Find(List<(string, FileIdentity)> roots, IProgress<DuplicateProgress>? progress, CancellationToken cancellationToken)
+    {
+        var problems = new List<DuplicateProblem>();
+        var meter = new Meter(progress);
+        var names = TreeWalker.Walk(roots, problems, found => meter.Report(DuplicateStage.Scanning, found, 0), cancellationToken);
+
+        // lstat every name (in parallel: on a cold cache each is a disk seek): symbolic links, empty files and
+        // anything that is not a regular file drop out here.
+        var identities = new FileIdentity[names.Count];
+        var failures = new ConcurrentBag<DuplicateProblem>();
+        Parallel.For(0, names.Count, ParallelOptions(cancellationToken), i =>
+        {
+            if (FileIdentity.TryGet(names[i].Path, out identities[i], out var errno))
+            {
+                return;
+            }
+
+            identities[i] = default;
+            if (!FileIdentity.IsNotFound(errno))
+            {
+                failures.Add(new DuplicateProblem(names[i].Path, $"could not be read ({FileIdentity.Describe(errno)}); skipped"));
+            }
+        });
+        problems.AddRange(failures);
+        failures.Clear();
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var bySize = new Dictionary<long, List<int>>();
+        for (var i = 0; i < names.Count; i++)
+        {
+            if (identities[i] is { Kind: FileKind.Regular, Size: > 0 } && seen.Add(names[i].Path))
+            {
+                (Slot(bySize, identities[i].Size) ??= []).Add(i);
+            }
+        }
+
+        var filesScanned = seen.Count;
+        seen.Clear();
+        meter.FilesScanned = filesScanned;
+
+        // Names of one inode are one file. Sizes with fewer than two distinct files cannot hold a duplicate.
+        var candidates = new List<FoundFile>();
+        foreach (var indexes in bySize.Values)
+        {
+            if (indexes.Count < 2)
+            {
+                continue;
+            }
+
+            var files = Distinct(indexes, names, identities);
+            if (files.Count >= 2)
+            {
+                candidates.AddRange(files);
+            }
+        }
+
+        var sampled = new Digest[candidates.Count];
+        var readable = new bool[candidates.Count];
+        meter.Stage(DuplicateStage.Sampling, candidates.Sum(f => f.Size <= FileContent.WholeFileLimit ? f.Size : 2L * FileContent.SampleBytes));
+        Parallel.For(0, candidates.Count, ParallelOptions(cancellationToken), i =>
+        {
+            try
+            {
+                meter.Read(_content.Sample(candidates[i], out sampled[i]));
+                readable[i] = true;
+            }
+            catch (Exception ex) when (FileContent.IsFileError(ex))
+            {
+                failures.Add(Unreadable(candidates[i], ex));
+            }
+        });
+
+        var groups = new List<List<FoundFile>>();
+        var toCompare = new List<List<FoundFile>>();
+        foreach (var same in Enumerable.Range(0, candidates.Count).Where(i => readable[i]).GroupBy(i => (candidates[i].Size, sampled[i])))
+        {
+            var files = same.Select(i => candidates[i]).ToList();
+            if (files.Count < 2)
+            {
+                continue;
+            }
+
+            // A small file's sample is its whole content: equal SHA-256 digests decide.
+            (same.Key.Size <= FileContent.WholeFileLimit ? groups : toCompare).Add(files);
+        }
+
+        // Biggest work first, so that the last file read is not a large one started late.
+        toCompare.Sort((a, b) => (b[0].Size * b.Count).CompareTo(a[0].Size * a.Count));
+        meter.Stage(DuplicateStage.Comparing, toCompare.Sum(g => g[0].Size * g.Count));
+        var confirmed = new ConcurrentBag<List<FoundFile>>();
+        Parallel.ForEach(toCompare, ParallelOptions(cancellationToken), files =>
+        {
+            foreach (var identical in Confirm(files, failures, meter, cancellationToken))
+            {
+                confirmed.Add(identical);
+            }
+        });
+        groups.AddRange(confirmed);
+
+        problems.AddRange(failures);
+        var result = groups
+            .Select(g => g.Order(Comparer<FoundFile>.Create(FoundFile.Compare)).ToArray())
+            .OrderBy(g => g[0], Comparer<FoundFile>.Create(FoundFile.Compare))
+            .Select(g => new DuplicateGroup(g[0].Size, g))
+            .ToArray();
+        problems.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
+        return new DuplicateReport(result, problems, filesScanned, meter.BytesRead);
+    }
+
+    /// <summary>Byte-identical classes of candidates that share size and sample.</summary>
+    private List<List<FoundFile>> Confirm(List<FoundFile> files, ConcurrentBag<DuplicateProblem> failures, Meter meter, CancellationToken cancellationToken)
+    {
+        if (files.Count <= _options.LockstepLimit)
+        {
+            return _content.Partition(files, (file, ex) => failures.Add(Unreadable(file, ex)), meter.Read, cancellationToken);
+        }
+
+        // Too many to read side by side in bounded memory: SHA-256 (a cryptographic digest) tells them apart instead.
+        var byDigest = new Dictionary<Digest, List<FoundFile>>();
+        foreach (var file in files)
+        {
+            try
+            {
+                var digest = _content.Hash(file, meter.Read, cancellationToken);
+                (Slot(byDigest, digest) ??= []).Add(file);
+            }
+            catch (Exception ex) when (FileContent.IsFileError(ex))
+            {
+                failures.Add(Unreadable(file, ex));
+            }
+        }
+
+        return byDigest.Values.Where(g => g.Count >= 2).ToList();
+    }
+
+    private static List<FoundFile> Distinct(List<int> indexes, List<FoundName> names, FileIdentity[] identities)
+    {
+        if (!FileIdentity.HasInodes)
+        {
+            return indexes.Select(i => new FoundFile([names[i].Path], names[i].Root, identities[i])).ToList();
+        }
+
+        var files = new List<FoundFile>();
+        foreach (var inode in indexes.GroupBy(i => (identities[i].Device, identities[i].Inode)))
+        {
+            var ordered = inode.OrderBy(i => names[i].Root).ThenBy(i => names[i].Path, StringComparer.Ordinal).ToArray();
+            var first = ordered[0];
+            files.Add(new FoundFile(ordered.Select(i => names[i].Path).ToArray(), names[first].Root, identities[first]));
+        }
+
+        return files;
+    }
+
+    private static DuplicateProblem Unreadable(FoundFile file, Exception ex) =>
+        new(file.Path, $"could not be read ({ex.Message}); left out of the comparison");
+
+    private static ref List<T>? Slot<TKey, T>(Dictionary<TKey, List<T>> dictionary, TKey key)
+        where TKey : notnull
+        => ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(dictionary, key, out _);
+
+    private ParallelOptions ParallelOptions(CancellationToken cancellationToken) =>
+        new() { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism, CancellationToken = cancellationToken };
+
+    private DuplicateActionResult Apply(DuplicateReport report, DuplicateAction action, KeepRule keep, CancellationToken cancellationToken)
+    {
+        var kept = new List<string>();
+        var changed = new List<string>();
+        var skipped = new List<DuplicateProblem>();
+        long freed = 0;
+        foreach (var group in report.Groups)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var keeper = Choose(group.Entries, keep);
+            if (!FileIdentity.TryGet(keeper.Path, out var now, out _) || !now.Unchanged(keeper.Identity))
+            {
+                skipped.Add(new DuplicateProblem(keeper.Path, "the file to keep changed since the search; its group was left alone"));
+                continue;
+            }
+
+            var actedOn = false;
+            foreach (var duplicate in group.Entries)
+            {
+                if (ReferenceEquals(duplicate, keeper))
+                {
+                    continue;
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+                try
+                {
+                    // The bytes are compared again right before acting: size and time can stay the same while content changes.
+                    if (!_content.SameContent(keeper, duplicate, cancellationToken))
+                    {
+                        skipped.Add(new DuplicateProblem(duplicate.Path, "no longer identical to the kept file; left alone"));
+                        continue;
+                    }
+                }
+                catch (Exception ex) when (FileContent.IsFileError(ex))
+                {
+                    skipped.Add(new DuplicateProblem(duplicate.Path, $"could not be compared again ({ex.Message}); left alone"));
+                    continue;
+                }
+
+                var done = 0;
+                var links = 0u;
+                foreach (var name in duplicate.Paths)
+                {
+                    if (!FileIdentity.TryGet(name, out var current, out _) || !current.Unchanged(duplicate.Identity) || current.SameInode(keeper.Identity))
+                    {
+                        skipped.Add(new DuplicateProblem(name, "changed since the search; left alone"));
+                        continue;
+                    }
+
+                    links = current.LinkCount;
+                    try
+                    {
+                        if (action == DuplicateAction.Delete)
+                        {
+                            File.Delete(name);
+                        }
+                        else
+                        {
+                            ReplaceByLink(keeper, name);
+                        }
+
+                        changed.Add(name);
+                        done++;
+                    }
+                    catch (Exception ex) when (FileContent.IsFileError(ex))
+                    {
+                        skipped.Add(new DuplicateProblem(name, $"{ex.Message}; left alone"));
+                    }
+                }
+
+                actedOn |= done > 0;
+
+                // The space comes back only when no name of the duplicate is left, inside the search or outside it.
+                if (done > 0 && done == duplicate.Paths.Length && links == 1)
+                {
+                    freed += duplicate.Size;
+                }
+            }
+
+            if (actedOn)
+            {
+                kept.Add(keeper.Path);
+            }
+        }
+
+        return new DuplicateActionResult(action, keep, kept, changed, freed, skipped);
+    }
+
+    /// <summary>A new hard link to the kept file in the duplicate's folder, checked, then renamed over the duplicate (atomic).</summary>
+    private static void ReplaceByLink(FoundFile keeper, string path)
+    {
+        var folder = Path.GetDirectoryName(path)!;
+        var temp = Path.Combine(folder, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.mdmai-link");
+        UnixFileCalls.Link(keeper.Path, temp);
+        try
+        {
+            // The link must point at the file that was compared, not at whatever the kept name means by now.
+            if (!FileIdentity.TryGet(temp, out var linked, out _) || !linked.Unchanged(keeper.Identity))
+            {
+                throw new IOException("the file to keep changed while the link was made");
+            }
+
+            UnixFileCalls.Rename(temp, path);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+
+        AtomicFile.FlushFolder(folder);
+    }
+
+    private static FoundFile Choose(IReadOnlyList<FoundFile> files, KeepRule keep) => keep switch
+    {
+        KeepRule.First => files[0],
+        KeepRule.Last => files[^1],
+        // MinBy/MaxBy return the first of equals: ties go to the earlier file.
+        KeepRule.Oldest => files.MinBy(f => f.Identity.ModifiedNanoseconds)!,
+        _ => files.MaxBy(f => f.Identity.ModifiedNanoseconds)!,
+    };
+
+    /// <summary>Counts bytes from many threads and reports progress at most every 100 ms.</summary>
+    private sealed class Meter(IProgress<DuplicateProgress>? progress)
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private long _bytesRead;
+        private long _lastReport = -1000;
+        private DuplicateStage _stage;
+        private long _toRead;
+
+        public long FilesScanned { get; set; }
+
+        public long BytesRead => Interlocked.Read(ref _bytesRead);
+
+        public void Stage(DuplicateStage stage, long toRead)
+        {
+            _stage = stage;
+            _toRead = toRead + BytesRead;
+            progress?.Report(new DuplicateProgress(stage, FilesScanned, BytesRead, _toRead));
+        }
+
+        public void Read(long bytes)
+        {
+            Interlocked.Add(ref _bytesRead, bytes);
+            Tick();
+        }
+
+        public void Report(DuplicateStage stage, long filesScanned, long toRead)
+        {
+            _stage = stage;
+            FilesScanned = filesScanned;
+            _toRead = toRead;
+            Tick();
+        }
+
+        private void Tick()
+        {
+            if (progress is null)
+            {
+                return;
+            }
+
+            var now = _clock.ElapsedMilliseconds;
+            var last = Interlocked.Read(ref _lastReport);
+            if (now - last >= 100 && Interlocked.CompareExchange(ref _lastReport, now, last) == last)
+            {
+                progress.Report(new DuplicateProgress(_stage, FilesScanned, BytesRead, _toRead));
+            }
+        }
+    }
+}

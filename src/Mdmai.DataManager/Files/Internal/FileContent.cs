@@ -1,0 +1,279 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
+
+namespace Mdmai.DataManager.Files.Internal;
+
+/// <summary>A SHA-256 digest as a value that can key a dictionary.</summary>
+internal readonly record struct Digest(ulong A, ulong B, ulong C, ulong D)
+{
+    public static Digest Of(ReadOnlySpan<byte> data)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(data, hash);
+        return From(hash);
+    }
+
+    public static Digest From(ReadOnlySpan<byte> hash) => new(
+        BinaryPrimitives.ReadUInt64LittleEndian(hash),
+        BinaryPrimitives.ReadUInt64LittleEndian(hash[8..]),
+        BinaryPrimitives.ReadUInt64LittleEndian(hash[16..]),
+        BinaryPrimitives.ReadUInt64LittleEndian(hash[24..]));
+}
+
+/// <summary>
+/// Reads file contents with pooled buffers, never a whole file at once: the cheap sample, the byte-by-byte lockstep
+/// comparison that decides a group, and the SHA-256 that stands in for it when a candidate set is very large.
+/// </summary>
+internal sealed class FileContent(Func<string, SafeFileHandle>? open)
+{
+    /// <summary>Bytes sampled at each end of a file.</summary>
+    public const int SampleBytes = 4096;
+
+    /// <summary>Files up to this size are read whole in the sample pass, so that their SHA-256 decides at once.</summary>
+    public const int WholeFileLimit = 64 * 1024;
+
+    /// <summary>Buffer memory one lockstep comparison may hold, whatever the number of files.</summary>
+    private const int LockstepBudget = 4 * 1024 * 1024;
+
+    private const int StreamChunk = 1024 * 1024;
+
+    /// <summary>
+    /// The sample key of a file: SHA-256 of the whole file when it is small (then the key decides), else of its first
+    /// and last <see cref="SampleBytes"/>. Returns the bytes read.
+    /// </summary>
+    public int Sample(FoundFile file, out Digest digest)
+    {
+        var size = file.Size;
+        var whole = size <= WholeFileLimit;
+        var length = whole ? (int)size : 2 * SampleBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            using var handle = Open(file, whole ? FileOptions.None : FileOptions.RandomAccess);
+            if (whole)
+            {
+                ReadExactly(handle, buffer.AsSpan(0, length), 0, file.Path);
+            }
+            else
+            {
+                ReadExactly(handle, buffer.AsSpan(0, SampleBytes), 0, file.Path);
+                ReadExactly(handle, buffer.AsSpan(SampleBytes, SampleBytes), size - SampleBytes, file.Path);
+            }
+
+            digest = Digest.Of(buffer.AsSpan(0, length));
+            return length;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Splits files of one size into classes of byte-identical files by reading all of them side by side, chunk by
+    /// chunk, each once; a file that differs from every other drops out as soon as it does. Only classes of two or
+    /// more are returned. A file that cannot be read is reported through <paramref name="onError"/> and left out.
+    /// </summary>
+    public List<List<FoundFile>> Partition(IReadOnlyList<FoundFile> files, Action<FoundFile, Exception> onError, Action<long> onRead, CancellationToken cancellationToken)
+    {
+        var size = files[0].Size;
+        var chunk = (int)Math.Clamp(LockstepBudget / files.Count / 4096 * 4096, 16 * 1024, StreamChunk);
+        chunk = (int)Math.Min(chunk, size);
+        var open = new List<Member>(files.Count);
+        try
+        {
+            foreach (var file in files)
+            {
+                try
+                {
+                    open.Add(new Member(file, Open(file, FileOptions.SequentialScan), ArrayPool<byte>.Shared.Rent(chunk)));
+                }
+                catch (Exception ex) when (IsFileError(ex))
+                {
+                    onError(file, ex);
+                }
+            }
+
+            List<List<Member>> classes = open.Count >= 2 ? [open] : [];
+            for (long offset = 0; offset < size && classes.Count > 0; offset += chunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var length = (int)Math.Min(chunk, size - offset);
+                var next = new List<List<Member>>(classes.Count);
+                foreach (var members in classes)
+                {
+                    var alive = new List<Member>(members.Count);
+                    foreach (var member in members)
+                    {
+                        try
+                        {
+                            ReadExactly(member.Handle, member.Buffer.AsSpan(0, length), offset, member.File.Path);
+                            alive.Add(member);
+                        }
+                        catch (Exception ex) when (IsFileError(ex))
+                        {
+                            onError(member.File, ex);
+                            member.Close();
+                        }
+                    }
+
+                    onRead((long)length * alive.Count);
+                    foreach (var same in Split(alive, length))
+                    {
+                        if (same.Count >= 2)
+                        {
+                            next.Add(same);
+                        }
+                        else
+                        {
+                            same[0].Close();
+                        }
+                    }
+                }
+
+                classes = next;
+            }
+
+            return classes.Select(c => c.Select(m => m.File).ToList()).ToList();
+        }
+        finally
+        {
+            foreach (var member in open)
+            {
+                member.Close();
+                ArrayPool<byte>.Shared.Return(member.Buffer);
+            }
+        }
+    }
+
+    /// <summary>SHA-256 of a whole file, streamed through one pooled buffer.</summary>
+    public Digest Hash(FoundFile file, Action<long> onRead, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(StreamChunk);
+        try
+        {
+            using var handle = Open(file, FileOptions.SequentialScan);
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            for (long offset = 0; offset < file.Size; offset += StreamChunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var length = (int)Math.Min(StreamChunk, file.Size - offset);
+                ReadExactly(handle, buffer.AsSpan(0, length), offset, file.Path);
+                sha.AppendData(buffer, 0, length);
+                onRead(length);
+            }
+
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            sha.GetHashAndReset(hash);
+            return Digest.From(hash);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Whether two files of one size have the same bytes, read side by side.</summary>
+    public bool SameContent(FoundFile a, FoundFile b, CancellationToken cancellationToken)
+    {
+        var first = ArrayPool<byte>.Shared.Rent(StreamChunk);
+        var second = ArrayPool<byte>.Shared.Rent(StreamChunk);
+        try
+        {
+            using var ha = Open(a, FileOptions.SequentialScan);
+            using var hb = Open(b, FileOptions.SequentialScan);
+            if (RandomAccess.GetLength(ha) != a.Size || RandomAccess.GetLength(hb) != a.Size)
+            {
+                return false;
+            }
+
+            for (long offset = 0; offset < a.Size; offset += StreamChunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var length = (int)Math.Min(StreamChunk, a.Size - offset);
+                ReadExactly(ha, first.AsSpan(0, length), offset, a.Path);
+                ReadExactly(hb, second.AsSpan(0, length), offset, b.Path);
+                if (!first.AsSpan(0, length).SequenceEqual(second.AsSpan(0, length)))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(first);
+            ArrayPool<byte>.Shared.Return(second);
+        }
+    }
+
+    public static bool IsFileError(Exception ex) => ex is IOException or UnauthorizedAccessException;
+
+    /// <summary>Opens the file by its first name and makes sure it is still the file the walk saw (no link swapped in since).</summary>
+    private SafeFileHandle Open(FoundFile file, FileOptions options)
+    {
+        var handle = open?.Invoke(file.Path)
+            ?? File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, options);
+        if (!FileIdentity.TryGet(handle, out var now) || !now.SameInode(file.Identity) || now.Size != file.Size)
+        {
+            handle.Dispose();
+            throw new IOException("changed since it was scanned (no longer the same file, or a different size)");
+        }
+
+        return handle;
+    }
+
+    private static void ReadExactly(SafeFileHandle handle, Span<byte> buffer, long offset, string path)
+    {
+        while (buffer.Length > 0)
+        {
+            var read = RandomAccess.Read(handle, buffer, offset);
+            if (read == 0)
+            {
+                throw new EndOfStreamException($"'{path}' became shorter while it was read; it is being changed");
+            }
+
+            buffer = buffer[read..];
+            offset += read;
+        }
+    }
+
+    /// <summary>Groups members whose current chunks are equal; each member is compared with one representative per class.</summary>
+    private static List<List<Member>> Split(List<Member> members, int length)
+    {
+        var classes = new List<List<Member>>();
+        foreach (var member in members)
+        {
+            var chunk = member.Buffer.AsSpan(0, length);
+            var placed = false;
+            foreach (var c in classes)
+            {
+                if (chunk.SequenceEqual(c[0].Buffer.AsSpan(0, length)))
+                {
+                    c.Add(member);
+                    placed = true;
+                    break;
+                }
+            }
+
+            if (!placed)
+            {
+                classes.Add([member]);
+            }
+        }
+
+        return classes;
+    }
+
+    private sealed class Member(FoundFile file, SafeFileHandle handle, byte[] buffer)
+    {
+        public FoundFile File { get; } = file;
+        public SafeFileHandle Handle { get; } = handle;
+        public byte[] Buffer { get; } = buffer;
+
+        public void Close() => Handle.Dispose();
+    }
+}

@@ -1,0 +1,126 @@
+using System.IO.Enumeration;
+
+namespace Mdmai.DataManager.Files.Internal;
+
+/// <summary>A name found by the walk: a full path and the index of the search path it was found under.</summary>
+internal readonly record struct FoundName(string Path, int Root);
+
+/// <summary>A distinct file (one inode) of a given size, with every name the search found for it.</summary>
+internal sealed class FoundFile(string[] paths, int root, FileIdentity identity)
+{
+    /// <summary>Every name, in search-path order then by ordinal path; the first is the one reported.</summary>
+    public string[] Paths { get; } = paths;
+
+    public string Path => Paths[0];
+
+    /// <summary>The index of the first search path the file was found under.</summary>
+    public int Root { get; } = root;
+
+    public FileIdentity Identity { get; } = identity;
+
+    public long Size => Identity.Size;
+
+    /// <summary>The report order: search path first, then ordinal path.</summary>
+    public static int Compare(FoundFile a, FoundFile b) => a.Root != b.Root ? a.Root.CompareTo(b.Root) : string.CompareOrdinal(a.Path, b.Path);
+}
+
+/// <summary>
+/// Walks the search paths without following symbolic links. An unreadable folder is reported and skipped; a folder
+/// reached twice (overlapping search paths) is walked once.
+/// </summary>
+internal static class TreeWalker
+{
+    private static readonly EnumerationOptions OneLevel = new()
+    {
+        RecurseSubdirectories = false,
+        IgnoreInaccessible = false,
+        // Hidden files are files too (jdupes includes them by default).
+        AttributesToSkip = 0,
+        ReturnSpecialDirectories = false,
+    };
+
+    public static List<FoundName> Walk(IReadOnlyList<(string Path, FileIdentity Identity)> roots, List<DuplicateProblem> problems, Action<long> onFound, CancellationToken cancellationToken)
+    {
+        var names = new List<FoundName>();
+        var visited = new HashSet<(ulong, ulong)>();
+        var stack = new Stack<string>();
+        for (var root = 0; root < roots.Count; root++)
+        {
+            var (path, identity) = roots[root];
+            switch (identity.Kind)
+            {
+                case FileKind.Regular:
+                    names.Add(new FoundName(path, root));
+                    continue;
+                case FileKind.SymbolicLink:
+                    problems.Add(new DuplicateProblem(path, "is a symbolic link; links are never followed, give the path it points to instead"));
+                    continue;
+                case FileKind.Other:
+                    problems.Add(new DuplicateProblem(path, "is not a regular file or a folder; skipped"));
+                    continue;
+                case FileKind.Directory:
+                    break;
+            }
+
+            if (FileIdentity.HasInodes && !visited.Add((identity.Device, identity.Inode)))
+            {
+                continue;
+            }
+
+            stack.Push(path);
+            while (stack.TryPop(out var folder))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                WalkFolder(folder, root, names, stack, visited, problems);
+                onFound(names.Count);
+            }
+        }
+
+        return names;
+    }
+
+    private static void WalkFolder(string folder, int root, List<FoundName> names, Stack<string> stack, HashSet<(ulong, ulong)> visited, List<DuplicateProblem> problems)
+    {
+        var subfolders = new List<string>();
+        try
+        {
+            // IsDirectory comes from the directory entry's type, without a stat call; files are stat'ed (lstat) later.
+            var entries = new FileSystemEnumerable<(string Path, bool IsDirectory)>(folder, static (ref FileSystemEntry e) => (e.ToFullPath(), e.IsDirectory), OneLevel);
+            foreach (var (path, isDirectory) in entries)
+            {
+                if (isDirectory)
+                {
+                    subfolders.Add(path);
+                }
+                else
+                {
+                    names.Add(new FoundName(path, root));
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            problems.Add(new DuplicateProblem(folder, $"could not be read ({ex.Message}); its files were skipped"));
+        }
+
+        // A directory entry that is a symbolic link to a folder also says IsDirectory; lstat tells them apart.
+        for (var i = subfolders.Count - 1; i >= 0; i--)
+        {
+            var path = subfolders[i];
+            if (!FileIdentity.TryGet(path, out var identity, out var errno))
+            {
+                if (!FileIdentity.IsNotFound(errno))
+                {
+                    problems.Add(new DuplicateProblem(path, $"could not be read ({FileIdentity.Describe(errno)}); skipped"));
+                }
+
+                continue;
+            }
+
+            if (identity.Kind == FileKind.Directory && (!FileIdentity.HasInodes || visited.Add((identity.Device, identity.Inode))))
+            {
+                stack.Push(path);
+            }
+        }
+    }
+}

@@ -33,7 +33,7 @@ public sealed class MdmaiDatabaseTests : IAsyncLifetime
         Assert.Equal(1, stats.RowCounts["campaigns"]);
         Assert.Equal(2, stats.RowCounts["characters"]);
         Assert.Equal(3, stats.RowCounts["audit_logs"]);
-        Assert.Equal(MdmaiDatabase.EntityTables.Append("audit_logs").Order(StringComparer.Ordinal), stats.RowCounts.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(MdmaiDatabase.SearchTables.Append("objects").Append("audit_logs").Order(StringComparer.Ordinal), stats.RowCounts.Keys.Order(StringComparer.Ordinal));
         Assert.True(stats.PageCount > 0 && stats.PageSize > 0 && stats.FileBytes > 0);
         Assert.Matches(@"^3\.\d+\.\d+", stats.SqliteVersion);
     }

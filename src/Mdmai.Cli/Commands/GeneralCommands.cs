@@ -114,7 +114,7 @@ internal static class GeneralCommands
     {
         var command = new Command("search", "Full-text search over names, descriptions and notes of every entity, best match first");
         var text = new Argument<string[]>("text") { Description = "Words to find (all must occur; word* matches a prefix)", Arity = ArgumentArity.OneOrMore };
-        var type = new Option<string?>("--type") { Description = "Only this table: " + string.Join(", ", MdmaiDatabase.EntityTables) };
+        var type = new Option<string?>("--type") { Description = "Only this table: " + string.Join(", ", MdmaiDatabase.SearchTables) };
         var limit = new Option<int>("--limit") { Description = "Most results (1-1000)", DefaultValueFactory = _ => 20 };
         command.Arguments.Add(text);
         command.Options.Add(type);

@@ -98,6 +98,9 @@ public sealed class MdmaiDatabase : IAsyncDisposable
     public static IReadOnlyList<string> EntityTables { get; } =
         ["campaigns", "characters", "npcs", "sessions", "rulebooks", "personality_profiles", "locations", "items", "spells", "assets", "settings"];
 
+    /// <summary>Tables whose records full-text search finds: the entities and the file catalog.</summary>
+    public static IReadOnlyList<string> SearchTables { get; } = [.. EntityTables, "files"];
+
     /// <summary>The newest schema version this build knows.</summary>
     public static int LatestSchemaVersion => MigrationRunner.Latest;
 
@@ -162,9 +165,9 @@ public sealed class MdmaiDatabase : IAsyncDisposable
             throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"limit must be between 1 and 1000 (was {limit}).");
         }
 
-        if (entityType is not null && !EntityTables.Contains(entityType))
+        if (entityType is not null && !SearchTables.Contains(entityType))
         {
-            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{entityType}' is not an entity table; use one of {string.Join(", ", EntityTables)}.");
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{entityType}' is not a searchable table; use one of {string.Join(", ", SearchTables)}.");
         }
 
         var match = ToMatchExpression(text);
@@ -271,7 +274,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
             try
             {
                 var counts = new SortedDictionary<string, long>(StringComparer.Ordinal);
-                foreach (var table in EntityTables.Append("audit_logs"))
+                foreach (var table in SearchTables.Append("objects").Append("audit_logs"))
                 {
                     counts[table] = Scalar($"SELECT count(*) FROM {table}");
                 }

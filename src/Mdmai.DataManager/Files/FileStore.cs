@@ -1,0 +1,622 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.Security;
+using Mdmai.DataManager.Storage;
+using Mdmai.DataManager.Storage.Internal;
+using Microsoft.Data.Sqlite;
+
+namespace Mdmai.DataManager.Files;
+
+/// <summary>
+/// The content-addressed file store. Each import reads the file once: hash, sample, compress, encrypt and
+/// write to a temp file in one streaming pass with constant memory; identical content is stored once and
+/// shared (reference counted by the catalog in the same transaction). Objects live under
+/// <c>objects/ab/&lt;id&gt;</c>, named by content id, written once and atomically. Layout and formats:
+/// docs/file-store.md and docs/object-format.md.
+/// </summary>
+public sealed class FileStore
+{
+    private const int BufferSize = 1 << 20;
+    private readonly MdmaiDatabase _database;
+    private readonly KeyRing? _keys;
+    private readonly byte[]? _idKey;
+
+    /// <summary>Opens the store in <paramref name="root"/> (the data folder). Pass the unlocked keys when encryption is on.</summary>
+    public FileStore(MdmaiDatabase database, string root, KeyRing? keys = null)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(root);
+        _database = database;
+        _keys = keys;
+        ObjectsPath = Path.Combine(Path.GetFullPath(root), "objects");
+        TempPath = Path.Combine(Path.GetFullPath(root), "tmp");
+        Directory.CreateDirectory(ObjectsPath);
+        Directory.CreateDirectory(TempPath);
+        if (keys is not null)
+        {
+            // Keyed content ids: object names reveal nothing about content. The key comes from the oldest
+            // epoch, so ids (and deduplication) stay stable across key rotation.
+            _idKey = new byte[32];
+            keys.ForEpoch(keys.Epochs.First()).Derive([], "mdmai/content-id/v1"u8, _idKey);
+        }
+    }
+
+    /// <summary>Folder of the objects.</summary>
+    public string ObjectsPath { get; }
+
+    /// <summary>Folder of in-progress writes (same file system as the objects, so a rename finishes them).</summary>
+    public string TempPath { get; }
+
+    /// <summary>Removes temp files left by an interrupted import (call when no import is running).</summary>
+    public int CleanTemporaryFiles()
+    {
+        var count = 0;
+        foreach (var file in Directory.EnumerateFiles(TempPath))
+        {
+            File.Delete(file);
+            count++;
+        }
+
+        return count;
+    }
+
+    internal string ObjectPath(string objectId)
+    {
+        if (objectId.Length != 64 || !objectId.All(char.IsAsciiHexDigitLower))
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{objectId}' is not an object id.");
+        }
+
+        return Path.Combine(ObjectsPath, objectId[..2], objectId);
+    }
+
+    /// <summary>Imports a file from disk; its name in the catalog is its file name.</summary>
+    public async Task<FileImportResult> ImportFileAsync(string path, FileImportOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        FileStream source;
+        try
+        {
+            source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new MdmaiException(MdmaiErrorCode.NotFound, $"No file at '{path}'.", ex);
+        }
+
+        await using (source.ConfigureAwait(false))
+        {
+            return await ImportAsync(source, Path.GetFileName(path), options, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Imports content from a stream under <paramref name="name"/>, in one pass.</summary>
+    public async Task<FileImportResult> ImportAsync(Stream content, string name, FileImportOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(name);
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "A file needs a name.");
+        }
+
+        options ??= new FileImportOptions();
+        var temp = Path.Combine(TempPath, Guid.NewGuid().ToString("N"));
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            using var hash = _idKey is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _idKey);
+            var sampled = await content.ReadAtLeastAsync(buffer.AsMemory(0, ObjectCodec.SampleSize), ObjectCodec.SampleSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            var sample = buffer.AsMemory(0, sampled);
+            var mime = ContentSniffer.MimeType(sample.Span);
+            var metadata = ContentSniffer.Metadata(mime, sample.Span);
+            var compress = ObjectCodec.IsWorthCompressing(sample.Span);
+            var framed = compress || _keys is not null;
+            long size = sampled, stored;
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+            {
+                ObjectWriter? writer = framed ? ObjectCodec.CreateWriter(file, _keys?.Current, compress) : null;
+                try
+                {
+                    var target = writer?.Stream ?? file;
+                    hash.AppendData(sample.Span);
+                    await target.WriteAsync(sample, cancellationToken).ConfigureAwait(false);
+                    int read;
+                    while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
+                    {
+                        hash.AppendData(buffer, 0, read);
+                        await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                        size += read;
+                    }
+
+                    if (writer is not null)
+                    {
+                        await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    if (writer is not null)
+                    {
+                        await writer.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
+
+                file.Flush(flushToDisk: true);
+                stored = file.Length;
+            }
+
+            var objectId = Convert.ToHexStringLower(hash.GetHashAndReset());
+            var stamp = Timestamps.Truncate(_database.Clock.GetUtcNow());
+            var row = new StoredFile(Guid.CreateVersion7(stamp), name.Trim(), options.Category ?? ContentSniffer.DefaultCategory(mime), mime, size, stored,
+                objectId, metadata, new JsonArray([.. options.Tags.Select(t => (JsonNode?)JsonValue.Create(t))]), options.CampaignId, options.AssetId, options.RulebookId, stamp, stamp);
+            var storage = framed ? "framed" : "raw";
+            var final = ObjectPath(objectId);
+            return await _database.Writer.ExecuteAsync(commands =>
+            {
+                // Object files are created and removed only on the writer thread, so an import and a delete
+                // of the same content can never race.
+                var exists = commands.Get("SELECT stored_size FROM objects WHERE object_id = $p0", 1);
+                exists.Parameters[0].Value = objectId;
+                var known = exists.ExecuteScalar() is not null;
+                if (known && File.Exists(final))
+                {
+                    File.Delete(temp);
+                }
+                else if (File.Exists(temp))
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+                    File.Move(temp, final, overwrite: true);
+                    AtomicFile.FlushFolder(Path.GetDirectoryName(final)!);
+                }
+
+                if (!known)
+                {
+                    var insert = commands.Get("INSERT INTO objects (object_id, size, stored_size, storage, compressed, encrypted, key_epoch, created_at) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7)", 8);
+                    insert.Parameters[0].Value = objectId;
+                    insert.Parameters[1].Value = size;
+                    insert.Parameters[2].Value = stored;
+                    insert.Parameters[3].Value = storage;
+                    insert.Parameters[4].Value = compress ? 1 : 0;
+                    insert.Parameters[5].Value = _keys is null ? 0 : 1;
+                    insert.Parameters[6].Value = (object?)_keys?.Current.Epoch ?? DBNull.Value;
+                    insert.Parameters[7].Value = Timestamps.Format(stamp);
+                    insert.ExecuteNonQuery();
+                }
+
+                InsertRow(commands, row, known ? StoredSizeOf(commands, objectId) : stored);
+                return new FileImportResult(known ? row with { StoredSize = StoredSizeOf(commands, objectId) } : row, known);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex) when (MdmaiException.IsDiskFull(ex))
+        {
+            throw new MdmaiException(MdmaiErrorCode.DiskFull, $"The disk is full while importing '{name}'; nothing was stored. Free some space and try again.", ex);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            File.Delete(temp);
+        }
+    }
+
+    private static long StoredSizeOf(CommandCache commands, string objectId)
+    {
+        var command = commands.Get("SELECT stored_size FROM objects WHERE object_id = $p0", 1);
+        command.Parameters[0].Value = objectId;
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private static void InsertRow(CommandCache commands, StoredFile row, long storedSize)
+    {
+        var insert = commands.Get("INSERT INTO files (id, name, category, mime_type, size, stored_size, object_id, metadata, tags, campaign_id, asset_id, rulebook_id, created_at, updated_at) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11, $p12, $p13)", 14);
+        object Id(Guid? id) => id is { } g ? g.ToString("D") : DBNull.Value;
+        insert.Parameters[0].Value = row.Id.ToString("D");
+        insert.Parameters[1].Value = row.Name;
+        insert.Parameters[2].Value = EnumText.ToText(row.Category);
+        insert.Parameters[3].Value = row.MimeType;
+        insert.Parameters[4].Value = row.Size;
+        insert.Parameters[5].Value = storedSize;
+        insert.Parameters[6].Value = row.ObjectId;
+        insert.Parameters[7].Value = row.Metadata.ToJsonString();
+        insert.Parameters[8].Value = row.Tags.ToJsonString();
+        insert.Parameters[9].Value = Id(row.CampaignId);
+        insert.Parameters[10].Value = Id(row.AssetId);
+        insert.Parameters[11].Value = Id(row.RulebookId);
+        insert.Parameters[12].Value = Timestamps.Format(row.CreatedAt);
+        insert.Parameters[13].Value = Timestamps.Format(row.UpdatedAt);
+        try
+        {
+            insert.ExecuteNonQuery();
+        }
+        catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == 787)
+        {
+            throw new MdmaiException(MdmaiErrorCode.NotFound, "The campaign, asset or rulebook the file should belong to does not exist. Check the id.", ex);
+        }
+    }
+
+    /// <summary>
+    /// Imports files and folders (recursively; symbolic links are not followed) on all cores, a bounded
+    /// number at a time. A file that fails is reported in the result and the rest go on.
+    /// </summary>
+    public async Task<FolderImportResult> ImportPathsAsync(IEnumerable<string> paths, FileImportOptions? options = null, IProgress<FolderImportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var files = new List<(string Path, long Size)>();
+        var errors = new ConcurrentBag<FileImportError>();
+        foreach (var path in paths)
+        {
+            if (File.Exists(path))
+            {
+                files.Add((Path.GetFullPath(path), new FileInfo(path).Length));
+            }
+            else if (Directory.Exists(path))
+            {
+                var enumeration = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = false, ReturnSpecialDirectories = false };
+                try
+                {
+                    foreach (var info in new DirectoryInfo(path).EnumerateFiles("*", enumeration))
+                    {
+                        files.Add((info.FullName, info.Length));
+                    }
+                }
+                catch (UnauthorizedAccessException ex)
+                {
+                    errors.Add(new FileImportError(path, ex.Message));
+                }
+            }
+            else
+            {
+                errors.Add(new FileImportError(path, "no such file or folder"));
+            }
+        }
+
+        var totalBytes = files.Sum(f => f.Size);
+        var imported = new ConcurrentBag<FileImportResult>();
+        long doneFiles = 0, doneBytes = 0;
+        await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (file, ct) =>
+        {
+            try
+            {
+                imported.Add(await ImportFileAsync(file.Path, options, ct).ConfigureAwait(false));
+            }
+            catch (Exception ex) when (ex is MdmaiException { Code: not MdmaiErrorCode.DiskFull } or IOException or UnauthorizedAccessException)
+            {
+                errors.Add(new FileImportError(file.Path, ex.Message));
+            }
+
+            progress?.Report(new FolderImportProgress(Interlocked.Increment(ref doneFiles), files.Count, Interlocked.Add(ref doneBytes, file.Size), totalBytes));
+        }).ConfigureAwait(false);
+        return new FolderImportResult([.. imported.OrderBy(r => r.File.Name, StringComparer.Ordinal)], [.. errors.OrderBy(e => e.Path, StringComparer.Ordinal)]);
+    }
+
+    private const string SelectFile = "SELECT f.id, f.name, f.category, f.mime_type, f.size, f.stored_size, f.object_id, f.metadata, f.tags, f.campaign_id, f.asset_id, f.rulebook_id, f.created_at, f.updated_at FROM files f";
+
+    private static StoredFile ReadFile(SqliteDataReader r)
+    {
+        Guid? Id(int i) => r.IsDBNull(i) ? null : Guid.Parse(r.GetString(i));
+        return new StoredFile(Guid.Parse(r.GetString(0)), r.GetString(1), EnumText.Parse<FileCategory>(r.GetString(2), "category"), r.GetString(3), r.GetInt64(4), r.GetInt64(5),
+            r.GetString(6), JsonNode.Parse(r.GetString(7))!.AsObject(), JsonNode.Parse(r.GetString(8))!.AsArray(), Id(9), Id(10), Id(11),
+            Timestamps.Parse(r.GetString(12)), Timestamps.Parse(r.GetString(13)));
+    }
+
+    /// <summary>Reads a catalog row.</summary>
+    public Task<StoredFile> GetAsync(Guid id, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_database.Readers.Read(c =>
+        {
+            var command = c.Get(SelectFile + " WHERE f.id = $p0", 1);
+            command.Parameters[0].Value = id.ToString("D");
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? ReadFile(reader) : throw NotFound(id);
+        }, cancellationToken));
+
+    private static MdmaiException NotFound(Guid id) => new(MdmaiErrorCode.NotFound, $"No stored file has id '{id:D}'. List them with 'mdmai files ls'.");
+
+    /// <summary>
+    /// Lists catalog rows, newest first unless sorted otherwise, with optional filters (category,
+    /// campaign, MIME type, name prefix) and paging.
+    /// </summary>
+    public Task<Page<StoredFile>> ListAsync(FileCategory? category = null, Guid? campaignId = null, string? namePrefix = null, string sortBy = "created_at", bool descending = true, int limit = 50, int offset = 0, CancellationToken cancellationToken = default)
+    {
+        if (limit is < 1 or > 1000 || offset < 0)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "limit must be between 1 and 1000 and offset not negative.");
+        }
+
+        var sort = sortBy switch
+        {
+            "name" or "size" or "created_at" or "category" or "mime_type" => sortBy,
+            _ => throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"Files cannot be sorted by '{sortBy}'; use name, size, category, mime_type or created_at."),
+        };
+        const string where = " WHERE ($p0 IS NULL OR f.category = $p0) AND ($p1 IS NULL OR f.campaign_id = $p1) AND ($p2 IS NULL OR substr(f.name, 1, length($p2)) = $p2)";
+        var direction = descending ? "DESC" : "ASC";
+        return Task.FromResult(_database.Readers.Read(c =>
+        {
+            void Bind(SqliteCommand command)
+            {
+                command.Parameters[0].Value = category is { } k ? EnumText.ToText(k) : DBNull.Value;
+                command.Parameters[1].Value = campaignId is { } g ? g.ToString("D") : DBNull.Value;
+                command.Parameters[2].Value = (object?)namePrefix ?? DBNull.Value;
+            }
+
+            c.Get("BEGIN", 0).ExecuteNonQuery();
+            try
+            {
+                var page = c.Get($"{SelectFile}{where} ORDER BY f.{sort} {direction}, f.rowid {direction} LIMIT $p3 OFFSET $p4", 5);
+                Bind(page);
+                page.Parameters[3].Value = limit;
+                page.Parameters[4].Value = offset;
+                var items = new List<StoredFile>();
+                using (var reader = page.ExecuteReader())
+                {
+                    while (reader.Read())
+                    {
+                        items.Add(ReadFile(reader));
+                    }
+                }
+
+                var count = c.Get($"SELECT count(*) FROM files f{where}", 3);
+                Bind(count);
+                return new Page<StoredFile>(items, (long)count.ExecuteScalar()!, limit, offset);
+            }
+            finally
+            {
+                c.Get("COMMIT", 0).ExecuteNonQuery();
+            }
+        }, cancellationToken));
+    }
+
+    /// <summary>Opens a stored file's content: decrypted and decompressed while it streams.</summary>
+    public async Task<Stream> OpenReadAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        var file = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var (storage, _) = ObjectInfo(file.ObjectId, cancellationToken);
+        return await OpenObjectAsync(file.ObjectId, storage, file.Name, cancellationToken).ConfigureAwait(false);
+    }
+
+    private (string Storage, long Size) ObjectInfo(string objectId, CancellationToken cancellationToken) =>
+        _database.Readers.Read(c =>
+        {
+            var command = c.Get("SELECT storage, size FROM objects WHERE object_id = $p0", 1);
+            command.Parameters[0].Value = objectId;
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? (reader.GetString(0), reader.GetInt64(1))
+                : throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The catalog names object {objectId}, which it does not record. Run 'mdmai check'.");
+        }, cancellationToken);
+
+    private async Task<Stream> OpenObjectAsync(string objectId, string storage, string name, CancellationToken cancellationToken)
+    {
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(ObjectPath(objectId), FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The content of '{name}' (object {objectId}) is missing from the store. Restore it from a backup.", ex);
+        }
+
+        if (storage == "raw")
+        {
+            return stream;
+        }
+
+        try
+        {
+            return await ObjectCodec.OpenReadAsync(stream, _keys, $"{objectId} ('{name}')", cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Writes a stored file to <paramref name="destination"/> atomically (temp file beside it, flush, rename). A
+    /// destination folder gets the file's name (reduced to a plain file name: a stored name can never steer the
+    /// write elsewhere). A raw object is copied by the kernel (copy_file_range), not through user space.
+    /// Returns the path written.
+    /// </summary>
+    public async Task<string> ExportAsync(Guid id, string destination, bool overwrite = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var file = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var target = Path.GetFullPath(destination);
+        if (Directory.Exists(target))
+        {
+            target = Path.Combine(target, SafeFileName(file.Name));
+        }
+
+        if (File.Exists(target) && !overwrite)
+        {
+            throw new MdmaiException(MdmaiErrorCode.AlreadyExists, $"'{target}' exists. Choose another destination or allow overwriting.");
+        }
+
+        var folder = Path.GetDirectoryName(target)!;
+        if (!Directory.Exists(folder))
+        {
+            throw new MdmaiException(MdmaiErrorCode.NotFound, $"The folder '{folder}' does not exist.");
+        }
+
+        var temp = Path.Combine(folder, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
+        var (storage, _) = ObjectInfo(file.ObjectId, cancellationToken);
+        try
+        {
+            if (storage == "raw")
+            {
+                var source = ObjectPath(file.ObjectId);
+                if (!File.Exists(source))
+                {
+                    throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The content of '{file.Name}' (object {file.ObjectId}) is missing from the store. Restore it from a backup.");
+                }
+
+                File.Copy(source, temp); // .NET uses copy_file_range on Linux: the bytes never enter user space
+                using var handle = File.OpenHandle(temp, FileMode.Open, FileAccess.ReadWrite);
+                RandomAccess.FlushToDisk(handle);
+            }
+            else
+            {
+                await using var input = await OpenObjectAsync(file.ObjectId, storage, file.Name, cancellationToken).ConfigureAwait(false);
+                await using var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+                await input.CopyToAsync(output, BufferSize, cancellationToken).ConfigureAwait(false);
+                output.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, target, overwrite);
+            AtomicFile.FlushFolder(folder);
+            return target;
+        }
+        catch (IOException ex) when (MdmaiException.IsDiskFull(ex))
+        {
+            throw new MdmaiException(MdmaiErrorCode.DiskFull, $"The disk is full while exporting to '{target}'; nothing was written. Free some space and try again.", ex);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>A stored name as a plain file name: no folders, no "..", nothing empty.</summary>
+    internal static string SafeFileName(string name)
+    {
+        var plain = Path.GetFileName(name.Replace('\\', '/').Split('/')[^1]).Trim();
+        foreach (var bad in Path.GetInvalidFileNameChars())
+        {
+            plain = plain.Replace(bad, '_');
+        }
+
+        return plain is "" or "." or ".." ? "file" : plain;
+    }
+
+    /// <summary>Deletes a catalog row; when it was the last reference to its content, the object goes too.</summary>
+    public async Task DeleteAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        var orphan = await _database.Writer.ExecuteAsync(commands =>
+        {
+            var find = commands.Get("SELECT object_id FROM files WHERE id = $p0", 1);
+            find.Parameters[0].Value = id.ToString("D");
+            var objectId = find.ExecuteScalar() as string ?? throw NotFound(id);
+            var delete = commands.Get("DELETE FROM files WHERE id = $p0", 1);
+            delete.Parameters[0].Value = id.ToString("D");
+            delete.ExecuteNonQuery();
+            var drop = commands.Get("DELETE FROM objects WHERE object_id = $p0 AND ref_count = 0", 1);
+            drop.Parameters[0].Value = objectId;
+            return drop.ExecuteNonQuery() == 1 ? objectId : null;
+        }, cancellationToken).ConfigureAwait(false);
+
+        if (orphan is not null)
+        {
+            // After the commit, alone on the writer thread: the file goes only if no row has claimed it since.
+            await _database.Writer.ExecuteExclusiveAsync(commands =>
+            {
+                var check = commands.Get("SELECT 1 FROM objects WHERE object_id = $p0", 1);
+                check.Parameters[0].Value = orphan;
+                if (check.ExecuteScalar() is null)
+                {
+                    File.Delete(ObjectPath(orphan));
+                }
+
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Counts, sizes, and the bytes saved by deduplication and by compression.</summary>
+    public Task<FileStoreStats> GetStatsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(_database.Readers.Read(c =>
+        {
+            c.Get("BEGIN", 0).ExecuteNonQuery();
+            try
+            {
+                var byCategory = new SortedDictionary<string, CategoryStats>(StringComparer.Ordinal);
+                long files = 0, logical = 0;
+                using (var reader = c.Get("SELECT category, count(*), coalesce(sum(size), 0) FROM files GROUP BY category", 0).ExecuteReader())
+                {
+                    while (reader.Read())
+                    {
+                        byCategory[reader.GetString(0)] = new CategoryStats(reader.GetInt64(1), reader.GetInt64(2));
+                        files += reader.GetInt64(1);
+                        logical += reader.GetInt64(2);
+                    }
+                }
+
+                using var totals = c.Get("SELECT count(*), coalesce(sum(size), 0), coalesce(sum(stored_size), 0) FROM objects", 0).ExecuteReader();
+                totals.Read();
+                return new FileStoreStats(files, totals.GetInt64(0), logical, totals.GetInt64(1), totals.GetInt64(2), byCategory);
+            }
+            finally
+            {
+                c.Get("COMMIT", 0).ExecuteNonQuery();
+            }
+        }, cancellationToken));
+
+    /// <summary>
+    /// Re-reads every object (on all cores, a bounded number at a time), checks each segment, re-hashes the
+    /// content and compares it with the object's id. Returns every object that failed, with why.
+    /// </summary>
+    public async Task<IReadOnlyList<ObjectProblem>> VerifyAsync(IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var objects = _database.Readers.Read(c =>
+        {
+            var list = new List<(string Id, string Storage, long Size)>();
+            using var reader = c.Get("SELECT object_id, storage, size FROM objects ORDER BY object_id", 0).ExecuteReader();
+            while (reader.Read())
+            {
+                list.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+            }
+
+            return list;
+        }, cancellationToken);
+        var problems = new ConcurrentBag<ObjectProblem>();
+        long done = 0;
+        await Parallel.ForEachAsync(objects, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (o, ct) =>
+        {
+            if (await CheckObjectAsync(o.Id, o.Storage, o.Size, ct).ConfigureAwait(false) is { } problem)
+            {
+                problems.Add(new ObjectProblem(o.Id, problem));
+            }
+
+            progress?.Report(Interlocked.Increment(ref done));
+        }).ConfigureAwait(false);
+        return [.. problems.OrderBy(p => p.ObjectId, StringComparer.Ordinal)];
+    }
+
+    private async Task<string?> CheckObjectAsync(string objectId, string storage, long size, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            using var hash = _idKey is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _idKey);
+            await using var stream = await OpenObjectAsync(objectId, storage, objectId, cancellationToken).ConfigureAwait(false);
+            long total = 0;
+            int read;
+            while ((read = await stream.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                hash.AppendData(buffer, 0, read);
+                total += read;
+            }
+
+            if (total != size)
+            {
+                return $"content is {total} bytes, the catalog says {size}";
+            }
+
+            return Convert.ToHexStringLower(hash.GetHashAndReset()) == objectId ? null : "content no longer matches its id (damaged)";
+        }
+        catch (MdmaiException ex)
+        {
+            return ex.Message;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
+        {
+            return ex.Message;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

@@ -1,0 +1,364 @@
+using System.Security.Cryptography;
+using Mdmai.DataManager.Files;
+using Mdmai.DataManager.Security;
+using Mdmai.DataManager.Storage;
+
+namespace Mdmai.DataManager.Tests.Files;
+
+[CollectionDefinition(nameof(MemoryMeasurements), DisableParallelization = true)]
+public sealed class MemoryMeasurements;
+
+/// <summary>Allocation is measured process-wide, so these run alone.</summary>
+[Collection(nameof(MemoryMeasurements))]
+public sealed class FileStoreMemoryTests : IAsyncLifetime
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "mdmai-files-mem-" + Guid.NewGuid().ToString("N"));
+    private MdmaiDatabase _db = null!;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_root);
+        _db = await MdmaiDatabase.OpenAsync(Path.Combine(_root, "mdmai.db"));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _db.DisposeAsync();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    [Fact]
+    public async Task Import_and_read_allocate_a_small_constant_on_a_file_larger_than_every_buffer()
+    {
+        using var keys = new KeyRing([DataKey.CreateRandom(1)]);
+        var store = new FileStore(_db, _root, keys);
+        await store.ImportAsync(new MemoryStream(new byte[1000]), "warm-up.txt");
+        const long size = 64L * 1024 * 1024;
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+
+        // 64 MiB generated on the fly: a buffering implementation would allocate at least that much.
+        var result = await store.ImportAsync(new FileStoreTests.GeneratedStream(size), "big.bin");
+        await using (var read = await store.OpenReadAsync(result.File.Id))
+        {
+            await read.CopyToAsync(Stream.Null);
+        }
+
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.Equal(size, result.File.Size);
+        Assert.True(allocated < 8L * 1024 * 1024, $"allocated {allocated / 1024 / 1024} MiB for a {size / 1024 / 1024} MiB file");
+    }
+}
+
+public sealed class FileStoreTests : IAsyncLifetime
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "mdmai-files-" + Guid.NewGuid().ToString("N"));
+    private MdmaiDatabase _db = null!;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_root);
+        _db = await MdmaiDatabase.OpenAsync(Path.Combine(_root, "mdmai.db"));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _db.DisposeAsync();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private FileStore Store(KeyRing? keys = null) => new(_db, _root, keys);
+
+    private static byte[] Random(int size, int seed = 7)
+    {
+        var data = new byte[size];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    private static byte[] Text(int size) =>
+        [.. Enumerable.Range(0, size).Select(i => (byte)"Goblins ambush the wagon on the Triboar Trail.\n"[i % 47])];
+
+    private static async Task<byte[]> ReadAll(FileStore store, Guid id)
+    {
+        await using var stream = await store.OpenReadAsync(id);
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy);
+        return copy.ToArray();
+    }
+
+    private string Write(string name, byte[] content)
+    {
+        var path = Path.Combine(_root, "in", name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, content);
+        return path;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Imported_files_stream_back_byte_for_byte(bool encrypted)
+    {
+        using var keys = encrypted ? new KeyRing([DataKey.CreateRandom(1)]) : null;
+        var store = Store(keys);
+        var random = Random(3 * 1024 * 1024 + 5);
+        var text = Text(2 * 1024 * 1024);
+
+        var a = await store.ImportAsync(new MemoryStream(random), "scan.pdf");
+        var b = await store.ImportAsync(new MemoryStream(text), "notes.txt");
+        var empty = await store.ImportAsync(new MemoryStream(), "empty.txt");
+
+        Assert.Equal(random, await ReadAll(store, a.File.Id));
+        Assert.Equal(text, await ReadAll(store, b.File.Id));
+        Assert.Empty(await ReadAll(store, empty.File.Id));
+        Assert.True(b.File.StoredSize < text.Length / 4, "text is compressed");
+        Assert.Empty(Directory.GetFiles(store.TempPath));
+    }
+
+    [Fact]
+    public async Task Unencrypted_ids_are_the_sha256_of_the_content_and_incompressible_data_is_stored_raw()
+    {
+        var store = Store();
+        var content = Random(100_000);
+
+        var result = await store.ImportAsync(new MemoryStream(content), "map.jpg");
+
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), result.File.ObjectId);
+        Assert.Equal(content, await File.ReadAllBytesAsync(store.ObjectPath(result.File.ObjectId)));
+    }
+
+    [Fact]
+    public async Task Encrypted_ids_are_keyed_and_objects_do_not_contain_the_plaintext()
+    {
+        using var keys = new KeyRing([DataKey.CreateRandom(1)]);
+        var store = Store(keys);
+        var content = Text(50_000);
+
+        var result = await store.ImportAsync(new MemoryStream(content), "notes.txt");
+
+        Assert.NotEqual(Convert.ToHexStringLower(SHA256.HashData(content)), result.File.ObjectId);
+        var stored = await File.ReadAllBytesAsync(store.ObjectPath(result.File.ObjectId));
+        Assert.Equal(-1, stored.AsSpan().IndexOf(content.AsSpan(0, 40)));
+    }
+
+    [Fact]
+    public async Task The_same_content_twice_is_stored_once_and_deleting_the_last_reference_removes_it()
+    {
+        var store = Store();
+        var content = Random(200_000);
+
+        var first = await store.ImportAsync(new MemoryStream(content), "Player's Handbook.pdf");
+        var second = await store.ImportAsync(new MemoryStream(content), "PHB copy.pdf");
+
+        Assert.False(first.Deduplicated);
+        Assert.True(second.Deduplicated);
+        Assert.Equal(first.File.ObjectId, second.File.ObjectId);
+        var stats = await store.GetStatsAsync();
+        Assert.Equal(2, stats.Files);
+        Assert.Equal(1, stats.Objects);
+        Assert.Equal(content.Length, stats.DedupSavedBytes);
+
+        await store.DeleteAsync(first.File.Id);
+        Assert.True(File.Exists(store.ObjectPath(first.File.ObjectId)));
+        await store.DeleteAsync(second.File.Id);
+        Assert.False(File.Exists(store.ObjectPath(first.File.ObjectId)));
+        Assert.Equal(0, (await store.GetStatsAsync()).Objects);
+        var error = await Assert.ThrowsAsync<MdmaiException>(() => store.GetAsync(first.File.Id));
+        Assert.Equal(MdmaiErrorCode.NotFound, error.Code);
+    }
+
+    [Fact]
+    public async Task Concurrent_imports_of_the_same_content_share_one_object()
+    {
+        var store = Store();
+        var content = Random(300_000, seed: 3);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => store.ImportAsync(new MemoryStream(content), $"copy {i}.bin")));
+
+        Assert.Single(results.Select(r => r.File.ObjectId).Distinct());
+        Assert.Equal(1, (await store.GetStatsAsync()).Objects);
+        Assert.Single(Directory.GetFiles(store.ObjectsPath, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task Mime_types_and_image_dimensions_come_from_the_first_bytes()
+    {
+        var store = Store();
+        byte[] png = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0x02, 0x80, 0, 0, 0x01, 0xE0, 8, 2, 0, 0, 0];
+        byte[] gif = [.. "GIF89a"u8, 0x40, 0x01, 0xC8, 0x00, 0, 0, 0];
+
+        var p = (await store.ImportAsync(new MemoryStream(png), "map.png")).File;
+        var g = (await store.ImportAsync(new MemoryStream(gif), "token.gif")).File;
+        var pdf = (await store.ImportAsync(new MemoryStream([.. "%PDF-1.7\n"u8, .. Random(1000)]), "book.pdf")).File;
+
+        Assert.Equal("image/png", p.MimeType);
+        Assert.Equal(640, p.Metadata["width"]!.GetValue<int>());
+        Assert.Equal(480, p.Metadata["height"]!.GetValue<int>());
+        Assert.Equal(320, g.Metadata["width"]!.GetValue<int>());
+        Assert.Equal("application/pdf", pdf.MimeType);
+        Assert.Equal(FileCategory.Document, pdf.Category);
+    }
+
+    [Fact]
+    public async Task A_folder_import_takes_every_file_and_reports_failures_without_stopping()
+    {
+        var store = Store();
+        for (var i = 0; i < 20; i++)
+        {
+            Write($"library/book{i % 3}/page{i}.txt", Text(1000 + i));
+        }
+
+        var result = await store.ImportPathsAsync([Path.Combine(_root, "in", "library"), Path.Combine(_root, "in", "missing")]);
+
+        Assert.Equal(20, result.Imported.Count);
+        Assert.Single(result.Errors);
+        Assert.Contains("missing", result.Errors[0].Path, StringComparison.Ordinal);
+        Assert.Equal(20, (await store.ListAsync(limit: 100)).TotalCount);
+    }
+
+    [Fact]
+    public async Task Export_writes_the_content_atomically_and_keeps_a_hostile_name_inside_the_destination()
+    {
+        var store = Store();
+        var content = Random(70_000);
+        var imported = await store.ImportAsync(new MemoryStream(content), "../../../etc/passwd");
+        var destination = Directory.CreateDirectory(Path.Combine(_root, "out")).FullName;
+
+        var written = await store.ExportAsync(imported.File.Id, destination);
+
+        Assert.Equal(Path.Combine(destination, "passwd"), written);
+        Assert.Equal(content, await File.ReadAllBytesAsync(written));
+        Assert.Equal(MdmaiErrorCode.AlreadyExists, (await Assert.ThrowsAsync<MdmaiException>(() => store.ExportAsync(imported.File.Id, destination))).Code);
+        Assert.Single(Directory.GetFiles(destination));
+    }
+
+    [Fact]
+    public async Task Export_of_a_compressed_encrypted_object_decodes_it()
+    {
+        using var keys = new KeyRing([DataKey.CreateRandom(1)]);
+        var store = Store(keys);
+        var content = Text(500_000);
+        var imported = await store.ImportAsync(new MemoryStream(content), "notes.md");
+
+        var written = await store.ExportAsync(imported.File.Id, Path.Combine(_root, "notes-out.md"));
+
+        Assert.Equal(content, await File.ReadAllBytesAsync(written));
+    }
+
+    [Fact]
+    public async Task Verify_names_every_damaged_or_missing_object_and_passes_a_healthy_store()
+    {
+        using var keys = new KeyRing([DataKey.CreateRandom(1)]);
+        var store = Store(keys);
+        var ok = await store.ImportAsync(new MemoryStream(Text(10_000)), "ok.txt");
+        var damaged = await store.ImportAsync(new MemoryStream(Random(10_000, 1)), "damaged.bin");
+        var missing = await store.ImportAsync(new MemoryStream(Random(10_000, 2)), "missing.bin");
+        Assert.Empty(await store.VerifyAsync());
+
+        var path = store.ObjectPath(damaged.File.ObjectId);
+        var bytes = await File.ReadAllBytesAsync(path);
+        bytes[^20] ^= 0x40;
+        await File.WriteAllBytesAsync(path, bytes);
+        File.Delete(store.ObjectPath(missing.File.ObjectId));
+
+        var problems = await store.VerifyAsync();
+
+        Assert.Equal(new[] { damaged.File.ObjectId, missing.File.ObjectId }.Order(StringComparer.Ordinal), problems.Select(p => p.ObjectId));
+        Assert.DoesNotContain(problems, p => p.ObjectId == ok.File.ObjectId);
+    }
+
+    [Fact]
+    public async Task Verify_catches_a_raw_object_whose_content_changed()
+    {
+        var store = Store();
+        var imported = await store.ImportAsync(new MemoryStream(Random(5000)), "raw.bin");
+        var path = store.ObjectPath(imported.File.ObjectId);
+        var bytes = await File.ReadAllBytesAsync(path);
+        bytes[100] ^= 1;
+        await File.WriteAllBytesAsync(path, bytes);
+
+        var problem = Assert.Single(await store.VerifyAsync());
+
+        Assert.Contains("no longer matches", problem.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_encrypted_store_opened_without_keys_refuses_to_read()
+    {
+        using var keys = new KeyRing([DataKey.CreateRandom(1)]);
+        var imported = await Store(keys).ImportAsync(new MemoryStream(Text(1000)), "secret.txt");
+
+        var error = await Assert.ThrowsAsync<MdmaiException>(() => ReadAll(Store(), imported.File.Id));
+
+        Assert.Equal(MdmaiErrorCode.WrongKey, error.Code);
+    }
+
+    [Fact]
+    public async Task Catalog_rows_link_to_campaigns_and_filter_by_category()
+    {
+        var store = Store();
+        var campaign = await _db.Campaigns.CreateAsync(new() { Name = "Curse of Strahd", System = "dnd5e" });
+        await store.ImportAsync(new MemoryStream(Random(100)), "barovia.jpg", new FileImportOptions { Category = FileCategory.Map, CampaignId = campaign.Id, Tags = ["barovia"] });
+        await store.ImportAsync(new MemoryStream(Random(101)), "strahd.jpg", new FileImportOptions { Category = FileCategory.NpcImage, CampaignId = campaign.Id });
+
+        var maps = await store.ListAsync(category: FileCategory.Map);
+        var ofCampaign = await store.ListAsync(campaignId: campaign.Id, sortBy: "name", descending: false);
+
+        Assert.Equal("barovia.jpg", Assert.Single(maps.Items).Name);
+        Assert.Equal(["barovia.jpg", "strahd.jpg"], ofCampaign.Items.Select(f => f.Name));
+        Assert.Equal("barovia", maps.Items[0].Tags[0]!.GetValue<string>());
+        var error = await Assert.ThrowsAsync<MdmaiException>(() => store.ImportAsync(new MemoryStream([1]), "x", new FileImportOptions { CampaignId = Guid.NewGuid() }));
+        Assert.Equal(MdmaiErrorCode.NotFound, error.Code);
+    }
+
+    [Fact]
+    public async Task Every_catalog_change_is_audited_and_searchable()
+    {
+        var store = Store();
+        var imported = await store.ImportAsync(new MemoryStream(Random(10)), "Tomb of Annihilation.pdf");
+
+        var hits = await _db.SearchAsync("annihilation");
+        var audit = await _db.ListAuditAsync("files", imported.File.Id);
+
+        Assert.Equal(imported.File.Id, Assert.Single(hits).Id);
+        Assert.Equal(1, audit.TotalCount);
+    }
+
+    [Theory]
+    [InlineData("../x", "x")]
+    [InlineData("a/b/c.pdf", "c.pdf")]
+    [InlineData("..", "file")]
+    [InlineData("C:\\evil\\boot.ini", "boot.ini")]
+    public void Stored_names_become_plain_file_names(string name, string expected) =>
+        Assert.Equal(expected, FileStore.SafeFileName(name));
+
+    /// <summary>Pseudo-random bytes produced as they are read: a large input without a large buffer.</summary>
+    internal sealed class GeneratedStream(long length) : Stream
+    {
+        private long _position;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var count = (int)Math.Min(buffer.Length, length - _position);
+            for (var i = 0; i < count; i++)
+            {
+                buffer[i] = (byte)((_position + i) * 2654435761 >> 13);
+            }
+
+            _position += count;
+            return count;
+        }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => ValueTask.FromResult(Read(buffer.Span));
+    }
+}

@@ -27,7 +27,7 @@ internal static class MdmaiCli
         root.Options.Add(DataDir);
         root.Options.Add(Json);
         var context = new CliContext(stdout, stderr, environment, interactive);
-        foreach (var command in GeneralCommands.Create(context).Concat(EntityCommands.CreateAll(context)).Append(DbCommands.Create(context)).Append(KeyCommands.Create(context)).Append(DupesCommand.Create(context)))
+        foreach (var command in GeneralCommands.Create(context).Concat(EntityCommands.CreateAll(context)).Append(DbCommands.Create(context)).Append(KeyCommands.Create(context)).Append(DupesCommand.Create(context)).Append(FilesCommands.Create(context)))
         {
             root.Subcommands.Add(command);
         }

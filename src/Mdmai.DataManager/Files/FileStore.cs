@@ -104,6 +104,7 @@ public sealed class FileStore
         }
 
         options ??= new FileImportOptions();
+        var start = content.CanSeek ? content.Position : (long?)null;
         var temp = Path.Combine(TempPath, Guid.NewGuid().ToString("N"));
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
@@ -147,6 +148,14 @@ public sealed class FileStore
 
                 file.Flush(flushToDisk: true);
                 stored = file.Length;
+            }
+
+            if (mime == "application/pdf" && start is { } origin)
+            {
+                // Page count and title need the PDF's cross-reference table at its end: with a seekable
+                // source PdfPig reads just those structures back, not the pages' content.
+                content.Position = origin;
+                PdfMetadata.Read(content, metadata);
             }
 
             var objectId = Convert.ToHexStringLower(hash.GetHashAndReset());

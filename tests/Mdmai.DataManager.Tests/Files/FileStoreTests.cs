@@ -200,6 +200,34 @@ public sealed class FileStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_pdf_gets_its_page_count_and_title_and_is_searchable_by_title()
+    {
+        var builder = new UglyToad.PdfPig.Writer.PdfDocumentBuilder();
+        builder.DocumentInformation.Title = "Monster Manual of the Sunless Citadel";
+        for (var i = 0; i < 3; i++)
+        {
+            builder.AddPage(UglyToad.PdfPig.Content.PageSize.A4);
+        }
+
+        var path = Write("mm.pdf", builder.Build());
+        var file = (await Store().ImportFileAsync(path)).File;
+
+        Assert.Equal("application/pdf", file.MimeType);
+        Assert.Equal(3, file.Metadata["page_count"]!.GetValue<int>());
+        Assert.Equal("Monster Manual of the Sunless Citadel", file.Metadata["title"]!.GetValue<string>());
+        Assert.Equal(file.Id, Assert.Single(await _db.SearchAsync("sunless citadel")).Id);
+    }
+
+    [Fact]
+    public async Task A_broken_pdf_is_still_stored()
+    {
+        var file = (await Store().ImportAsync(new MemoryStream([.. "%PDF-1.7\n"u8, .. Random(5000)]), "broken.pdf")).File;
+
+        Assert.True(file.Metadata["pdf_unreadable"]!.GetValue<bool>());
+        Assert.Empty(await Store().VerifyAsync());
+    }
+
+    [Fact]
     public async Task A_folder_import_takes_every_file_and_reports_failures_without_stopping()
     {
         var store = Store();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Mdmai.DataManager;
 using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Security;
 
 namespace Mdmai.Cli.Commands;
@@ -19,6 +20,7 @@ internal static class KeyCommands
         key.Subcommands.Add(Status(context));
         key.Subcommands.Add(ChangePassword(context));
         key.Subcommands.Add(AddRecovery(context));
+        key.Subcommands.Add(Rotate(context));
         return key;
     }
 
@@ -98,6 +100,44 @@ internal static class KeyCommands
                 output.Line("");
                 output.Line("    " + recovery);
                 output.Line("");
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Rotate(CliContext context)
+    {
+        var command = new Command("rotate", "Start a new data key for new writes, then re-encrypt old objects with it (resumable; reads keep working)");
+        var resume = new Option<bool>("--resume") { Description = "Do not start a new key; finish re-encrypting objects still on older keys" };
+        command.Options.Add(PasswordFile);
+        command.Options.Add(resume);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            var (folder, keys) = await OpenAsync(context, parse, ct);
+            var password = Passwords.Read(output, context.Environment, parse.GetValue(PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
+            using (keys.Unlock(password))
+            {
+                // The password is checked before anything changes.
+            }
+
+            if (!parse.GetValue(resume))
+            {
+                await keys.AddEpochAsync(password, cancellationToken: ct);
+            }
+
+            using var ring = keys.Unlock(password);
+            await using var db = await folder.OpenDatabaseAsync(cancellationToken: ct);
+            var store = new FileStore(db, folder.Path, ring);
+            var count = await output.WithProgressAsync("Re-encrypting", null, progress => store.ReencryptAsync(progress, ct));
+            if (output.Json)
+            {
+                output.WriteJson(new { Epoch = ring.Current.Epoch, Reencrypted = count });
+            }
+            else
+            {
+                output.Line($"New writes use key epoch {ring.Current.Epoch}; re-encrypted {count} object(s). If this was interrupted, run 'mdmai key rotate --resume'.");
             }
 
             return ExitCodes.Ok;

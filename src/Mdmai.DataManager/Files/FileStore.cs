@@ -191,7 +191,7 @@ public sealed class FileStore
                     insert.Parameters[3].Value = storage;
                     insert.Parameters[4].Value = compress ? 1 : 0;
                     insert.Parameters[5].Value = _keys is null ? 0 : 1;
-                    insert.Parameters[6].Value = (object?)_keys?.Current.Epoch ?? DBNull.Value;
+                    insert.Parameters[6].Value = _keys is null ? DBNull.Value : (long)_keys.Current.Epoch;
                     insert.Parameters[7].Value = Timestamps.Format(stamp);
                     insert.ExecuteNonQuery();
                 }
@@ -531,6 +531,84 @@ public sealed class FileStore
                 return true;
             }, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Re-encrypts every object written under an older key epoch with the current data key (after
+    /// <see cref="KeyFile.AddEpochAsync"/>). Each object is rewritten to a temp file and swapped in atomically
+    /// with its catalog row, so reads keep working throughout (an open reader keeps the old file, whose
+    /// epoch the key ring still holds), and an interruption loses nothing: running it again finishes the
+    /// objects still on old epochs. Returns how many objects it re-encrypted.
+    /// </summary>
+    public async Task<long> ReencryptAsync(IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (_keys is null)
+        {
+            throw new MdmaiException(MdmaiErrorCode.WrongKey, "Re-encryption needs the data folder unlocked with its password.");
+        }
+
+        var current = (long)_keys.Current.Epoch;
+        var pending = _database.Readers.Read(c =>
+        {
+            var list = new List<(string Id, bool Compressed)>();
+            var command = c.Get("SELECT object_id, compressed FROM objects WHERE encrypted = 1 AND key_epoch < $p0 ORDER BY object_id", 1);
+            command.Parameters[0].Value = current;
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                list.Add((reader.GetString(0), reader.GetInt64(1) != 0));
+            }
+
+            return list;
+        }, cancellationToken);
+        long done = 0;
+        await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (o, ct) =>
+        {
+            var temp = Path.Combine(TempPath, Guid.NewGuid().ToString("N"));
+            try
+            {
+                long stored;
+                await using (var input = await OpenObjectAsync(o.Id, "framed", o.Id, ct).ConfigureAwait(false))
+                await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+                {
+                    await using (var writer = ObjectCodec.CreateWriter(file, _keys.Current, o.Compressed))
+                    {
+                        await input.CopyToAsync(writer.Stream, BufferSize, ct).ConfigureAwait(false);
+                        await writer.CompleteAsync(ct).ConfigureAwait(false);
+                    }
+
+                    file.Flush(flushToDisk: true);
+                    stored = file.Length;
+                }
+
+                await _database.Writer.ExecuteAsync(commands =>
+                {
+                    var update = commands.Get("UPDATE objects SET key_epoch = $p1, stored_size = $p2 WHERE object_id = $p0 AND key_epoch < $p1", 3);
+                    update.Parameters[0].Value = o.Id;
+                    update.Parameters[1].Value = current;
+                    update.Parameters[2].Value = stored;
+                    if (update.ExecuteNonQuery() == 1 && File.Exists(temp))
+                    {
+                        var files = commands.Get("UPDATE files SET stored_size = $p1 WHERE object_id = $p0", 2);
+                        files.Parameters[0].Value = o.Id;
+                        files.Parameters[1].Value = stored;
+                        files.ExecuteNonQuery();
+                        File.Move(temp, ObjectPath(o.Id), overwrite: true);
+                        AtomicFile.FlushFolder(Path.GetDirectoryName(ObjectPath(o.Id))!);
+                    }
+
+                    return true;
+                }, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                File.Delete(temp);
+            }
+
+            var count = Interlocked.Increment(ref done);
+            progress?.Report(count);
+        }).ConfigureAwait(false);
+        return done;
     }
 
     /// <summary>Counts, sizes, and the bytes saved by deduplication and by compression.</summary>

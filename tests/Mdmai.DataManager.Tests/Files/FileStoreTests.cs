@@ -296,6 +296,44 @@ public sealed class FileStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Rotation_reencrypts_old_objects_keeps_ids_and_content_and_can_resume()
+    {
+        var folder = Path.Combine(_root, "keys");
+        Directory.CreateDirectory(folder);
+        var keyFile = await KeyFile.CreateAsync(Path.Combine(folder, KeyFile.FileName), "pw", new KdfParameters(8 * 1024, 1));
+        var contents = Enumerable.Range(0, 6).Select(i => i % 2 == 0 ? Random(300_000 + i, i) : Text(200_000 + i)).ToList();
+        List<StoredFile> files;
+        using (var old = keyFile.Unlock("pw"))
+        {
+            var store = Store(old);
+            files = [.. (await Task.WhenAll(contents.Select((c, i) => store.ImportAsync(new MemoryStream(c), $"f{i}")))).Select(r => r.File)];
+        }
+
+        await keyFile.AddEpochAsync("pw");
+        using var ring = keyFile.Unlock("pw");
+        var rotated = Store(ring);
+        await using (var openDuringRotation = await rotated.OpenReadAsync(files[0].Id))
+        {
+            Assert.Equal(6, await rotated.ReencryptAsync());
+            using var copy = new MemoryStream();
+            await openDuringRotation.CopyToAsync(copy);
+            Assert.Equal(contents[0], copy.ToArray());
+        }
+
+        for (var i = 0; i < files.Count; i++)
+        {
+            Assert.Equal(contents[i], await ReadAll(rotated, files[i].Id));
+            var header = await File.ReadAllBytesAsync(rotated.ObjectPath(files[i].ObjectId));
+            Assert.Equal(2u, BitConverter.ToUInt32(header, 8));
+        }
+
+        Assert.Equal(0, await rotated.ReencryptAsync());
+        Assert.Empty(await rotated.VerifyAsync());
+        var again = await rotated.ImportAsync(new MemoryStream(contents[1]), "same content after rotation");
+        Assert.True(again.Deduplicated);
+    }
+
+    [Fact]
     public async Task Verify_catches_a_raw_object_whose_content_changed()
     {
         var store = Store();

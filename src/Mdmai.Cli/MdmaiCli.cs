@@ -26,6 +26,7 @@ internal static class MdmaiCli
         var root = new RootCommand("mdmai — the MDMAI data manager: campaigns, characters, NPCs, sessions and compendia in a local SQLite database.");
         root.Options.Add(DataDir);
         root.Options.Add(Json);
+        root.Options.Add(KeyCommands.PasswordFile);
         var context = new CliContext(stdout, stderr, environment, interactive);
         foreach (var command in GeneralCommands.Create(context).Concat(EntityCommands.CreateAll(context)).Append(DbCommands.Create(context)).Append(KeyCommands.Create(context)).Append(DupesCommand.Create(context)).Append(FilesCommands.Create(context)))
         {
@@ -79,6 +80,7 @@ internal sealed class CliContext(TextWriter stdout, TextWriter stderr, Func<stri
     public async Task<int> RunAsync(ParseResult parse, Func<Output, Task<int>> body)
     {
         var output = OutputFor(parse);
+        _output = output;
         try
         {
             return await body(output);
@@ -110,12 +112,35 @@ internal sealed class CliContext(TextWriter stdout, TextWriter stderr, Func<stri
             output.Error(new MdmaiException(MdmaiErrorCode.Unknown, ex.Message, ex));
             return ExitCodes.Failure;
         }
+        finally
+        {
+            foreach (var owned in _owned)
+            {
+                owned.Dispose();
+            }
+
+            _owned.Clear();
+        }
     }
 
-    /// <summary>Opens the data folder's database; a missing folder says to run init.</summary>
-    public async Task<MdmaiDatabase> OpenDatabaseAsync(ParseResult parse, CancellationToken cancellationToken)
+    private readonly List<IDisposable> _owned = [];
+    private Output? _output;
+
+    /// <summary>
+    /// Opens the data folder's database; a missing folder says to run init. On an encrypted folder,
+    /// <paramref name="unlock"/> asks for the password (to read and write sensitive fields).
+    /// </summary>
+    public async Task<MdmaiDatabase> OpenDatabaseAsync(ParseResult parse, CancellationToken cancellationToken, bool unlock = true)
     {
         var folder = await DataFolder.OpenAsync(DataPath(parse), cancellationToken);
-        return await folder.OpenDatabaseAsync(cancellationToken: cancellationToken);
+        Mdmai.DataManager.Security.KeyRing? keys = null;
+        if (unlock && folder.Config.EncryptionEnabled)
+        {
+            var keyFile = await Mdmai.DataManager.Security.KeyFile.LoadAsync(folder.KeyFilePath, cancellationToken);
+            keys = keyFile.Unlock(Passwords.Read(_output ?? OutputFor(parse), environment, parse.GetValue(Commands.KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false));
+            _owned.Add(keys);
+        }
+
+        return await folder.OpenDatabaseAsync(new DatabaseOptions { Keys = keys }, cancellationToken);
     }
 }

@@ -30,7 +30,7 @@ internal static class DbCommands
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var path = Path.GetFullPath(parse.GetValue(file)!);
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
             var stats = await db.GetStatsAsync(ct);
             var total = stats.RowCounts.Values.Sum();
             var rows = await output.WithProgressAsync("Exporting SQL", total,
@@ -89,7 +89,7 @@ internal static class DbCommands
         var command = new Command("stats", "Row counts per table, file, WAL and page sizes");
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
             var stats = await db.GetStatsAsync(ct);
             if (output.Json)
             {
@@ -120,7 +120,7 @@ internal static class DbCommands
         var command = new Command("check", $"PRAGMA integrity_check and foreign_key_check; exit {ExitCodes.CheckFailed} when anything is wrong");
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
             var result = await db.CheckAsync(ct);
             if (output.Json)
             {
@@ -150,7 +150,7 @@ internal static class DbCommands
         var command = new Command("maintain", "PRAGMA optimize, ANALYZE, VACUUM and a WAL checkpoint");
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
             var saved = await db.MaintainAsync(ct);
             if (output.Json)
             {

@@ -75,7 +75,6 @@ internal static class FilesCommands
         command.Options.Add(category);
         command.Options.Add(campaign);
         command.Options.Add(tags);
-        command.Options.Add(KeyCommands.PasswordFile);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var options = new FileImportOptions
@@ -117,7 +116,6 @@ internal static class FilesCommands
         command.Arguments.Add(id);
         command.Arguments.Add(destination);
         command.Options.Add(force);
-        command.Options.Add(KeyCommands.PasswordFile);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var key = EntityCommands.ParseId(parse.GetValue(id)!);
@@ -142,7 +140,6 @@ internal static class FilesCommands
         var command = new Command("cat", "Write a stored file's content to standard output");
         var id = new Argument<string>("id") { Description = "File id" };
         command.Arguments.Add(id);
-        command.Options.Add(KeyCommands.PasswordFile);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var key = EntityCommands.ParseId(parse.GetValue(id)!);
@@ -254,7 +251,6 @@ internal static class FilesCommands
     private static Command Verify(CliContext context)
     {
         var command = new Command("verify", $"Re-read and re-hash every object; exit {ExitCodes.CheckFailed} naming each that fails");
-        command.Options.Add(KeyCommands.PasswordFile);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             await using var open = await OpenAsync(context, parse, output, needKeys: true, ct);

@@ -17,7 +17,6 @@ internal static class GeneralCommands
         var command = new Command("init", "Create the data folder: config (mdmai.json) and database; safe to run again");
         var encrypt = new Option<bool>("--encrypt") { Description = "Set a master password and create the key file (mdmai.keys)" };
         command.Options.Add(encrypt);
-        command.Options.Add(KeyCommands.PasswordFile);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var path = context.DataPath(parse);
@@ -121,7 +120,7 @@ internal static class GeneralCommands
         command.Options.Add(limit);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
             var hits = await db.SearchAsync(string.Join(' ', parse.GetValue(text)!), parse.GetValue(limit), parse.GetValue(type), ct);
             if (output.Json)
             {
@@ -156,7 +155,7 @@ internal static class GeneralCommands
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var recordId = parse.GetValue(record) is { } r ? EntityCommands.ParseId(r) : (Guid?)null;
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
             var page = await db.ListAuditAsync(parse.GetValue(table), recordId, parse.GetValue(limit), parse.GetValue(offset), ct);
             if (output.Json)
             {

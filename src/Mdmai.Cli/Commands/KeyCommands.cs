@@ -12,6 +12,7 @@ internal static class KeyCommands
     public static readonly Option<string?> PasswordFile = new("--password-file")
     {
         Description = "Read the password from the first line of this file (else $MDMAI_PASSWORD, else a prompt)",
+        Recursive = true,
     };
 
     public static Command Create(CliContext context)
@@ -59,7 +60,6 @@ internal static class KeyCommands
     {
         var command = new Command("change-password", "Change the master password (rewraps the master key; no data is re-encrypted)");
         var newFile = new Option<string?>("--new-password-file") { Description = "Read the new password from this file (else $MDMAI_NEW_PASSWORD, else a prompt)" };
-        command.Options.Add(PasswordFile);
         command.Options.Add(newFile);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
@@ -84,7 +84,6 @@ internal static class KeyCommands
     private static Command AddRecovery(CliContext context)
     {
         var command = new Command("add-recovery", "Create a recovery key (replacing any earlier one) and print it once");
-        command.Options.Add(PasswordFile);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var (_, keys) = await OpenAsync(context, parse, ct);
@@ -111,7 +110,6 @@ internal static class KeyCommands
     {
         var command = new Command("rotate", "Start a new data key for new writes, then re-encrypt old objects with it (resumable; reads keep working)");
         var resume = new Option<bool>("--resume") { Description = "Do not start a new key; finish re-encrypting objects still on older keys" };
-        command.Options.Add(PasswordFile);
         command.Options.Add(resume);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {

@@ -109,6 +109,7 @@ public sealed class DataFolder
     }
 
     /// <summary>Opens this folder's database (migrating it to the newest schema unless told otherwise).</summary>
+    /// <remarks>When the folder is encrypted, pass its unlocked keys in <see cref="DatabaseOptions.Keys"/> to read and write sensitive fields.</remarks>
     public Task<MdmaiDatabase> OpenDatabaseAsync(DatabaseOptions? options = null, CancellationToken cancellationToken = default) =>
-        MdmaiDatabase.OpenAsync(DatabasePath, options ?? new DatabaseOptions(), cancellationToken);
+        MdmaiDatabase.OpenAsync(DatabasePath, (options ?? new DatabaseOptions()) with { Encrypted = Config.EncryptionEnabled }, cancellationToken);
 }

@@ -15,6 +15,15 @@ public sealed record DatabaseOptions
     /// <summary>Most write requests grouped into one transaction (group commit). Default: 256.</summary>
     public int MaxWriteBatch { get; init; } = 256;
 
+    /// <summary>
+    /// Whether the data folder is encrypted: sensitive columns are then stored encrypted, and without
+    /// <see cref="Keys"/> they can be neither read nor written. Default: false.
+    /// </summary>
+    public bool Encrypted { get; init; }
+
+    /// <summary>The unlocked keys of an encrypted data folder. The database does not own them.</summary>
+    public Security.KeyRing? Keys { get; init; }
+
     /// <summary>The clock used for created_at and updated_at. Default: the system clock.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 }

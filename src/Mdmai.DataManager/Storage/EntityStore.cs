@@ -101,12 +101,7 @@ public sealed class EntityStore<T> where T : Entity, new()
 
             var entity = FromJson(json);
             Stamp(entity, created: false);
-            var values = new object[_descriptor.Updatable.Length + 1];
-            for (var i = 0; i < _descriptor.Updatable.Length; i++)
-            {
-                values[i] = _descriptor.Updatable[i].ToDb(entity);
-            }
-
+            var values = _descriptor.Bind(entity, _database.Protection, _descriptor.Updatable, extra: 1);
             values[^1] = key;
             Execute(commands, _descriptor.UpdateSql, values, entity);
             return ReadOne(commands, key)!;
@@ -118,7 +113,7 @@ public sealed class EntityStore<T> where T : Entity, new()
         var get = commands.Get(_descriptor.GetSql, 1);
         get.Parameters[0].Value = key;
         using var reader = get.ExecuteReader();
-        return reader.Read() ? _descriptor.Materialize(reader) : null;
+        return reader.Read() ? _descriptor.Materialize(reader, _database.Protection) : null;
     }
 
     internal EntityDescriptor<T> Descriptor => _descriptor;
@@ -137,7 +132,7 @@ public sealed class EntityStore<T> where T : Entity, new()
     {
         ArgumentNullException.ThrowIfNull(entity);
         Stamp(entity, created: true);
-        var values = Bind(entity);
+        var values = _descriptor.Bind(entity, _database.Protection, _descriptor.Columns);
         return _database.Writer.ExecuteAsync(commands =>
         {
             Execute(commands, _descriptor.InsertSql, values, entity);
@@ -151,12 +146,7 @@ public sealed class EntityStore<T> where T : Entity, new()
     {
         ArgumentNullException.ThrowIfNull(entity);
         Stamp(entity, created: false);
-        var values = new object[_descriptor.Updatable.Length + 1];
-        for (var i = 0; i < _descriptor.Updatable.Length; i++)
-        {
-            values[i] = _descriptor.Updatable[i].ToDb(entity);
-        }
-
+        var values = _descriptor.Bind(entity, _database.Protection, _descriptor.Updatable, extra: 1);
         values[^1] = entity.Id.ToString("D");
         return _database.Writer.ExecuteAsync(commands =>
         {
@@ -264,7 +254,7 @@ public sealed class EntityStore<T> where T : Entity, new()
                 {
                     while (reader.Read())
                     {
-                        items.Add(_descriptor.Materialize(reader));
+                        items.Add(_descriptor.Materialize(reader, _database.Protection));
                     }
                 }
 
@@ -295,7 +285,7 @@ public sealed class EntityStore<T> where T : Entity, new()
         while (reader.Read())
         {
             cancellationToken.ThrowIfCancellationRequested();
-            yield return _descriptor.Materialize(reader);
+            yield return _descriptor.Materialize(reader, _database.Protection);
         }
 
         await Task.CompletedTask.ConfigureAwait(false);
@@ -323,10 +313,7 @@ public sealed class EntityStore<T> where T : Entity, new()
                 }
 
                 Stamp(entity, created: true);
-                for (var i = 0; i < values.Length; i++)
-                {
-                    values[i] = _descriptor.Columns[i].ToDb(entity);
-                }
+                _descriptor.Fill(entity, _database.Protection, _descriptor.Columns, values);
 
                 try
                 {
@@ -347,17 +334,6 @@ public sealed class EntityStore<T> where T : Entity, new()
             progress?.Report(count);
             return count;
         }, cancellationToken);
-    }
-
-    private object[] Bind(T entity)
-    {
-        var values = new object[_descriptor.Columns.Length];
-        for (var i = 0; i < values.Length; i++)
-        {
-            values[i] = _descriptor.Columns[i].ToDb(entity);
-        }
-
-        return values;
     }
 
     private int Execute(CommandCache commands, string sql, object[] values, T entity)

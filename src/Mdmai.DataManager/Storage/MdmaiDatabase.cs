@@ -49,6 +49,8 @@ public sealed class MdmaiDatabase : IAsyncDisposable
         Path = path;
         Clock = options.Clock;
         _busyTimeout = options.BusyTimeout;
+        Protection = options.Keys is { } keys ? new ColumnProtection(new Security.ColumnCipher(keys), required: true)
+            : options.Encrypted ? new ColumnProtection(null, required: true) : ColumnProtection.None;
         _writer = new SqliteWriter(writerConnection, options.MaxWriteBatch);
         _readers = new ReaderPool(path, options.BusyTimeout, Math.Max(1, options.MaxReaders));
         Campaigns = new(this, EntitySchema.Campaigns);
@@ -68,6 +70,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
     public string Path { get; }
 
     internal TimeProvider Clock { get; }
+    internal ColumnProtection Protection { get; }
     internal SqliteWriter Writer => _writer;
     internal ReaderPool Readers => _readers;
 
@@ -353,5 +356,9 @@ public sealed class MdmaiDatabase : IAsyncDisposable
     {
         await _writer.DisposeAsync().ConfigureAwait(false);
         _readers.Dispose();
+        if (Protection != ColumnProtection.None)
+        {
+            Protection.Dispose();
+        }
     }
 }

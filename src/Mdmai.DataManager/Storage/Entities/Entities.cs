@@ -26,6 +26,13 @@ public abstract class Entity
     public DateTimeOffset UpdatedAt { get; set; }
 }
 
+/// <summary>
+/// Marks a property holding sensitive text (notes, DM notes, personality data, campaign settings): when the
+/// data folder is encrypted it is stored encrypted with the data key and decrypted by the typed API.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class SensitiveAttribute : Attribute;
+
 /// <summary>Marks a property stored as a JSON document; <see cref="Default"/> is stored when it is null.</summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class JsonColumnAttribute(string @default) : Attribute
@@ -46,13 +53,13 @@ public sealed class Campaign : Entity
     /// <summary>Whether the campaign is in use.</summary>
     public bool IsActive { get; set; } = true;
     /// <summary>Campaign settings (JSON object).</summary>
-    [JsonColumn("{}")] public JsonNode? Settings { get; set; }
+    [Sensitive] [JsonColumn("{}")] public JsonNode? Settings { get; set; }
     /// <summary>The game master's user id.</summary>
     public string? DmId { get; set; }
     /// <summary>Path of the campaign image.</summary>
     public string? ImagePath { get; set; }
     /// <summary>Notes.</summary>
-    public string? Notes { get; set; }
+    [Sensitive] public string? Notes { get; set; }
     /// <summary>Status.</summary>
     public CampaignStatus Status { get; set; } = CampaignStatus.Planning;
 }
@@ -85,11 +92,11 @@ public sealed class Character : Entity
     /// <summary>Background story.</summary>
     public string? Background { get; set; }
     /// <summary>Personality (JSON object).</summary>
-    [JsonColumn("{}")] public JsonNode? Personality { get; set; }
+    [Sensitive] [JsonColumn("{}")] public JsonNode? Personality { get; set; }
     /// <summary>Path of the portrait.</summary>
     public string? ImagePath { get; set; }
     /// <summary>Notes.</summary>
-    public string? Notes { get; set; }
+    [Sensitive] public string? Notes { get; set; }
     /// <summary>Status.</summary>
     public CharacterStatus Status { get; set; } = CharacterStatus.Active;
 }
@@ -110,7 +117,7 @@ public sealed class Npc : Entity
     /// <summary>Stats (JSON object).</summary>
     [JsonColumn("{}")] public JsonNode? Stats { get; set; }
     /// <summary>Personality (JSON object).</summary>
-    [JsonColumn("{}")] public JsonNode? Personality { get; set; }
+    [Sensitive] [JsonColumn("{}")] public JsonNode? Personality { get; set; }
     /// <summary>Relationships (JSON object).</summary>
     [JsonColumn("{}")] public JsonNode? Relationships { get; set; }
     /// <summary>Where the NPC is found.</summary>
@@ -118,7 +125,7 @@ public sealed class Npc : Entity
     /// <summary>Path of the portrait.</summary>
     public string? ImagePath { get; set; }
     /// <summary>Notes.</summary>
-    public string? Notes { get; set; }
+    [Sensitive] public string? Notes { get; set; }
     /// <summary>Whether the NPC lives.</summary>
     public bool IsAlive { get; set; } = true;
     /// <summary>Importance to the story.</summary>
@@ -141,9 +148,9 @@ public sealed class Session : Entity
     /// <summary>Summary.</summary>
     public string? Summary { get; set; }
     /// <summary>Notes.</summary>
-    public string? Notes { get; set; }
+    [Sensitive] public string? Notes { get; set; }
     /// <summary>Notes for the game master only.</summary>
-    public string? DmNotes { get; set; }
+    [Sensitive] public string? DmNotes { get; set; }
     /// <summary>Who took part (JSON array).</summary>
     [JsonColumn("[]")] public JsonNode? Participants { get; set; }
     /// <summary>What happened (JSON array).</summary>
@@ -199,23 +206,23 @@ public sealed class PersonalityProfile : Entity
     /// <summary>The NPC it belongs to (at most one of character and NPC).</summary>
     public Guid? NpcId { get; set; }
     /// <summary>Traits (JSON object).</summary>
-    [JsonColumn("{}")] public JsonNode? Traits { get; set; }
+    [Sensitive] [JsonColumn("{}")] public JsonNode? Traits { get; set; }
     /// <summary>Speech patterns (JSON object).</summary>
-    [JsonColumn("{}")] public JsonNode? SpeechPatterns { get; set; }
+    [Sensitive] [JsonColumn("{}")] public JsonNode? SpeechPatterns { get; set; }
     /// <summary>What it knows about (JSON array).</summary>
     [JsonColumn("[]")] public JsonNode? KnowledgeAreas { get; set; }
     /// <summary>Relationships (JSON object).</summary>
     [JsonColumn("{}")] public JsonNode? Relationships { get; set; }
     /// <summary>Background story.</summary>
-    public string? BackgroundStory { get; set; }
+    [Sensitive] public string? BackgroundStory { get; set; }
     /// <summary>Motivations (JSON array).</summary>
-    [JsonColumn("[]")] public JsonNode? Motivations { get; set; }
+    [Sensitive] [JsonColumn("[]")] public JsonNode? Motivations { get; set; }
     /// <summary>Fears and flaws (JSON array).</summary>
-    [JsonColumn("[]")] public JsonNode? FearsAndFlaws { get; set; }
+    [Sensitive] [JsonColumn("[]")] public JsonNode? FearsAndFlaws { get; set; }
     /// <summary>Voice settings (JSON object).</summary>
     [JsonColumn("{}")] public JsonNode? VoiceSettings { get; set; }
     /// <summary>Summary of past conversations.</summary>
-    public string? ChatHistorySummary { get; set; }
+    [Sensitive] public string? ChatHistorySummary { get; set; }
     /// <summary>Whether the profile is in use.</summary>
     public bool IsActive { get; set; } = true;
 }
@@ -252,7 +259,7 @@ public sealed class Location : Entity
     /// <summary>Coordinates on a map.</summary>
     public string? Coordinates { get; set; }
     /// <summary>Notes.</summary>
-    public string? Notes { get; set; }
+    [Sensitive] public string? Notes { get; set; }
 }
 
 /// <summary>An item of the compendium.</summary>

@@ -22,6 +22,7 @@ internal sealed class Column<T>
         Name = JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name);
         var type = property.PropertyType;
         JsonDefault = property.GetCustomAttribute<JsonColumnAttribute>()?.Default;
+        IsSensitive = property.GetCustomAttribute<SensitiveAttribute>() is not null;
         Kind = JsonDefault is not null ? ColumnKind.Json
             : type == typeof(Guid) ? ColumnKind.Id
             : type == typeof(Guid?) ? ColumnKind.NullableId
@@ -47,6 +48,7 @@ internal sealed class Column<T>
     public string Name { get; }
     public ColumnKind Kind { get; }
     public string? JsonDefault { get; }
+    public bool IsSensitive { get; }
     public bool IsNullable => Kind is ColumnKind.NullableId or ColumnKind.NullableInt32 or ColumnKind.NullableInt64 or ColumnKind.NullableDouble
         || (Kind == ColumnKind.Text && new NullabilityInfoContext().Create(Property).WriteState == NullabilityState.Nullable);
 
@@ -64,11 +66,18 @@ internal sealed class Column<T>
         _ => value,
     };
 
-    public void Read(T entity, SqliteDataReader reader, int ordinal)
+    public void Read(T entity, SqliteDataReader reader, int ordinal, ColumnProtection protection, string table, string id)
     {
         if (reader.IsDBNull(ordinal))
         {
             _set(entity, null);
+            return;
+        }
+
+        if (IsSensitive)
+        {
+            var text = protection.Reveal(this, reader.GetString(ordinal), table, id);
+            _set(entity, Kind == ColumnKind.Json ? JsonNode.Parse(text) : (object)text);
             return;
         }
 
@@ -191,14 +200,32 @@ internal sealed class EntityDescriptor<T> where T : Entity, new()
 
     public static string Quote(string identifier) => identifier is "range" or "key" or "class" or "value" ? $"\"{identifier}\"" : identifier;
 
-    public T Materialize(SqliteDataReader reader)
+    public T Materialize(SqliteDataReader reader, ColumnProtection protection)
     {
         var entity = new T();
+        var id = reader.GetString(0); // Entity's Id is always the first column
         for (var i = 0; i < Columns.Length; i++)
         {
-            Columns[i].Read(entity, reader, i);
+            Columns[i].Read(entity, reader, i, protection, Table, id);
         }
 
         return entity;
+    }
+
+    /// <summary>The values of every column as SQLite stores them, sensitive ones sealed.</summary>
+    public object[] Bind(T entity, ColumnProtection protection, Column<T>[] columns, int extra = 0)
+    {
+        var values = new object[columns.Length + extra];
+        Fill(entity, protection, columns, values);
+        return values;
+    }
+
+    public void Fill(T entity, ColumnProtection protection, Column<T>[] columns, object[] values)
+    {
+        var id = entity.Id.ToString("D");
+        for (var i = 0; i < columns.Length; i++)
+        {
+            values[i] = protection.Protect(columns[i], columns[i].ToDb(entity), Table, id);
+        }
     }
 }

@@ -53,7 +53,7 @@ internal static class FilesCommands
         try
         {
             var db = await folder.OpenDatabaseAsync(cancellationToken: ct);
-            return new OpenStore { Database = db, Store = new FileStore(db, folder.Path, keys), Keys = keys };
+            return new OpenStore { Database = db, Store = new FileStore(db, folder.Path, keys, folder.Config.CacheSizeLimitMb * 1024L * 1024), Keys = keys };
         }
         catch
         {
@@ -242,6 +242,8 @@ internal static class FilesCommands
             }
 
             output.Console.Write(table);
+            var cache = open.Store.Cache.Statistics;
+            output.Line($"Cache: limit {GeneralCommands.Bytes(cache.CapacityBytes)} (config cache_size_limit_mb); this process: {cache.Hits} hits, {cache.Misses} misses, {cache.Evictions} evictions.");
             output.Line($"{stats.Files:N0} files, {stats.Objects:N0} distinct contents; {GeneralCommands.Bytes(stats.LogicalBytes)} of files stored in {GeneralCommands.Bytes(stats.StoredBytes)}: dedup saved {GeneralCommands.Bytes(stats.DedupSavedBytes)}, compression saved {GeneralCommands.Bytes(stats.CompressionSavedBytes)}.");
             return ExitCodes.Ok;
         }));

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using Mdmai.DataManager.Caching;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Storage;
@@ -24,9 +25,22 @@ public sealed class FileStore
     private readonly KeyRing? _keys;
     private readonly byte[]? _idKey;
 
-    /// <summary>Opens the store in <paramref name="root"/> (the data folder). Pass the unlocked keys when encryption is on.</summary>
-    public FileStore(MdmaiDatabase database, string root, KeyRing? keys = null)
+    /// <summary>Objects up to this size are kept in the cache after a read.</summary>
+    public const int CachedObjectLimit = 256 * 1024;
+
+    /// <summary>
+    /// Opens the store in <paramref name="root"/> (the data folder). Pass the unlocked keys when encryption is
+    /// on, and the cache size (config <c>cache_size_limit_mb</c>) for hot small objects and catalog lookups.
+    /// </summary>
+    public FileStore(MdmaiDatabase database, string root, KeyRing? keys = null, long cacheBytes = 0)
     {
+        // One budget for both: catalog rows are small, objects up to CachedObjectLimit.
+        Cache = new ByteLruCache<string, object>(cacheBytes, value => value switch
+        {
+            byte[] bytes => bytes.Length + 64,
+            StoredFile file => 512 + (file.Name.Length * 2),
+            _ => 256,
+        });
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(root);
         _database = database;
@@ -43,6 +57,9 @@ public sealed class FileStore
             keys.ForEpoch(keys.Epochs.First()).Derive([], "mdmai/content-id/v1"u8, _idKey);
         }
     }
+
+    /// <summary>The cache of small object contents (key <c>o:&lt;id&gt;</c>) and catalog rows (<c>f:&lt;id&gt;</c>).</summary>
+    public ByteLruCache<string, object> Cache { get; }
 
     /// <summary>Folder of the objects.</summary>
     public string ObjectsPath { get; }
@@ -311,15 +328,25 @@ public sealed class FileStore
             Timestamps.Parse(r.GetString(12)), Timestamps.Parse(r.GetString(13)));
     }
 
-    /// <summary>Reads a catalog row.</summary>
-    public Task<StoredFile> GetAsync(Guid id, CancellationToken cancellationToken = default) =>
-        Task.FromResult(_database.Readers.Read(c =>
+    /// <summary>Reads a catalog row (from the cache when it is there).</summary>
+    public Task<StoredFile> GetAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        var key = "f:" + id.ToString("D");
+        if (Cache.TryGet(key, out var cached))
+        {
+            return Task.FromResult((StoredFile)cached);
+        }
+
+        var file = _database.Readers.Read(c =>
         {
             var command = c.Get(SelectFile + " WHERE f.id = $p0", 1);
             command.Parameters[0].Value = id.ToString("D");
             using var reader = command.ExecuteReader();
             return reader.Read() ? ReadFile(reader) : throw NotFound(id);
-        }, cancellationToken));
+        }, cancellationToken);
+        Cache.Set(key, file);
+        return Task.FromResult(file);
+    }
 
     private static MdmaiException NotFound(Guid id) => new(MdmaiErrorCode.NotFound, $"No stored file has id '{id:D}'. List them with 'mdmai files ls'.");
 
@@ -381,8 +408,32 @@ public sealed class FileStore
     public async Task<Stream> OpenReadAsync(Guid id, CancellationToken cancellationToken = default)
     {
         var file = await GetAsync(id, cancellationToken).ConfigureAwait(false);
-        var (storage, _) = ObjectInfo(file.ObjectId, cancellationToken);
-        return await OpenObjectAsync(file.ObjectId, storage, file.Name, cancellationToken).ConfigureAwait(false);
+        var key = "o:" + file.ObjectId;
+        if (Cache.TryGet(key, out var cached))
+        {
+            return new MemoryStream((byte[])cached, writable: false);
+        }
+
+        var (storage, size) = ObjectInfo(file.ObjectId, cancellationToken);
+        var stream = await OpenObjectAsync(file.ObjectId, storage, file.Name, cancellationToken).ConfigureAwait(false);
+        if (size > CachedObjectLimit || size > Cache.CapacityBytes)
+        {
+            return stream;
+        }
+
+        // Small and hot: read it whole once (it is at most CachedObjectLimit), verify it came out at its size, keep it.
+        await using (stream.ConfigureAwait(false))
+        {
+            var bytes = new byte[size];
+            await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            if (await stream.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) != 0)
+            {
+                throw new InvalidDataException($"Object {file.ObjectId} ('{file.Name}') is longer than the catalog records. Run 'mdmai files verify'.");
+            }
+
+            Cache.Set(key, bytes);
+            return new MemoryStream(bytes, writable: false);
+        }
     }
 
     private (string Storage, long Size) ObjectInfo(string objectId, CancellationToken cancellationToken) =>
@@ -503,6 +554,7 @@ public sealed class FileStore
     /// <summary>Deletes a catalog row; when it was the last reference to its content, the object goes too.</summary>
     public async Task DeleteAsync(Guid id, CancellationToken cancellationToken = default)
     {
+        Cache.Remove("f:" + id.ToString("D"));
         var orphan = await _database.Writer.ExecuteAsync(commands =>
         {
             var find = commands.Get("SELECT object_id FROM files WHERE id = $p0", 1);
@@ -518,6 +570,7 @@ public sealed class FileStore
 
         if (orphan is not null)
         {
+            Cache.Remove("o:" + orphan);
             // After the commit, alone on the writer thread: the file goes only if no row has claimed it since.
             await _database.Writer.ExecuteExclusiveAsync(commands =>
             {

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Mdmai.DataManager.Caching;
 using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Storage;
@@ -388,6 +389,27 @@ public sealed class FileStoreTests : IAsyncLifetime
 
         Assert.Equal(imported.File.Id, Assert.Single(hits).Id);
         Assert.Equal(1, audit.TotalCount);
+    }
+
+    [Fact]
+    public async Task Small_hot_objects_and_catalog_rows_are_served_from_the_cache_and_dropped_on_delete()
+    {
+        var store = new FileStore(_db, _root, keys: null, cacheBytes: 1024 * 1024);
+        var content = Text(10_000);
+        var imported = await store.ImportAsync(new MemoryStream(content), "handout.txt");
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(content, await ReadAll(store, imported.File.Id));
+        }
+
+        var stats = store.Cache.Statistics;
+        Assert.True(stats.Hits >= 8, $"{stats.Hits} hits");
+        File.Delete(store.ObjectPath(imported.File.ObjectId));
+        Assert.Equal(content, await ReadAll(store, imported.File.Id));
+
+        await store.DeleteAsync(imported.File.Id);
+        Assert.Equal(MdmaiErrorCode.NotFound, (await Assert.ThrowsAsync<MdmaiException>(() => ReadAll(store, imported.File.Id))).Code);
     }
 
     [Theory]

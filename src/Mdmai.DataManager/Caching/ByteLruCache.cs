@@ -1,0 +1,116 @@
+namespace Mdmai.DataManager.Caching;
+
+/// <summary>Counters of a cache since it was created.</summary>
+/// <param name="Hits">Lookups that found their entry.</param>
+/// <param name="Misses">Lookups that did not.</param>
+/// <param name="Evictions">Entries dropped to make room.</param>
+/// <param name="Count">Entries held now.</param>
+/// <param name="Bytes">Bytes held now (as the cache's size function counts them).</param>
+/// <param name="CapacityBytes">The limit.</param>
+public sealed record CacheStatistics(long Hits, long Misses, long Evictions, long Count, long Bytes, long CapacityBytes)
+{
+    /// <summary>Hits over lookups, 0 when there were none.</summary>
+    public double HitRate => Hits + Misses == 0 ? 0 : (double)Hits / (Hits + Misses);
+}
+
+/// <summary>
+/// A least-recently-used cache bounded by bytes rather than by entry count (docs/adr/0003-cache.md):
+/// adding an entry evicts the least recently used ones until the total fits. Thread-safe; every operation
+/// is O(1) under one short lock.
+/// </summary>
+public sealed class ByteLruCache<TKey, TValue> where TKey : notnull
+{
+    private readonly Dictionary<TKey, LinkedListNode<(TKey Key, TValue Value, long Size)>> _entries = [];
+    private readonly LinkedList<(TKey Key, TValue Value, long Size)> _order = new();
+    private readonly Func<TValue, long> _sizeOf;
+    private readonly Lock _lock = new();
+    private long _bytes, _hits, _misses, _evictions;
+
+    /// <summary>Creates a cache holding at most <paramref name="capacityBytes"/>, sizing entries with <paramref name="sizeOf"/>.</summary>
+    public ByteLruCache(long capacityBytes, Func<TValue, long> sizeOf)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(capacityBytes);
+        ArgumentNullException.ThrowIfNull(sizeOf);
+        CapacityBytes = capacityBytes;
+        _sizeOf = sizeOf;
+    }
+
+    /// <summary>The byte limit.</summary>
+    public long CapacityBytes { get; }
+
+    /// <summary>Looks an entry up, making it the most recently used.</summary>
+    public bool TryGet(TKey key, out TValue value)
+    {
+        lock (_lock)
+        {
+            if (_entries.TryGetValue(key, out var node))
+            {
+                _order.Remove(node);
+                _order.AddFirst(node);
+                _hits++;
+                value = node.Value.Value;
+                return true;
+            }
+
+            _misses++;
+            value = default!;
+            return false;
+        }
+    }
+
+    /// <summary>Adds or replaces an entry; one larger than the whole cache is not kept.</summary>
+    public void Set(TKey key, TValue value)
+    {
+        var size = Math.Max(1, _sizeOf(value));
+        lock (_lock)
+        {
+            RemoveLocked(key);
+            if (size > CapacityBytes)
+            {
+                return;
+            }
+
+            while (_bytes + size > CapacityBytes && _order.Last is { } oldest)
+            {
+                RemoveLocked(oldest.Value.Key);
+                _evictions++;
+            }
+
+            _entries[key] = _order.AddFirst((key, value, size));
+            _bytes += size;
+        }
+    }
+
+    /// <summary>Drops an entry (after the thing it caches changed or went away).</summary>
+    public bool Remove(TKey key)
+    {
+        lock (_lock)
+        {
+            return RemoveLocked(key);
+        }
+    }
+
+    private bool RemoveLocked(TKey key)
+    {
+        if (!_entries.Remove(key, out var node))
+        {
+            return false;
+        }
+
+        _order.Remove(node);
+        _bytes -= node.Value.Size;
+        return true;
+    }
+
+    /// <summary>The counters so far.</summary>
+    public CacheStatistics Statistics
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return new CacheStatistics(_hits, _misses, _evictions, _entries.Count, _bytes, CapacityBytes);
+            }
+        }
+    }
+}

@@ -1,1 +1,83 @@
-return 0;
+using BenchmarkDotNet.Running;
+using Mdmai.Bench;
+
+// Mdmai.Bench: end-to-end scenarios against stock tools (see docs/benchmarks.md) and micro-benchmarks.
+var options = Options.Parse(args);
+var command = options.Positional.Count > 0 ? options.Positional[0] : "help";
+try
+{
+    switch (command)
+    {
+        case "child":
+            return await ChildScenarios.RunAsync(options);
+        case "micro":
+            // In process: BenchmarkDotNet's default toolchain would build a copy of the solution (and the library) again.
+            var microArgs = args.Skip(1).ToList();
+            if (!microArgs.Contains("--inProcess") && !microArgs.Contains("-i"))
+            {
+                microArgs.Add("--inProcess");
+            }
+
+            BenchmarkSwitcher.FromAssembly(typeof(Runner).Assembly).Run([.. microArgs]);
+            return 0;
+        case "prepare":
+            return await new Runner(options).PrepareAsync(Selected(options, 1));
+        case "all":
+            return await new Runner(options).RunAsync(Runner.Scenarios);
+        case "run":
+            return await new Runner(options).RunAsync(Selected(options, 1));
+        case var name when Runner.Scenarios.Contains(name):
+            return await new Runner(options).RunAsync(Selected(options, 0));
+        default:
+            Console.WriteLine("""
+                Usage: Mdmai.Bench COMMAND [options]
+
+                Commands:
+                  all                      run every scenario (the documented full run)
+                  run --scenario A,B       run some scenarios (or: Mdmai.Bench bulk-insert ...)
+                  prepare [--scenario ..]  only make the data sets
+                  micro [BenchmarkDotNet args]  micro-benchmarks, e.g. micro --job short --filter *EnumText*
+
+                Scenarios: bulk-insert, point-ops, list-page, export-sql, import-sql, concurrent-readers
+
+                Options:
+                  --rows N        data set size (default 1,000,000; export/import also run at N/10)
+                  --bulk-rows N   bulk-insert: rows to insert (default --rows)
+                  --runs N        repetitions of each scenario, the median is reported (default 3)
+                  --big-runs N    repetitions of the largest runs (bulk insert, export/import at N rows); default --runs
+                  --work DIR      where data sets are made once and reused (default /tmp/mdmai-bench)
+                  --ops N         point-ops: operations of each kind (default 10,000)
+                  --list-ops N    list-page: pages of each kind (default 2,000)
+                  --seconds S     concurrent-readers: duration of each phase (default 5)
+                  --readers N     concurrent-readers: reader tasks (default 8)
+                  --seed N        generator seed (default 20261125)
+                """);
+            return command == "help" ? 0 : 2;
+    }
+}
+catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"error: {ex.Message}");
+    return 1;
+}
+
+static List<string> Selected(Options options, int skip)
+{
+    var names = options.Positional.Skip(skip).ToList();
+    if (options.Has("scenario"))
+    {
+        names.AddRange(options.Get("scenario", "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
+    if (names.Count == 0 || names.Contains("all"))
+    {
+        return [.. Runner.Scenarios];
+    }
+
+    foreach (var name in names.Where(n => !Runner.Scenarios.Contains(n)))
+    {
+        throw new ArgumentException($"Unknown scenario '{name}'; use one of {string.Join(", ", Runner.Scenarios)} or all.");
+    }
+
+    return [.. Runner.Scenarios.Where(names.Contains)];
+}

@@ -24,6 +24,9 @@ public sealed record DatabaseOptions
     /// <summary>The unlocked keys of an encrypted data folder. The database does not own them.</summary>
     public Security.KeyRing? Keys { get; init; }
 
+    /// <summary>How often the background checkpointer looks at the WAL's size. Default: 250 ms.</summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>The clock used for created_at and updated_at. Default: the system clock.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 }

@@ -42,6 +42,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
 {
     private readonly ReaderPool _readers;
     private readonly SqliteWriter _writer;
+    private readonly Checkpointer _checkpointer;
     private readonly TimeSpan _busyTimeout;
 
     private MdmaiDatabase(string path, DatabaseOptions options, SqliteConnection writerConnection)
@@ -53,6 +54,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
             : options.Encrypted ? new ColumnProtection(null, required: true) : ColumnProtection.None;
         _writer = new SqliteWriter(writerConnection, options.MaxWriteBatch);
         _readers = new ReaderPool(path, options.BusyTimeout, Math.Max(1, options.MaxReaders));
+        _checkpointer = new Checkpointer(path, options.BusyTimeout, options.CheckpointInterval);
         Campaigns = new(this, EntitySchema.Campaigns);
         Characters = new(this, EntitySchema.Characters);
         Npcs = new(this, EntitySchema.Npcs);
@@ -73,6 +75,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
     internal ColumnProtection Protection { get; }
     internal SqliteWriter Writer => _writer;
     internal ReaderPool Readers => _readers;
+    internal Checkpointer Checkpointer => _checkpointer;
 
     /// <summary>Campaigns.</summary>
     public EntityStore<Campaign> Campaigns { get; }
@@ -122,6 +125,9 @@ public sealed class MdmaiDatabase : IAsyncDisposable
         {
             using (var wal = connection.CreateCommand())
             {
+                // Checkpoints run in the background (Internal/Checkpointer), not inside a commit.
+                wal.CommandText = "PRAGMA wal_autocheckpoint = 0";
+                wal.ExecuteNonQuery();
                 wal.CommandText = "PRAGMA journal_mode = WAL";
                 var mode = (string?)wal.ExecuteScalar();
                 if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
@@ -355,6 +361,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _writer.DisposeAsync().ConfigureAwait(false);
+        await _checkpointer.DisposeAsync().ConfigureAwait(false);
         _readers.Dispose();
         if (Protection != ColumnProtection.None)
         {

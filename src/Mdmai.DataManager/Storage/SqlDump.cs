@@ -308,8 +308,9 @@ public static class SqlDump
                 connection.Open();
                 using (var setup = connection.CreateCommand())
                 {
-                    // A temp file that is deleted on any failure needs no journal.
-                    setup.CommandText = "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-64000; PRAGMA temp_store=MEMORY;";
+                    // A temp file that is deleted on any failure needs no journal. temp_store=FILE: the index
+                    // builds at the end of a dump sort every row, and an in-memory sorter would grow with the data.
+                    setup.CommandText = "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-64000; PRAGMA temp_store=FILE;";
                     setup.ExecuteNonQuery();
                 }
 

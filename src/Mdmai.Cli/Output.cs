@@ -38,6 +38,19 @@ internal sealed class Output
 
     public void Line(string text) => _stdout.WriteLine(text);
 
+    /// <summary>A command's result: <paramref name="json"/> in JSON mode, else one line for people.</summary>
+    public void Report<T>(T json, string text)
+    {
+        if (Json)
+        {
+            WriteJson(json);
+        }
+        else
+        {
+            Line(text);
+        }
+    }
+
     public void Error(Exception error)
     {
         var code = error is MdmaiException m ? m.Code : MdmaiErrorCode.Unknown;

@@ -36,14 +36,7 @@ internal static class DbCommands
             var rows = await output.WithProgressAsync("Exporting SQL", total,
                 progress => SqlDump.ExportAsync(db, path, progress is null ? null : new Progress<SqlDumpProgress>(p => progress.Report(p.Rows)), ct));
             var size = new FileInfo(path).Length;
-            if (output.Json)
-            {
-                output.WriteJson(new { File = path, Rows = rows, Bytes = size });
-            }
-            else
-            {
-                output.Line($"Exported {rows:N0} rows to {path} ({GeneralCommands.Bytes(size)})");
-            }
+            output.Report(new { File = path, Rows = rows, Bytes = size }, $"Exported {rows:N0} rows to {path} ({GeneralCommands.Bytes(size)})");
 
             return ExitCodes.Ok;
         }));
@@ -70,14 +63,7 @@ internal static class DbCommands
             var statements = await output.WithProgressAsync("Importing SQL", File.Exists(dump) ? new FileInfo(dump).Length : null,
                 progress => SqlDump.ImportAsync(dump, databasePath, progress is null ? null : new Progress<SqlDumpProgress>(p => progress.Report(p.Bytes)), ct));
             var folder = await DataFolder.InitAsync(path, cancellationToken: ct);
-            if (output.Json)
-            {
-                output.WriteJson(new { DataDir = folder.Path, Statements = statements });
-            }
-            else
-            {
-                output.Line($"Imported {dump} into {folder.Path} ({statements:N0} statements)");
-            }
+            output.Report(new { DataDir = folder.Path, Statements = statements }, $"Imported {dump} into {folder.Path} ({statements:N0} statements)");
 
             return ExitCodes.Ok;
         }));

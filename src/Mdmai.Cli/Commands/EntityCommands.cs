@@ -195,14 +195,7 @@ internal static class EntityCommands
 
             await using var db = await context.OpenDatabaseAsync(parse, ct);
             await select(db).DeleteAsync(key, ct);
-            if (output.Json)
-            {
-                output.WriteJson(new { Deleted = key });
-            }
-            else
-            {
-                output.Line($"Deleted {name} {key:D}");
-            }
+            output.Report(new { Deleted = key }, $"Deleted {name} {key:D}");
 
             return ExitCodes.Ok;
         }));
@@ -363,14 +356,7 @@ internal static class EntityCommands
                 File.Delete(temp);
             }
 
-            if (output.Json)
-            {
-                output.WriteJson(new { Exported = count, Table = store.TableName, File = full });
-            }
-            else
-            {
-                output.Line($"Exported {count} {name} record(s) to {full}");
-            }
+            output.Report(new { Exported = count, Table = store.TableName, File = full }, $"Exported {count} {name} record(s) to {full}");
 
             return ExitCodes.Ok;
         }));

@@ -42,14 +42,7 @@ internal static class KeyCommands
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var (folder, keys) = await OpenAsync(context, parse, ct);
-            if (output.Json)
-            {
-                output.WriteJson(new { folder.Config.EncryptionEnabled, keys.Epochs, keys.HasRecoveryKey, Kdf = keys.PasswordKdf });
-            }
-            else
-            {
-                output.Line($"Encryption {(folder.Config.EncryptionEnabled ? "on" : "off")}; key epochs {string.Join(", ", keys.Epochs)}; recovery key {(keys.HasRecoveryKey ? "set" : "not set")}; Argon2id {keys.PasswordKdf.MemoryKib / 1024} MiB × {keys.PasswordKdf.Iterations}.");
-            }
+            output.Report(new { folder.Config.EncryptionEnabled, keys.Epochs, keys.HasRecoveryKey, Kdf = keys.PasswordKdf }, $"Encryption {(folder.Config.EncryptionEnabled ? "on" : "off")}; key epochs {string.Join(", ", keys.Epochs)}; recovery key {(keys.HasRecoveryKey ? "set" : "not set")}; Argon2id {keys.PasswordKdf.MemoryKib / 1024} MiB × {keys.PasswordKdf.Iterations}.");
 
             return ExitCodes.Ok;
         }));
@@ -67,14 +60,7 @@ internal static class KeyCommands
             var current = Passwords.Read(output, context.Environment, parse.GetValue(PasswordFile), "MDMAI_PASSWORD", "Current password:", confirm: false);
             var replacement = Passwords.Read(output, context.Environment, parse.GetValue(newFile), "MDMAI_NEW_PASSWORD", "New password:", confirm: true);
             await keys.ChangePasswordAsync(current, replacement, ct);
-            if (output.Json)
-            {
-                output.WriteJson(new { Changed = true });
-            }
-            else
-            {
-                output.Line("Password changed. The recovery key, if any, still works.");
-            }
+            output.Report(new { Changed = true }, "Password changed. The recovery key, if any, still works.");
 
             return ExitCodes.Ok;
         }));
@@ -129,14 +115,7 @@ internal static class KeyCommands
             await using var db = await folder.OpenDatabaseAsync(cancellationToken: ct);
             var store = new FileStore(db, folder.Path, ring);
             var count = await output.WithProgressAsync("Re-encrypting", null, progress => store.ReencryptAsync(progress, ct));
-            if (output.Json)
-            {
-                output.WriteJson(new { Epoch = ring.Current.Epoch, Reencrypted = count });
-            }
-            else
-            {
-                output.Line($"New writes use key epoch {ring.Current.Epoch}; re-encrypted {count} object(s). If this was interrupted, run 'mdmai key rotate --resume'.");
-            }
+            output.Report(new { Epoch = ring.Current.Epoch, Reencrypted = count }, $"New writes use key epoch {ring.Current.Epoch}; re-encrypted {count} object(s). If this was interrupted, run 'mdmai key rotate --resume'.");
 
             return ExitCodes.Ok;
         }));

@@ -161,7 +161,7 @@ public sealed class DuplicateFinder
             }
         }
 
-        var sampled = new Digest[candidates.Count];
+        var sampled = new UInt128[candidates.Count];
         var readable = new bool[candidates.Count];
         meter.Stage(DuplicateStage.Sampling, candidates.Sum(f => f.Size <= FileContent.WholeFileLimit ? f.Size : 2L * FileContent.SampleBytes));
         Parallel.For(0, candidates.Count, ParallelOptions(cancellationToken), i =>
@@ -177,19 +177,12 @@ public sealed class DuplicateFinder
             }
         });
 
-        var groups = new List<List<FoundFile>>();
-        var toCompare = new List<List<FoundFile>>();
-        foreach (var same in Enumerable.Range(0, candidates.Count).Where(i => readable[i]).GroupBy(i => (candidates[i].Size, sampled[i])))
-        {
-            var files = same.Select(i => candidates[i]).ToList();
-            if (files.Count < 2)
-            {
-                continue;
-            }
-
-            // A small file's sample is its whole content: equal SHA-256 digests decide.
-            (same.Key.Size <= FileContent.WholeFileLimit ? groups : toCompare).Add(files);
-        }
+        var toCompare = Enumerable.Range(0, candidates.Count)
+            .Where(i => readable[i])
+            .GroupBy(i => (candidates[i].Size, sampled[i]))
+            .Where(same => same.Skip(1).Any())
+            .Select(same => same.Select(i => candidates[i]).ToList())
+            .ToList();
 
         // Biggest work first, so that the last file read is not a large one started late.
         toCompare.Sort((a, b) => (b[0].Size * b.Count).CompareTo(a[0].Size * a.Count));
@@ -202,7 +195,7 @@ public sealed class DuplicateFinder
                 confirmed.Add(identical);
             }
         });
-        groups.AddRange(confirmed);
+        var groups = confirmed.ToList();
 
         problems.AddRange(failures);
         var result = groups

@@ -303,37 +303,104 @@ public sealed class EntityStore<T> where T : Entity, new()
         // Its own transaction: the sequence may be one-shot (a file being read), so this must run exactly once.
         return _database.Writer.ExecuteAloneAsync(commands =>
         {
+            commands.Execute(_descriptor.StageCreateSql);
+            commands.Execute(_descriptor.StageClearSql);
+            var chunk = new List<T>(BulkChunk);
             long count = 0;
             var values = new object[_descriptor.Columns.Length];
-            foreach (var entity in entities)
+            try
             {
-                if ((count & 1023) == 0)
+                foreach (var entity in entities)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
+                    if ((count & 1023) == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+
+                    Stamp(entity, created: true);
+                    _descriptor.Fill(entity, _database.Protection, _descriptor.Columns, values);
+                    var stage = commands.Get(_descriptor.StageInsertSql, values.Length);
+                    for (var i = 0; i < values.Length; i++)
+                    {
+                        stage.Parameters[i].Value = values[i];
+                    }
+
+                    stage.ExecuteNonQuery();
+                    chunk.Add(entity);
+                    count++;
+                    if (chunk.Count == BulkChunk)
+                    {
+                        MoveChunk(commands, chunk, count - chunk.Count);
+                        progress?.Report(count);
+                    }
                 }
 
-                Stamp(entity, created: true);
-                _descriptor.Fill(entity, _database.Protection, _descriptor.Columns, values);
-
-                try
-                {
-                    Execute(commands, _descriptor.InsertSql, values, entity);
-                }
-                catch (Exception ex) when (SqliteErrors.Translate(ex) is MdmaiException translated)
-                {
-                    throw new MdmaiException(translated.Code, $"Record {count + 1}: {translated.Message}", ex);
-                }
-
-                count++;
-                if ((count & 4095) == 0)
-                {
-                    progress?.Report(count);
-                }
+                MoveChunk(commands, chunk, count - chunk.Count);
+            }
+            finally
+            {
+                ClearStage(commands);
             }
 
             progress?.Report(count);
             return count;
         }, cancellationToken);
+    }
+
+    private const int BulkChunk = 1000;
+
+    /// <summary>Moves the staged rows in one statement; if one breaks a rule, finds it row by row to name it.</summary>
+    private void MoveChunk(CommandCache commands, List<T> chunk, long first)
+    {
+        if (chunk.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            commands.Get(_descriptor.StageMoveSql, 0).ExecuteNonQuery();
+        }
+        catch (SqliteException) when (!commands.Connection.AutoCommitState())
+        {
+            // The failed statement left nothing of the chunk behind; insert it row by row to name the culprit
+            // (the whole bulk insert is rolled back by the caller's transaction either way). When SQLite has
+            // rolled the whole transaction back itself (disk full), there is nothing to name and no
+            // transaction to insert into: the error goes up as it is.
+            var values = new object[_descriptor.Columns.Length];
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                _descriptor.Fill(chunk[i], _database.Protection, _descriptor.Columns, values);
+                try
+                {
+                    Execute(commands, _descriptor.InsertSql, values, chunk[i]);
+                }
+                catch (Exception ex) when (SqliteErrors.Translate(ex) is MdmaiException translated)
+                {
+                    throw new MdmaiException(translated.Code, $"Record {first + i + 1}: {translated.Message}", ex);
+                }
+            }
+
+            throw;
+        }
+        finally
+        {
+            ClearStage(commands);
+            chunk.Clear();
+        }
+    }
+
+    private void ClearStage(CommandCache commands)
+    {
+        try
+        {
+            commands.Execute(_descriptor.StageClearSql);
+        }
+        catch (SqliteException)
+        {
+            // The staging table went with a transaction SQLite rolled back (it is created inside it):
+            // there is nothing to clear, and the original error is what the caller must see.
+        }
     }
 
     private int Execute(CommandCache commands, string sql, object[] values, T entity)

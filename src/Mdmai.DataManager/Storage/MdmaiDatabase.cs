@@ -348,6 +348,8 @@ public sealed class MdmaiDatabase : IAsyncDisposable
     public Task<long> MaintainAsync(CancellationToken cancellationToken = default) =>
         _writer.ExecuteExclusiveAsync(c =>
         {
+            // Pages still in the WAL belong to the "before" size: checkpoint them first.
+            c.Execute("PRAGMA wal_checkpoint(TRUNCATE);");
             var before = new FileInfo(Path).Length;
             c.Execute("PRAGMA optimize; ANALYZE; VACUUM; PRAGMA wal_checkpoint(TRUNCATE);");
             return before - new FileInfo(Path).Length;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
@@ -8,13 +9,6 @@ namespace Mdmai.DataManager.Files.Internal;
 /// <summary>A SHA-256 digest as a value that can key a dictionary.</summary>
 internal readonly record struct Digest(ulong A, ulong B, ulong C, ulong D)
 {
-    public static Digest Of(ReadOnlySpan<byte> data)
-    {
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(data, hash);
-        return From(hash);
-    }
-
     public static Digest From(ReadOnlySpan<byte> hash) => new(
         BinaryPrimitives.ReadUInt64LittleEndian(hash),
         BinaryPrimitives.ReadUInt64LittleEndian(hash[8..]),
@@ -31,7 +25,7 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
     /// <summary>Bytes sampled at each end of a file.</summary>
     public const int SampleBytes = 4096;
 
-    /// <summary>Files up to this size are read whole in the sample pass, so that their SHA-256 decides at once.</summary>
+    /// <summary>Files up to this size are sampled whole: then only identical files share a key.</summary>
     public const int WholeFileLimit = 64 * 1024;
 
     /// <summary>Buffer memory one lockstep comparison may hold, whatever the number of files.</summary>
@@ -40,10 +34,10 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
     private const int StreamChunk = 1024 * 1024;
 
     /// <summary>
-    /// The sample key of a file: SHA-256 of the whole file when it is small (then the key decides), else of its first
-    /// and last <see cref="SampleBytes"/>. Returns the bytes read.
+    /// The sample key of a file: XxHash128 of the whole file when it is small, else of its first and last
+    /// <see cref="SampleBytes"/>. A key only sorts out candidates; equal keys decide nothing. Returns the bytes read.
     /// </summary>
-    public int Sample(FoundFile file, out Digest digest)
+    public int Sample(FoundFile file, out UInt128 key)
     {
         var size = file.Size;
         var whole = size <= WholeFileLimit;
@@ -62,7 +56,7 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
                 ReadExactly(handle, buffer.AsSpan(SampleBytes, SampleBytes), size - SampleBytes, file.Path);
             }
 
-            digest = Digest.Of(buffer.AsSpan(0, length));
+            key = XxHash128.HashToUInt128(buffer.AsSpan(0, length));
             return length;
         }
         finally
@@ -216,6 +210,7 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
     private SafeFileHandle Open(FoundFile file, FileOptions options)
     {
         var handle = open?.Invoke(file.Path)
+            ?? UnixFileCalls.TryOpenForReading(file.Path)
             ?? File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, options);
         if (!FileIdentity.TryGet(handle, out var now) || !now.SameInode(file.Identity) || now.Size != file.Size)
         {

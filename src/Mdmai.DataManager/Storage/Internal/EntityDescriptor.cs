@@ -162,6 +162,10 @@ internal sealed class EntityDescriptor<T> where T : Entity, new()
         UpdateSql = $"UPDATE {table} SET {string.Join(", ", Updatable.Select((c, i) => $"{Quote(c.Name)} = {CommandCache.ParameterName(i)}"))} WHERE id = {CommandCache.ParameterName(Updatable.Length)}";
         DeleteSql = $"DELETE FROM {table} WHERE id = $p0";
         GetSql = $"SELECT {names} FROM {table} WHERE id = $p0";
+        StageCreateSql = $"CREATE TEMP TABLE IF NOT EXISTS stage_{table} AS SELECT {names} FROM main.{table} WHERE 0";
+        StageInsertSql = $"INSERT INTO temp.stage_{table} ({names}) VALUES ({string.Join(", ", Columns.Select((_, i) => CommandCache.ParameterName(i)))})";
+        StageMoveSql = $"INSERT INTO main.{table} ({names}) SELECT {names} FROM temp.stage_{table} ORDER BY rowid";
+        StageClearSql = $"DELETE FROM temp.stage_{table}";
         Fields = [.. Columns.Select(c => new EntityField(
             c.Name,
             c.Kind switch
@@ -197,6 +201,16 @@ internal sealed class EntityDescriptor<T> where T : Entity, new()
     public string UpdateSql { get; }
     public string DeleteSql { get; }
     public string GetSql { get; }
+
+    /// <summary>
+    /// Bulk inserts go through a TEMP staging table and move in chunks with one INSERT … SELECT: FTS5 flushes
+    /// its pending index data at every statement that fires triggers, so one statement per row would write a
+    /// tiny index segment per row (docs/benchmarks.md measured 4× between the two).
+    /// </summary>
+    public string StageCreateSql { get; }
+    public string StageInsertSql { get; }
+    public string StageMoveSql { get; }
+    public string StageClearSql { get; }
 
     public static string Quote(string identifier) => identifier is "range" or "key" or "class" or "value" ? $"\"{identifier}\"" : identifier;
 

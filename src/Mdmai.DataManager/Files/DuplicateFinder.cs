@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Mdmai.DataManager.Configuration;
@@ -10,10 +11,11 @@ namespace Mdmai.DataManager.Files;
 /// duplicates by hard links or deletes them.
 /// </summary>
 /// <remarks>
-/// Files are grouped by size, then by a SHA-256 of their first and last 4 KiB (small files: of their whole content,
-/// which decides at once), then the remaining candidates are compared byte by byte, all of them side by side in one
-/// pass; very large candidate sets are told apart by a full SHA-256 instead. So no two files are reported as
-/// duplicates unless their bytes are equal. Reads run in parallel, bounded by
+/// Files are grouped by size; files over 64 KiB then by a SHA-256 of their first and last 4 KiB; then the remaining
+/// candidates are compared byte by byte, all of them side by side in one pass that reads each file once (small files
+/// in one read each). Very large candidate sets are told apart by a full SHA-256 instead. So no two files are
+/// reported as duplicates unless their bytes (or, for those sets, their SHA-256 digests) are equal. Reads run in
+/// parallel, bounded by
 /// <see cref="DuplicateFinderOptions.MaxDegreeOfParallelism"/>, with pooled buffers: memory does not grow with file
 /// sizes. Symbolic links are never followed and never reported; empty files are ignored; hard links to one file are
 /// one file.
@@ -145,8 +147,11 @@ public sealed class DuplicateFinder
         seen.Clear();
         meter.FilesScanned = filesScanned;
 
-        // Names of one inode are one file. Sizes with fewer than two distinct files cannot hold a duplicate.
-        var candidates = new List<FoundFile>();
+        // Names of one inode are one file. Sizes with fewer than two distinct files cannot hold a duplicate. Small
+        // files go straight to the byte comparison (one read each, whole); larger ones are sampled first, so that
+        // files that merely share a size are told apart by 8 KiB instead of by all their bytes.
+        var toCompare = new List<List<FoundFile>>();
+        var toSample = new List<FoundFile>();
         foreach (var indexes in bySize.Values)
         {
             if (indexes.Count < 2)
@@ -155,46 +160,61 @@ public sealed class DuplicateFinder
             }
 
             var files = Distinct(indexes, names, identities);
-            if (files.Count >= 2)
+            if (files.Count < 2)
             {
-                candidates.AddRange(files);
+                continue;
+            }
+
+            if (files[0].Size <= FileContent.WholeFileLimit)
+            {
+                toCompare.Add(files);
+            }
+            else
+            {
+                toSample.AddRange(files);
             }
         }
 
-        var sampled = new UInt128[candidates.Count];
-        var readable = new bool[candidates.Count];
-        meter.Stage(DuplicateStage.Sampling, candidates.Sum(f => f.Size <= FileContent.WholeFileLimit ? f.Size : 2L * FileContent.SampleBytes));
-        Parallel.For(0, candidates.Count, ParallelOptions(cancellationToken), i =>
+        var sampled = new Digest[toSample.Count];
+        var readable = new bool[toSample.Count];
+        meter.Stage(DuplicateStage.Sampling, toSample.Count * 2L * FileContent.SampleBytes);
+        Parallel.For(0, toSample.Count, ParallelOptions(cancellationToken), i =>
         {
             try
             {
-                meter.Read(_content.Sample(candidates[i], out sampled[i]));
+                meter.Read(_content.Sample(toSample[i], out sampled[i]));
                 readable[i] = true;
             }
             catch (Exception ex) when (FileContent.IsFileError(ex))
             {
-                failures.Add(Unreadable(candidates[i], ex));
+                failures.Add(Unreadable(toSample[i], ex));
             }
         });
 
-        var toCompare = Enumerable.Range(0, candidates.Count)
+        toCompare.AddRange(Enumerable.Range(0, toSample.Count)
             .Where(i => readable[i])
-            .GroupBy(i => (candidates[i].Size, sampled[i]))
+            .GroupBy(i => (toSample[i].Size, sampled[i]))
             .Where(same => same.Skip(1).Any())
-            .Select(same => same.Select(i => candidates[i]).ToList())
-            .ToList();
+            .Select(same => same.Select(i => toSample[i]).ToList()));
 
         // Biggest work first, so that the last file read is not a large one started late.
         toCompare.Sort((a, b) => (b[0].Size * b.Count).CompareTo(a[0].Size * a.Count));
         meter.Stage(DuplicateStage.Comparing, toCompare.Sum(g => g[0].Size * g.Count));
         var confirmed = new ConcurrentBag<List<FoundFile>>();
-        Parallel.ForEach(toCompare, ParallelOptions(cancellationToken), files =>
-        {
-            foreach (var identical in Confirm(files, failures, meter, cancellationToken))
+        Parallel.ForEach(
+            toCompare,
+            ParallelOptions(cancellationToken),
+            () => ArrayPool<byte>.Shared.Rent(FileContent.ArenaBytes),
+            (files, _, arena) =>
             {
-                confirmed.Add(identical);
-            }
-        });
+                foreach (var identical in Confirm(files, arena, failures, meter, cancellationToken))
+                {
+                    confirmed.Add(identical);
+                }
+
+                return arena;
+            },
+            arena => ArrayPool<byte>.Shared.Return(arena));
         var groups = confirmed.ToList();
 
         problems.AddRange(failures);
@@ -208,11 +228,11 @@ public sealed class DuplicateFinder
     }
 
     /// <summary>Byte-identical classes of candidates that share size and sample.</summary>
-    private List<List<FoundFile>> Confirm(List<FoundFile> files, ConcurrentBag<DuplicateProblem> failures, Meter meter, CancellationToken cancellationToken)
+    private List<List<FoundFile>> Confirm(List<FoundFile> files, byte[] arena, ConcurrentBag<DuplicateProblem> failures, Meter meter, CancellationToken cancellationToken)
     {
-        if (files.Count <= _options.LockstepLimit)
+        if (files.Count <= Math.Min(_options.LockstepLimit, FileContent.ArenaBytes / 4096))
         {
-            return _content.Partition(files, (file, ex) => failures.Add(Unreadable(file, ex)), meter.Read, cancellationToken);
+            return _content.Partition(files, arena, (file, ex) => failures.Add(Unreadable(file, ex)), meter.Read, cancellationToken);
         }
 
         // Too many to read side by side in bounded memory: SHA-256 (a cryptographic digest) tells them apart instead.
@@ -221,7 +241,7 @@ public sealed class DuplicateFinder
         {
             try
             {
-                var digest = _content.Hash(file, meter.Read, cancellationToken);
+                var digest = _content.Hash(file, arena, meter.Read, cancellationToken);
                 (Slot(byDigest, digest) ??= []).Add(file);
             }
             catch (Exception ex) when (FileContent.IsFileError(ex))
@@ -233,19 +253,57 @@ public sealed class DuplicateFinder
         return byDigest.Values.Where(g => g.Count >= 2).ToList();
     }
 
+    /// <summary>The distinct files (inodes) among names of one size, each with all its names in report order.</summary>
     private static List<FoundFile> Distinct(List<int> indexes, List<FoundName> names, FileIdentity[] identities)
     {
-        if (!FileIdentity.HasInodes)
+        // Most names are their file's only name: a name joins an earlier file only if it has the same inode. Small
+        // sets are searched directly; a dictionary takes over where that would grow quadratic.
+        var owners = new List<List<int>>(indexes.Count);
+        var byInode = FileIdentity.HasInodes && indexes.Count > 32 ? new Dictionary<(ulong, ulong), List<int>>(indexes.Count) : null;
+        foreach (var i in indexes)
         {
-            return indexes.Select(i => new FoundFile([names[i].Path], names[i].Root, identities[i])).ToList();
+            List<int>? owner = null;
+            if (FileIdentity.HasInodes)
+            {
+                var id = identities[i];
+                if (byInode is not null)
+                {
+                    byInode.TryGetValue((id.Device, id.Inode), out owner);
+                }
+                else
+                {
+                    owner = owners.Find(o => identities[o[0]].Device == id.Device && identities[o[0]].Inode == id.Inode);
+                }
+            }
+
+            if (owner is null)
+            {
+                owner = [i];
+                owners.Add(owner);
+                byInode?.Add((identities[i].Device, identities[i].Inode), owner);
+            }
+            else
+            {
+                owner.Add(i);
+            }
         }
 
-        var files = new List<FoundFile>();
-        foreach (var inode in indexes.GroupBy(i => (identities[i].Device, identities[i].Inode)))
+        var files = new List<FoundFile>(owners.Count);
+        foreach (var owner in owners)
         {
-            var ordered = inode.OrderBy(i => names[i].Root).ThenBy(i => names[i].Path, StringComparer.Ordinal).ToArray();
-            var first = ordered[0];
-            files.Add(new FoundFile(ordered.Select(i => names[i].Path).ToArray(), names[first].Root, identities[first]));
+            if (owner.Count > 1)
+            {
+                owner.Sort((a, b) => names[a].Root != names[b].Root ? names[a].Root.CompareTo(names[b].Root) : string.CompareOrdinal(names[a].Path, names[b].Path));
+            }
+
+            var first = owner[0];
+            var paths = new string[owner.Count];
+            for (var n = 0; n < paths.Length; n++)
+            {
+                paths[n] = names[owner[n]].Path;
+            }
+
+            files.Add(new FoundFile(paths, names[first].Root, identities[first]));
         }
 
         return files;

@@ -83,17 +83,20 @@ public sealed class DuplicateFinderTests : IDisposable
         Assert.Equal([copy, original], group.Files.Order(StringComparer.Ordinal));
     }
 
-    [Fact]
-    public async Task Candidates_of_one_size_and_sample_split_into_every_class_of_identical_files()
+    [Theory]
+    [InlineData(300_000)]
+    [InlineData(50_000)]
+    [InlineData(3)]
+    public async Task Candidates_of_one_size_and_sample_split_into_every_class_of_identical_files(int size)
     {
-        var content = Bytes(4, 300_000);
+        var content = Bytes(4, size);
         var a1 = Write("a1", content);
         var a2 = Write("a2", content);
-        content[150_000] ^= 0xFF;
+        content[size / 2] ^= 0xFF;
         var b1 = Write("b1", content);
         var b2 = Write("b2", content);
         var b3 = Write("b3", content);
-        content[299_000 - 10_000] ^= 0xFF;
+        content[size - 1] ^= 0xFF;
         Write("c", content);
 
         var report = await Find(Root);
@@ -101,12 +104,14 @@ public sealed class DuplicateFinderTests : IDisposable
         Assert.Equal([[a1, a2], [b1, b2, b3]], Groups(report));
     }
 
-    [Fact]
-    public async Task Candidate_sets_larger_than_the_lockstep_limit_are_told_apart_by_sha256()
+    [Theory]
+    [InlineData(1_000)]
+    [InlineData(100_000)]
+    public async Task Candidate_sets_larger_than_the_lockstep_limit_are_told_apart_by_sha256(int size)
     {
-        var content = Bytes(5, 100_000);
+        var content = Bytes(5, size);
         var same = Enumerable.Range(0, 4).Select(i => Write($"same{i}", content)).ToArray();
-        content[50_000] ^= 0x10;
+        content[size / 2] ^= 0x10;
         Write("different", content);
         var finder = new DuplicateFinder(new DuplicateFinderOptions { LockstepLimit = 2 });
 

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.IO.Hashing;
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
@@ -25,39 +24,39 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
     /// <summary>Bytes sampled at each end of a file.</summary>
     public const int SampleBytes = 4096;
 
-    /// <summary>Files up to this size are sampled whole: then only identical files share a key.</summary>
+    /// <summary>Files up to this size skip the sample: they are compared whole, in one read each.</summary>
     public const int WholeFileLimit = 64 * 1024;
 
-    /// <summary>Buffer memory one lockstep comparison may hold, whatever the number of files.</summary>
-    private const int LockstepBudget = 4 * 1024 * 1024;
+    /// <summary>
+    /// The buffer each comparing worker owns (rented once per search, not per group): a lockstep comparison of k
+    /// files reads chunks of up to 1 MiB, and at most this divided by k, into its slices.
+    /// </summary>
+    public const int ArenaBytes = 4 * 1024 * 1024;
 
     private const int StreamChunk = 1024 * 1024;
 
     /// <summary>
-    /// The sample key of a file: XxHash128 of the whole file when it is small, else of its first and last
+    /// The sample key of a file larger than <see cref="WholeFileLimit"/>: SHA-256 of its first and last
     /// <see cref="SampleBytes"/>. A key only sorts out candidates; equal keys decide nothing. Returns the bytes read.
     /// </summary>
-    public int Sample(FoundFile file, out UInt128 key)
+    /// <remarks>
+    /// SHA-256 rather than a faster non-cryptographic hash: on 8 KiB the difference is microseconds, and the
+    /// platform's SHA-256 is native code, whereas a hash from an IL-only package runs unoptimised (tier-0 JIT) for
+    /// much of a run that lasts a second.
+    /// </remarks>
+    public int Sample(FoundFile file, out Digest key)
     {
-        var size = file.Size;
-        var whole = size <= WholeFileLimit;
-        var length = whole ? (int)size : 2 * SampleBytes;
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        const int Length = 2 * SampleBytes;
+        var buffer = ArrayPool<byte>.Shared.Rent(Length);
         try
         {
-            using var handle = Open(file, whole ? FileOptions.None : FileOptions.RandomAccess);
-            if (whole)
-            {
-                ReadExactly(handle, buffer.AsSpan(0, length), 0, file.Path);
-            }
-            else
-            {
-                ReadExactly(handle, buffer.AsSpan(0, SampleBytes), 0, file.Path);
-                ReadExactly(handle, buffer.AsSpan(SampleBytes, SampleBytes), size - SampleBytes, file.Path);
-            }
-
-            key = XxHash128.HashToUInt128(buffer.AsSpan(0, length));
-            return length;
+            using var handle = Open(file, FileOptions.RandomAccess);
+            ReadExactly(handle, buffer.AsSpan(0, SampleBytes), 0, file.Path);
+            ReadExactly(handle, buffer.AsSpan(SampleBytes, SampleBytes), file.Size - SampleBytes, file.Path);
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(buffer.AsSpan(0, Length), hash);
+            key = Digest.From(hash);
+            return Length;
         }
         finally
         {
@@ -69,12 +68,17 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
     /// Splits files of one size into classes of byte-identical files by reading all of them side by side, chunk by
     /// chunk, each once; a file that differs from every other drops out as soon as it does. Only classes of two or
     /// more are returned. A file that cannot be read is reported through <paramref name="onError"/> and left out.
+    /// The files share <paramref name="arena"/> (each its own slice), so memory does not depend on their number.
     /// </summary>
-    public List<List<FoundFile>> Partition(IReadOnlyList<FoundFile> files, Action<FoundFile, Exception> onError, Action<long> onRead, CancellationToken cancellationToken)
+    public List<List<FoundFile>> Partition(IReadOnlyList<FoundFile> files, byte[] arena, Action<FoundFile, Exception> onError, Action<long> onRead, CancellationToken cancellationToken)
     {
         var size = files[0].Size;
-        var chunk = (int)Math.Clamp(LockstepBudget / files.Count / 4096 * 4096, 16 * 1024, StreamChunk);
-        chunk = (int)Math.Min(chunk, size);
+        var chunk = (int)Math.Min(Math.Min(StreamChunk, arena.Length / files.Count / 4096 * 4096), size);
+        if (chunk <= 0)
+        {
+            throw new ArgumentException($"An arena of {arena.Length} bytes cannot hold {files.Count} files side by side.", nameof(arena));
+        }
+
         var open = new List<Member>(files.Count);
         try
         {
@@ -82,7 +86,7 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
             {
                 try
                 {
-                    open.Add(new Member(file, Open(file, FileOptions.SequentialScan), ArrayPool<byte>.Shared.Rent(chunk)));
+                    open.Add(new Member(file, Open(file, FileOptions.SequentialScan), open.Count * chunk));
                 }
                 catch (Exception ex) when (IsFileError(ex))
                 {
@@ -103,7 +107,7 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
                     {
                         try
                         {
-                            ReadExactly(member.Handle, member.Buffer.AsSpan(0, length), offset, member.File.Path);
+                            ReadExactly(member.Handle, arena.AsSpan(member.Offset, length), offset, member.File.Path);
                             alive.Add(member);
                         }
                         catch (Exception ex) when (IsFileError(ex))
@@ -114,7 +118,7 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
                     }
 
                     onRead((long)length * alive.Count);
-                    foreach (var same in Split(alive, length))
+                    foreach (var same in Split(alive, arena, length))
                     {
                         if (same.Count >= 2)
                         {
@@ -137,36 +141,28 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
             foreach (var member in open)
             {
                 member.Close();
-                ArrayPool<byte>.Shared.Return(member.Buffer);
             }
         }
     }
 
-    /// <summary>SHA-256 of a whole file, streamed through one pooled buffer.</summary>
-    public Digest Hash(FoundFile file, Action<long> onRead, CancellationToken cancellationToken)
+    /// <summary>SHA-256 of a whole file, streamed through <paramref name="buffer"/>.</summary>
+    public Digest Hash(FoundFile file, byte[] buffer, Action<long> onRead, CancellationToken cancellationToken)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(StreamChunk);
-        try
+        var chunk = Math.Min(StreamChunk, buffer.Length);
+        using var handle = Open(file, FileOptions.SequentialScan);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        for (long offset = 0; offset < file.Size; offset += chunk)
         {
-            using var handle = Open(file, FileOptions.SequentialScan);
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            for (long offset = 0; offset < file.Size; offset += StreamChunk)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var length = (int)Math.Min(StreamChunk, file.Size - offset);
-                ReadExactly(handle, buffer.AsSpan(0, length), offset, file.Path);
-                sha.AppendData(buffer, 0, length);
-                onRead(length);
-            }
+            cancellationToken.ThrowIfCancellationRequested();
+            var length = (int)Math.Min(chunk, file.Size - offset);
+            ReadExactly(handle, buffer.AsSpan(0, length), offset, file.Path);
+            sha.AppendData(buffer, 0, length);
+            onRead(length);
+        }
 
-            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-            sha.GetHashAndReset(hash);
-            return Digest.From(hash);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        sha.GetHashAndReset(hash);
+        return Digest.From(hash);
     }
 
     /// <summary>Whether two files of one size have the same bytes, read side by side.</summary>
@@ -237,16 +233,16 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
     }
 
     /// <summary>Groups members whose current chunks are equal; each member is compared with one representative per class.</summary>
-    private static List<List<Member>> Split(List<Member> members, int length)
+    private static List<List<Member>> Split(List<Member> members, byte[] arena, int length)
     {
         var classes = new List<List<Member>>();
         foreach (var member in members)
         {
-            var chunk = member.Buffer.AsSpan(0, length);
+            var chunk = arena.AsSpan(member.Offset, length);
             var placed = false;
             foreach (var c in classes)
             {
-                if (chunk.SequenceEqual(c[0].Buffer.AsSpan(0, length)))
+                if (chunk.SequenceEqual(arena.AsSpan(c[0].Offset, length)))
                 {
                     c.Add(member);
                     placed = true;
@@ -263,11 +259,13 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
         return classes;
     }
 
-    private sealed class Member(FoundFile file, SafeFileHandle handle, byte[] buffer)
+    private sealed class Member(FoundFile file, SafeFileHandle handle, int offset)
     {
         public FoundFile File { get; } = file;
         public SafeFileHandle Handle { get; } = handle;
-        public byte[] Buffer { get; } = buffer;
+
+        /// <summary>Where this file's chunk lives in the shared arena.</summary>
+        public int Offset { get; } = offset;
 
         public void Close() => Handle.Dispose();
     }

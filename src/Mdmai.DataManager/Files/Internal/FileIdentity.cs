@@ -152,8 +152,32 @@ internal static class UnixFileCalls
         [FieldOffset(140)] public uint DevMinor;
     }
 
-    [DllImport("libc", EntryPoint = "statx", SetLastError = true, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
-    public static extern int Statx(int dirfd, string path, int flags, uint mask, out StatxBuffer buffer);
+    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
+    private static extern int StatxNative(int dirfd, ref byte path, int flags, uint mask, out StatxBuffer buffer);
+
+    /// <summary>
+    /// statx(2). The path is passed as NUL-terminated UTF-8 from the stack: a search calls this once per file, and the
+    /// default string marshalling would allocate and free native memory each time.
+    /// </summary>
+    public static int Statx(int dirfd, string path, int flags, uint mask, out StatxBuffer buffer)
+    {
+        var length = System.Text.Encoding.UTF8.GetMaxByteCount(path.Length) + 1;
+        byte[]? rented = null;
+        var bytes = length <= 1024 ? stackalloc byte[length] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length));
+        try
+        {
+            var written = System.Text.Encoding.UTF8.GetBytes(path, bytes);
+            bytes[written] = 0;
+            return StatxNative(dirfd, ref MemoryMarshal.GetReference(bytes), flags, mask, out buffer);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
 
     [DllImport("libc", EntryPoint = "open", SetLastError = true, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
     private static extern int OpenNative(string path, int flags);

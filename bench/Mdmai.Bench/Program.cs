@@ -10,6 +10,8 @@ try
     {
         case "child":
             return await ChildScenarios.RunAsync(options);
+        case "dupes":
+            return await DupesScenario.RunAsync(options);
         case "micro":
             // In process: BenchmarkDotNet's default toolchain would build a copy of the solution (and the library) again.
             var microArgs = args.Skip(1).ToList();
@@ -37,6 +39,7 @@ try
                   run --scenario A,B       run some scenarios (or: Mdmai.Bench bulk-insert ...)
                   prepare [--scenario ..]  only make the data sets
                   micro [BenchmarkDotNet args]  micro-benchmarks, e.g. micro --job short --filter *EnumText*
+                  dupes [--dupes-files N]  mdmai dupes against jdupes -r on a generated tree (not part of all)
 
                 Scenarios: bulk-insert, point-ops, list-page, export-sql, import-sql, concurrent-readers
 

@@ -97,33 +97,28 @@ public sealed class ErrorTests
     // SQLITE_FULL inside a grouped transaction makes SQLite roll back the whole transaction; the writer must
     // fail only the request that filled the disk and commit the others of its group in a new transaction.
     [Fact]
-    public async Task A_request_that_fills_the_database_inside_a_group_commit_fails_alone()
-    {
-        await using var t = await TestDatabase.OpenAsync();
-        var pages = await t.Db.Writer.ExecuteExclusiveAsync(c => (long)RawSql.Scalar(c.Connection, "PRAGMA page_count")!);
-        await t.Db.Writer.ExecuteExclusiveAsync(c => RawSql.Scalar(c.Connection, $"PRAGMA max_page_count = {pages + 64}"));
-
-        using var gate = new ManualResetEventSlim();
-        var blocker = t.Db.Writer.ExecuteExclusiveAsync(_ => gate.Wait(HangGuard));
-        var small = Enumerable.Range(0, 10).Select(i => t.Db.Campaigns.CreateAsync(Samples.Campaign($"Small {i}"))).ToList();
-        var huge = t.Db.Spells.BulkInsertAsync(Enumerable.Range(0, 100).Select(i =>
+    public async Task A_request_that_fills_the_database_inside_a_group_commit_fails_alone() =>
+        await FillsTheDatabaseAmidSmallWrites(t => t.Db.Spells.BulkInsertAsync(Enumerable.Range(0, 100).Select(i =>
         {
             var spell = Samples.Spell($"Huge {i}");
             spell.Description = new string('y', 16_000) + i;
             return spell;
-        }));
-        small.AddRange(Enumerable.Range(10, 10).Select(i => t.Db.Campaigns.CreateAsync(Samples.Campaign($"Small {i}"))));
-        gate.Set();
-        await blocker;
-
-        Assert.Equal(MdmaiErrorCode.DiskFull, (await Assert.ThrowsAsync<MdmaiException>(() => huge)).Code);
-        await Task.WhenAll(small);
-        Assert.Equal(20, RawSql.Count(t.Path, "campaigns"));
-        Assert.Equal(0, RawSql.Count(t.Path, "spells"));
-    }
+        })));
 
     [Fact]
-    public async Task A_grouped_create_that_fills_the_database_fails_alone_and_its_group_is_committed()
+    public async Task A_grouped_create_that_fills_the_database_fails_alone_and_its_group_is_committed() =>
+        await FillsTheDatabaseAmidSmallWrites(t =>
+        {
+            var spell = Samples.Spell("Huge");
+            spell.Description = new string('y', 2_000_000);
+            return t.Db.Spells.CreateAsync(spell);
+        });
+
+    /// <summary>
+    /// Caps the database 64 pages above its size, queues ten small creates, the write that cannot fit, and ten more
+    /// behind a held writer so they land in one group; then the big write must fail alone with DiskFull.
+    /// </summary>
+    private static async Task FillsTheDatabaseAmidSmallWrites(Func<TestDatabase, Task> huge)
     {
         await using var t = await TestDatabase.OpenAsync();
         var pages = await t.Db.Writer.ExecuteExclusiveAsync(c => (long)RawSql.Scalar(c.Connection, "PRAGMA page_count")!);
@@ -132,14 +127,12 @@ public sealed class ErrorTests
         using var gate = new ManualResetEventSlim();
         var blocker = t.Db.Writer.ExecuteExclusiveAsync(_ => gate.Wait(HangGuard));
         var small = Enumerable.Range(0, 10).Select(i => t.Db.Campaigns.CreateAsync(Samples.Campaign($"Small {i}"))).ToList();
-        var spell = Samples.Spell("Huge");
-        spell.Description = new string('y', 2_000_000);
-        var huge = t.Db.Spells.CreateAsync(spell);
+        var failing = huge(t);
         small.AddRange(Enumerable.Range(10, 10).Select(i => t.Db.Campaigns.CreateAsync(Samples.Campaign($"Small {i}"))));
         gate.Set();
         await blocker;
 
-        Assert.Equal(MdmaiErrorCode.DiskFull, (await Assert.ThrowsAsync<MdmaiException>(() => huge)).Code);
+        Assert.Equal(MdmaiErrorCode.DiskFull, (await Assert.ThrowsAsync<MdmaiException>(() => failing)).Code);
         await Task.WhenAll(small);
         Assert.Equal(20, RawSql.Count(t.Path, "campaigns"));
         Assert.Equal(0, RawSql.Count(t.Path, "spells"));

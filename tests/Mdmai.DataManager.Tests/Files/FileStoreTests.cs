@@ -9,12 +9,11 @@ namespace Mdmai.DataManager.Tests.Files;
 [CollectionDefinition(nameof(MemoryMeasurements), DisableParallelization = true)]
 public sealed class MemoryMeasurements;
 
-/// <summary>Allocation is measured process-wide, so these run alone.</summary>
-[Collection(nameof(MemoryMeasurements))]
-public sealed class FileStoreMemoryTests : IAsyncLifetime
+/// <summary>A data folder with an open database in a temp directory, removed afterwards.</summary>
+public abstract class DataFolderTest : IAsyncLifetime
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "mdmai-files-mem-" + Guid.NewGuid().ToString("N"));
-    private MdmaiDatabase _db = null!;
+    private protected readonly string _root = Path.Combine(Path.GetTempPath(), "mdmai-files-" + Guid.NewGuid().ToString("N"));
+    private protected MdmaiDatabase _db = null!;
 
     public async Task InitializeAsync()
     {
@@ -27,7 +26,12 @@ public sealed class FileStoreMemoryTests : IAsyncLifetime
         await _db.DisposeAsync();
         Directory.Delete(_root, recursive: true);
     }
+}
 
+/// <summary>Allocation is measured process-wide, so these run alone.</summary>
+[Collection(nameof(MemoryMeasurements))]
+public sealed class FileStoreMemoryTests : DataFolderTest
+{
     [Fact]
     public async Task Import_and_read_allocate_a_small_constant_on_a_file_larger_than_every_buffer()
     {
@@ -50,23 +54,8 @@ public sealed class FileStoreMemoryTests : IAsyncLifetime
     }
 }
 
-public sealed class FileStoreTests : IAsyncLifetime
+public sealed class FileStoreTests : DataFolderTest
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "mdmai-files-" + Guid.NewGuid().ToString("N"));
-    private MdmaiDatabase _db = null!;
-
-    public async Task InitializeAsync()
-    {
-        Directory.CreateDirectory(_root);
-        _db = await MdmaiDatabase.OpenAsync(Path.Combine(_root, "mdmai.db"));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _db.DisposeAsync();
-        Directory.Delete(_root, recursive: true);
-    }
-
     private FileStore Store(KeyRing? keys = null) => new(_db, _root, keys);
 
     private static byte[] Random(int size, int seed = 7)

@@ -80,6 +80,10 @@ public sealed class FileStore
         return count;
     }
 
+    /// <summary>The content id's hash: SHA-256, or HMAC-SHA-256 under the id key when encrypted. Import and verify share it.</summary>
+    private IncrementalHash NewContentHash() =>
+        _idKey is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _idKey);
+
     internal string ObjectPath(string objectId)
     {
         if (objectId.Length != 64 || !objectId.All(char.IsAsciiHexDigitLower))
@@ -126,7 +130,7 @@ public sealed class FileStore
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            using var hash = _idKey is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _idKey);
+            using var hash = NewContentHash();
             var sampled = await content.ReadAtLeastAsync(buffer.AsMemory(0, ObjectCodec.SampleSize), ObjectCodec.SampleSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
             var sample = buffer.AsMemory(0, sampled);
             var mime = ContentSniffer.MimeType(sample.Span);
@@ -187,7 +191,8 @@ public sealed class FileStore
                 // of the same content can never race.
                 var exists = commands.Get("SELECT stored_size FROM objects WHERE object_id = $p0", 1);
                 exists.Parameters[0].Value = objectId;
-                var known = exists.ExecuteScalar() is not null;
+                var knownStoredSize = exists.ExecuteScalar() as long?;
+                var known = knownStoredSize is not null;
                 if (known && File.Exists(final))
                 {
                     File.Delete(temp);
@@ -213,8 +218,9 @@ public sealed class FileStore
                     insert.ExecuteNonQuery();
                 }
 
-                InsertRow(commands, row, known ? StoredSizeOf(commands, objectId) : stored);
-                return new FileImportResult(known ? row with { StoredSize = StoredSizeOf(commands, objectId) } : row, known);
+                var storedSize = knownStoredSize ?? stored;
+                InsertRow(commands, row, storedSize);
+                return new FileImportResult(row with { StoredSize = storedSize }, known);
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (IOException ex) when (MdmaiException.IsDiskFull(ex))
@@ -226,13 +232,6 @@ public sealed class FileStore
             ArrayPool<byte>.Shared.Return(buffer);
             File.Delete(temp);
         }
-    }
-
-    private static long StoredSizeOf(CommandCache commands, string objectId)
-    {
-        var command = commands.Get("SELECT stored_size FROM objects WHERE object_id = $p0", 1);
-        command.Parameters[0].Value = objectId;
-        return (long)command.ExecuteScalar()!;
     }
 
     private static void InsertRow(CommandCache commands, StoredFile row, long storedSize)
@@ -729,7 +728,7 @@ public sealed class FileStore
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            using var hash = _idKey is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _idKey);
+            using var hash = NewContentHash();
             await using var stream = await OpenObjectAsync(objectId, storage, objectId, cancellationToken).ConfigureAwait(false);
             long total = 0;
             int read;

@@ -37,6 +37,10 @@ public enum MdmaiErrorCode
     WrongPassword,
     /// <summary>Data was encrypted with a key this data folder does not hold.</summary>
     WrongKey,
+    /// <summary>Another process holds a conflicting lock (a backup repository in use by a prune, or the other way round).</summary>
+    Locked,
+    /// <summary>A path would leave its target folder (<c>..</c>, an absolute path, a link planted on the way).</summary>
+    UnsafePath,
 }
 
 /// <summary>

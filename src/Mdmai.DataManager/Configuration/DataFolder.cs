@@ -32,6 +32,9 @@ public sealed class DataFolder
     /// <summary>Full path of the config file.</summary>
     public string ConfigPath => System.IO.Path.Combine(Path, ConfigFileName);
 
+    /// <summary>Full path of the backup repository (<c>backup_repository</c> in the config; default <c>backups</c> in the folder).</summary>
+    public string BackupRepositoryPath => System.IO.Path.GetFullPath(System.IO.Path.Combine(Path, Config.BackupRepository));
+
     /// <summary>Full path of the key file (present when encryption was set up).</summary>
     public string KeyFilePath => System.IO.Path.Combine(Path, Security.KeyFile.FileName);
 
@@ -45,6 +48,15 @@ public sealed class DataFolder
         var config = Config with { EncryptionEnabled = true };
         await config.SaveAsync(ConfigPath, cancellationToken).ConfigureAwait(false);
         return new DataFolder(Path, config);
+    }
+
+    /// <summary>The same folder with <paramref name="config"/> in effect (not saved), e.g. a repository path given on the command line.</summary>
+    public static DataFolder WithConfig(DataFolder folder, MdmaiConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        return new DataFolder(folder.Path, config);
     }
 
     /// <summary>The default location, resolved from the environment as the class summary describes.</summary>
@@ -74,6 +86,13 @@ public sealed class DataFolder
     {
         ArgumentNullException.ThrowIfNull(path);
         var full = System.IO.Path.GetFullPath(path);
+
+        // An in-place restore that was interrupted is rolled back first: the folder is as it was before it.
+        if (Directory.Exists(full))
+        {
+            RestoreJournal.Recover(full);
+        }
+
         if (!Exists(full))
         {
             throw new MdmaiException(MdmaiErrorCode.NotInitialized,

@@ -30,6 +30,12 @@ public sealed record MdmaiConfig
     /// <summary>zstd level used for backups, 1 to 19. Default: 6.</summary>
     public int BackupCompressionLevel { get; init; } = 6;
 
+    /// <summary>Folder of the backup repository (another disk, say); relative paths are under the data folder. Default: <c>backups</c>.</summary>
+    public string BackupRepository { get; init; } = "backups";
+
+    /// <summary>Whether closing the app takes a backup. Default: false.</summary>
+    public bool BackupOnShutdown { get; init; }
+
     internal static readonly JsonSerializerOptions SerializerOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -45,6 +51,7 @@ public sealed record MdmaiConfig
         Require(CacheSizeLimitMb is >= 0 and <= 1_048_576, "cache_size_limit_mb", "between 0 and 1048576");
         Require(IntegrityCheckIntervalHours is >= 1 and <= 24 * 365, "integrity_check_interval_hours", "between 1 and 8760");
         Require(BackupCompressionLevel is >= 1 and <= 19, "backup_compression_level", "between 1 and 19");
+        Require(!string.IsNullOrWhiteSpace(BackupRepository) && BackupRepository.IndexOf('\0', StringComparison.Ordinal) < 0, "backup_repository", "a folder path");
     }
 
     private static void Require(bool ok, string field, string range)

@@ -39,10 +39,10 @@ public sealed class KeyFile
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    private readonly string _path;
+    private readonly string? _path;
     private Document _document;
 
-    private KeyFile(string path, Document document)
+    private KeyFile(string? path, Document document)
     {
         _path = path;
         _document = document;
@@ -75,6 +75,39 @@ public sealed class KeyFile
             throw new MdmaiException(MdmaiErrorCode.AlreadyExists, $"A key file already exists at '{path}'. Use 'mdmai key change-password' to change its password.");
         }
 
+        var file = new KeyFile(Path.GetFullPath(path), NewDocument(password, kdf, clock));
+        await file.SaveAsync(cancellationToken).ConfigureAwait(false);
+        return file;
+    }
+
+    /// <summary>A new key file that lives in memory only (a backup repository stores it through its backend).</summary>
+    internal static KeyFile CreateDetached(string password, KdfParameters? kdf = null, TimeProvider? clock = null)
+    {
+        RequirePassword(password);
+        return new KeyFile(null, NewDocument(password, kdf, clock));
+    }
+
+    /// <summary>Parses key file bytes; <paramref name="label"/> names the file in errors.</summary>
+    internal static KeyFile Parse(ReadOnlySpan<byte> bytes, string label)
+    {
+        Document? document;
+        try
+        {
+            document = JsonSerializer.Deserialize<Document>(bytes, Json);
+        }
+        catch (JsonException ex)
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The key file '{label}' is damaged or truncated ({ex.Message.Split(" Path: ")[0]}).", ex);
+        }
+
+        return new KeyFile(null, Validate(document, label));
+    }
+
+    /// <summary>The key file's bytes, as written to disk.</summary>
+    internal byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(_document, Json);
+
+    private static Document NewDocument(string password, KdfParameters? kdf, TimeProvider? clock)
+    {
         var now = Timestamps.Format((clock ?? TimeProvider.System).GetUtcNow());
         var master = GC.AllocateArray<byte>(DataKey.Size, pinned: true);
         var data = GC.AllocateArray<byte>(DataKey.Size, pinned: true);
@@ -82,7 +115,7 @@ public sealed class KeyFile
         {
             RandomNumberGenerator.Fill(master);
             RandomNumberGenerator.Fill(data);
-            var document = new Document
+            return new Document
             {
                 Format = Format,
                 Version = FormatVersion,
@@ -90,9 +123,6 @@ public sealed class KeyFile
                 Slots = [PasswordSlot(password, master, kdf ?? KdfParameters.Default)],
                 DataKeys = [WrapDataKey(master, 1, data, now)],
             };
-            var file = new KeyFile(Path.GetFullPath(path), document);
-            await file.SaveAsync(cancellationToken).ConfigureAwait(false);
-            return file;
         }
         finally
         {
@@ -120,6 +150,11 @@ public sealed class KeyFile
             throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The key file '{path}' is damaged or truncated ({ex.Message.Split(" Path: ")[0]}). Restore it from a backup; without it encrypted data cannot be read.", ex);
         }
 
+        return new KeyFile(Path.GetFullPath(path), Validate(document, path));
+    }
+
+    private static Document Validate(Document? document, string path)
+    {
         if (document is null || document.Format != Format || document.Slots.Count == 0 || document.DataKeys.Count == 0
             || document.Slots.All(s => s.Kind != "password"))
         {
@@ -131,7 +166,7 @@ public sealed class KeyFile
             throw new MdmaiException(MdmaiErrorCode.ForeignFormat, $"The key file '{path}' has format version {document.Version}; this mdmai reads {FormatVersion}. Upgrade mdmai.");
         }
 
-        return new KeyFile(Path.GetFullPath(path), document);
+        return document;
     }
 
     /// <summary>Unlocks the data keys with the password.</summary>
@@ -212,8 +247,9 @@ public sealed class KeyFile
         }
     }
 
-    private Task SaveAsync(CancellationToken cancellationToken) =>
-        AtomicFile.WriteAllBytesAsync(_path, JsonSerializer.SerializeToUtf8Bytes(_document, Json), cancellationToken);
+    private Task SaveAsync(CancellationToken cancellationToken) => _path is null
+        ? Task.CompletedTask
+        : AtomicFile.WriteAllBytesAsync(_path, ToBytes(), cancellationToken);
 
     private static void RequirePassword(string password)
     {

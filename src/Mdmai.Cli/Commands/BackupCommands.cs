@@ -1,0 +1,415 @@
+using System.CommandLine;
+using System.Globalization;
+using Mdmai.DataManager;
+using Mdmai.DataManager.Backup;
+using Mdmai.DataManager.Configuration;
+using Spectre.Console;
+
+namespace Mdmai.Cli.Commands;
+
+/// <summary><c>mdmai backup create | list | show | diff | forget | prune | verify | restore | export | import</c>.</summary>
+internal static class BackupCommands
+{
+    private static readonly Option<string?> Repo = new("--repo")
+    {
+        Description = "Backup repository folder (default: backup_repository in mdmai.json, i.e. <data>/backups)",
+        Recursive = true,
+    };
+
+    public static Command Create(CliContext context)
+    {
+        var backup = new Command("backup", "Deduplicated, compressed, encrypted snapshots of the data folder: create, list, verify, restore, export");
+        backup.Options.Add(Repo);
+        backup.Subcommands.Add(CreateCommand(context));
+        backup.Subcommands.Add(List(context));
+        backup.Subcommands.Add(Show(context));
+        backup.Subcommands.Add(Diff(context));
+        backup.Subcommands.Add(Forget(context));
+        backup.Subcommands.Add(Prune(context));
+        backup.Subcommands.Add(Verify(context));
+        backup.Subcommands.Add(Restore(context));
+        return backup;
+    }
+
+    private static string Password(CliContext context, ParseResult parse, Output output) =>
+        Passwords.Read(output, context.Environment, parse.GetValue(KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
+
+    /// <summary>The repository: of <c>--repo</c> when given (no data folder needed, as on a new machine), else of the data folder.</summary>
+    private static async Task<BackupRepository> OpenRepositoryAsync(CliContext context, ParseResult parse, Output output, CancellationToken ct)
+    {
+        string path;
+        if (parse.GetValue(Repo) is { Length: > 0 } repo)
+        {
+            path = Path.GetFullPath(repo);
+        }
+        else
+        {
+            path = (await DataFolder.OpenAsync(context.DataPath(parse), ct)).BackupRepositoryPath;
+        }
+
+        var backend = new LocalFolderBackend(path);
+        if (!await BackupRepository.ExistsAsync(backend, ct))
+        {
+            throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{path}' yet: 'mdmai backup create' makes one.");
+        }
+
+        var password = await BackupRepository.IsEncryptedAsync(backend, ct) ? Password(context, parse, output) : null;
+        return await BackupRepository.OpenAsync(backend, password, ct);
+    }
+
+    private static async Task<DataFolderBackups> OpenBackupsAsync(CliContext context, ParseResult parse, Output output, CancellationToken ct)
+    {
+        var folder = await DataFolder.OpenAsync(context.DataPath(parse), ct);
+        if (parse.GetValue(Repo) is { Length: > 0 } repo)
+        {
+            folder = WithRepository(folder, repo);
+        }
+
+        var backend = new LocalFolderBackend(folder.BackupRepositoryPath);
+        var needPassword = folder.Config.EncryptionEnabled || await BackupRepository.IsEncryptedAsync(backend, ct);
+        return await DataFolderBackups.OpenAsync(folder, needPassword ? Password(context, parse, output) : null, create: true, cancellationToken: ct);
+    }
+
+    private static DataFolder WithRepository(DataFolder folder, string repo) =>
+        DataFolder.WithConfig(folder, folder.Config with { BackupRepository = Path.GetFullPath(repo) });
+
+    private static Command CreateCommand(CliContext context)
+    {
+        var command = new Command("create", "Take a snapshot of the data folder (database via SQLite's online backup, files, keys, config) and any --include paths");
+        var include = new Option<string[]>("--include") { Description = "Also back up this folder or file (repeatable)" };
+        var tag = new Option<string[]>("--tag") { Description = "Tag the snapshot (repeatable)" };
+        var description = new Option<string?>("--description") { Description = "A description" };
+        var level = new Option<int?>("--level") { Description = "zstd level 1-19 for this run (default: backup_compression_level)" };
+        var kind = new Option<string>("--kind") { Description = "manual, auto, shutdown or pre_restore", DefaultValueFactory = _ => "manual" };
+        foreach (var option in new Option[] { include, tag, description, level, kind })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            var snapshotKind = Enum.TryParse<SnapshotKind>(parse.GetValue(kind)!.Replace("_", "", StringComparison.Ordinal), ignoreCase: true, out var k)
+                ? k : throw new MdmaiException(MdmaiErrorCode.InvalidEnumValue, $"'{parse.GetValue(kind)}' is not a snapshot kind: manual, auto, shutdown or pre_restore.");
+            using var backups = await OpenBackupsAsync(context, parse, output, ct);
+            var result = await output.WithProgressAsync("Backing up", null, progress => backups.BackupAsync(snapshotKind, parse.GetValue(include), parse.GetValue(tag), parse.GetValue(description), parse.GetValue(level),
+                progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
+            if (snapshotKind == SnapshotKind.Auto)
+            {
+                await backups.ApplyRetentionAsync(ct);
+            }
+
+            var s = result.Snapshot.Stats;
+            if (output.Json)
+            {
+                output.WriteJson(new { result.Snapshot, result.Errors });
+            }
+            else
+            {
+                output.Line($"Snapshot {result.Snapshot.Id[..8]} saved: {s.Files} files, {GeneralCommands.Bytes(s.Bytes)} ({s.NewFiles} new, {s.ChangedFiles} changed, {s.UnchangedFiles} unchanged); read {GeneralCommands.Bytes(s.BytesRead)}, added {GeneralCommands.Bytes(s.StoredBytes)} in {s.DurationSeconds:F1} s.");
+                foreach (var error in result.Errors)
+                {
+                    output.Line($"  not backed up: {error}");
+                }
+            }
+
+            return result.Errors.Count == 0 ? ExitCodes.Ok : ExitCodes.PartialFailure;
+        }));
+        return command;
+    }
+
+    private static Command List(CliContext context)
+    {
+        var command = new Command("list", "List snapshots, oldest first");
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            using var repository = await OpenRepositoryAsync(context, parse, output, ct);
+            var snapshots = await repository.ListSnapshotsAsync(ct);
+            if (output.Json)
+            {
+                output.WriteJson(new { Items = snapshots, TotalCount = snapshots.Count });
+                return ExitCodes.Ok;
+            }
+
+            var table = new Table().Border(TableBorder.Rounded).AddColumn("id").AddColumn("time (UTC)").AddColumn("kind").AddColumn("tags")
+                .AddColumn(new TableColumn("files").RightAligned()).AddColumn(new TableColumn("size").RightAligned()).AddColumn(new TableColumn("added").RightAligned()).AddColumn("description");
+            foreach (var s in snapshots)
+            {
+                table.AddRow(s.Id[..8], s.Time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), Kind(s.Kind), Markup.Escape(string.Join(",", s.Tags)),
+                    s.Stats.Files.ToString(CultureInfo.InvariantCulture), GeneralCommands.Bytes(s.Stats.Bytes), GeneralCommands.Bytes(s.Stats.StoredBytes), Markup.Escape(s.Description ?? ""));
+            }
+
+            output.Console.Write(table);
+            output.Line($"{snapshots.Count} snapshot(s)");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static string Kind(SnapshotKind kind) => kind == SnapshotKind.PreRestore ? "pre_restore" : kind.ToString().ToLowerInvariant();
+
+    private static Command Show(CliContext context)
+    {
+        var command = new Command("show", "Show a snapshot: its stats, and its files with what is new since its parent");
+        var id = new Argument<string>("id") { Description = "Snapshot id (or a unique prefix, or 'latest')" };
+        var path = new Option<string?>("--path") { Description = "Only entries under or matching this path" };
+        command.Arguments.Add(id);
+        command.Options.Add(path);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            using var repository = await OpenRepositoryAsync(context, parse, output, ct);
+            var snapshot = await repository.GetSnapshotAsync(parse.GetValue(id)!, ct);
+            var changes = new Dictionary<string, SnapshotChange>(StringComparer.Ordinal);
+            if (snapshot.Parent is { } parent)
+            {
+                try
+                {
+                    await foreach (var d in repository.DiffAsync(parent, snapshot.Id, ct))
+                    {
+                        if (d.Change != SnapshotChange.Removed)
+                        {
+                            changes[d.Path] = d.Change;
+                        }
+                    }
+                }
+                catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.NotFound)
+                {
+                    // the parent was forgotten: everything counts as new
+                }
+            }
+
+            var pattern = parse.GetValue(path);
+            var entries = new List<object>();
+            var table = new Table().Border(TableBorder.Rounded).AddColumn("path").AddColumn("type").AddColumn(new TableColumn("size").RightAligned()).AddColumn("modified (UTC)").AddColumn("new");
+            await foreach (var e in repository.ListEntriesAsync(snapshot.Id, ct))
+            {
+                if (pattern is not null && !(e.Path == pattern.Trim('/') || e.Path.StartsWith(pattern.Trim('/') + "/", StringComparison.Ordinal)))
+                {
+                    continue;
+                }
+
+                var status = snapshot.Parent is null ? "added" : changes.TryGetValue(e.Path, out var c) ? (c == SnapshotChange.Added ? "added" : "modified") : "";
+                if (output.Json)
+                {
+                    entries.Add(new { e.Path, Type = e.Type.ToString().ToLowerInvariant(), e.Size, e.Modified, e.Mode, e.LinkTarget, Change = status.Length == 0 ? null : status });
+                }
+                else
+                {
+                    table.AddRow(Markup.Escape(e.Path), e.Type.ToString().ToLowerInvariant(), e.Type == SnapshotEntryType.File ? GeneralCommands.Bytes(e.Size) : "",
+                        e.Modified.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), status);
+                }
+            }
+
+            if (output.Json)
+            {
+                output.WriteJson(new { Snapshot = snapshot, Entries = entries });
+                return ExitCodes.Ok;
+            }
+
+            var s = snapshot.Stats;
+            output.Line($"Snapshot {snapshot.Id} ({Kind(snapshot.Kind)}) taken {snapshot.Time.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC on {snapshot.Host}{(snapshot.Parent is { } p ? $", parent {p[..8]}" : "")}");
+            if (snapshot.Description is { } text)
+            {
+                output.Line($"  {text}");
+            }
+
+            output.Line($"  {s.Files} files, {GeneralCommands.Bytes(s.Bytes)}; {s.NewFiles} new, {s.ChangedFiles} changed, {s.UnchangedFiles} unchanged; {GeneralCommands.Bytes(s.NewBytes)} new content, {GeneralCommands.Bytes(s.StoredBytes)} added to the repository in {s.DurationSeconds:F1} s");
+            output.Console.Write(table);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Diff(CliContext context)
+    {
+        var command = new Command("diff", "What changed between two snapshots (+ added, - removed, M modified)");
+        var a = new Argument<string>("older") { Description = "The older snapshot" };
+        var b = new Argument<string>("newer") { Description = "The newer snapshot" };
+        command.Arguments.Add(a);
+        command.Arguments.Add(b);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            using var repository = await OpenRepositoryAsync(context, parse, output, ct);
+            var items = new List<SnapshotDifference>();
+            await foreach (var d in repository.DiffAsync(parse.GetValue(a)!, parse.GetValue(b)!, ct))
+            {
+                if (output.Json)
+                {
+                    items.Add(d);
+                }
+                else
+                {
+                    output.Line($"{(d.Change == SnapshotChange.Added ? "+" : d.Change == SnapshotChange.Removed ? "-" : "M")} {d.Path}");
+                }
+            }
+
+            if (output.Json)
+            {
+                output.WriteJson(new { Items = items.Select(d => new { Change = d.Change.ToString().ToLowerInvariant(), d.Path, d.OldSize, d.NewSize }), TotalCount = items.Count });
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Forget(CliContext context)
+    {
+        var command = new Command("forget", "Forget snapshots by id, or by a retention policy (the newest is always kept); 'backup prune' then frees their data");
+        var ids = new Argument<string[]>("ids") { Description = "Snapshot ids to forget", Arity = ArgumentArity.ZeroOrMore };
+        var last = new Option<int?>("--keep-last") { Description = "Keep the newest N" };
+        var hourly = new Option<int?>("--keep-hourly") { Description = "Keep the newest of each of the last N hours" };
+        var daily = new Option<int?>("--keep-daily") { Description = "Keep the newest of each of the last N days" };
+        var weekly = new Option<int?>("--keep-weekly") { Description = "Keep the newest of each of the last N weeks" };
+        var monthly = new Option<int?>("--keep-monthly") { Description = "Keep the newest of each of the last N months" };
+        var yearly = new Option<int?>("--keep-yearly") { Description = "Keep the newest of each of the last N years" };
+        var within = new Option<string?>("--keep-within") { Description = "Keep everything within this span of the newest, e.g. 7d, 12h, 2w, 1m, 1y" };
+        var kind = new Option<string?>("--kind") { Description = "Apply the policy only to snapshots of this kind (others are kept)" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Only say what would be forgotten" };
+        command.Arguments.Add(ids);
+        foreach (var option in new Option[] { last, hourly, daily, weekly, monthly, yearly, within, kind, dryRun })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            using var repository = await OpenRepositoryAsync(context, parse, output, ct);
+            var named = parse.GetValue(ids) ?? [];
+            IReadOnlyList<SnapshotInfo> removed;
+            if (named.Length > 0)
+            {
+                removed = parse.GetValue(dryRun)
+                    ? [.. await Task.WhenAll(named.Select(i => repository.GetSnapshotAsync(i, ct)))]
+                    : await repository.ForgetSnapshotsAsync(named, ct);
+            }
+            else
+            {
+                var policy = new RetentionPolicy
+                {
+                    KeepLast = parse.GetValue(last), KeepHourly = parse.GetValue(hourly), KeepDaily = parse.GetValue(daily), KeepWeekly = parse.GetValue(weekly),
+                    KeepMonthly = parse.GetValue(monthly), KeepYearly = parse.GetValue(yearly), KeepWithin = parse.GetValue(within) is { } w ? ParseSpan(w) : null,
+                    Kinds = parse.GetValue(kind) is { } k ? [Enum.Parse<SnapshotKind>(k.Replace("_", "", StringComparison.Ordinal), ignoreCase: true)] : [],
+                };
+                removed = (await repository.ForgetAsync(policy, parse.GetValue(dryRun), ct)).Removed;
+            }
+
+            output.Report(new { Items = removed, TotalCount = removed.Count, DryRun = parse.GetValue(dryRun) },
+                $"{(parse.GetValue(dryRun) ? "Would forget" : "Forgot")} {removed.Count} snapshot(s){(removed.Count > 0 ? ": " + string.Join(", ", removed.Select(s => s.Id[..8])) : "")}.{(removed.Count > 0 && !parse.GetValue(dryRun) ? " Run 'mdmai backup prune' to free their data." : "")}");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    internal static TimeSpan ParseSpan(string text)
+    {
+        if (text.Length >= 2 && int.TryParse(text[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+        {
+            switch (text[^1])
+            {
+                case 'h': return TimeSpan.FromHours(n);
+                case 'd': return TimeSpan.FromDays(n);
+                case 'w': return TimeSpan.FromDays(7 * n);
+                case 'm': return TimeSpan.FromDays(30 * n);
+                case 'y': return TimeSpan.FromDays(365 * n);
+            }
+        }
+
+        throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{text}' is not a span: use a number and h, d, w, m or y (e.g. 7d).");
+    }
+
+    private static Command Prune(CliContext context)
+    {
+        var command = new Command("prune", "Free the data no snapshot uses: delete unused packs, repack sparse ones (takes an exclusive lock)");
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            using var repository = await OpenRepositoryAsync(context, parse, output, ct);
+            var result = await repository.PruneAsync(cancellationToken: ct);
+            output.Report(result, $"Pruned: {result.BlobsRemoved} unused blob(s); {result.PacksDeleted} pack(s) deleted, {result.PacksRepacked} repacked into {result.PacksWritten}; {GeneralCommands.Bytes(result.BytesFreed)} freed.");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Verify(CliContext context)
+    {
+        var command = new Command("verify", "Check the repository's structure; with --read-data also decrypt and re-hash every chunk (non-zero exit on any failure)");
+        var readData = new Option<bool>("--read-data") { Description = "Read every pack and re-hash every chunk" };
+        var subset = new Option<string?>("--subset") { Description = "With --read-data: read only this share of packs, e.g. 10%" };
+        command.Options.Add(readData);
+        command.Options.Add(subset);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            var share = 100.0;
+            if (parse.GetValue(subset) is { } text && !(double.TryParse(text.TrimEnd('%'), NumberStyles.Float, CultureInfo.InvariantCulture, out share) && share is > 0 and <= 100))
+            {
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"--subset must be a percentage above 0 and up to 100, not '{text}'.");
+            }
+
+            using var repository = await OpenRepositoryAsync(context, parse, output, ct);
+            var report = await output.WithProgressAsync("Verifying", null, progress => repository.VerifyAsync(new VerifyOptions { ReadData = parse.GetValue(readData), SubsetPercent = share },
+                progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
+            if (output.Json)
+            {
+                output.WriteJson(report);
+            }
+            else
+            {
+                output.Line($"{report.Snapshots} snapshot(s), {report.Packs} pack(s), {report.Blobs} blob(s) checked{(parse.GetValue(readData) ? $"; read {report.PacksRead} pack(s), {report.BlobsRead} blob(s), {GeneralCommands.Bytes(report.BytesRead)}" : "")}.");
+                if (report.UnindexedPacks > 0)
+                {
+                    output.Line($"{report.UnindexedPacks} pack(s) left by an interrupted backup are not indexed; 'mdmai backup prune' removes them.");
+                }
+
+                foreach (var error in report.Errors)
+                {
+                    output.Line($"  error: {error}");
+                }
+
+                output.Line(report.Ok ? "No errors found." : $"{report.Errors.Count} error(s) found.");
+            }
+
+            return report.Ok ? ExitCodes.Ok : ExitCodes.CheckFailed;
+        }));
+        return command;
+    }
+
+    private static Command Restore(CliContext context)
+    {
+        var command = new Command("restore", "Restore a snapshot into --target DIR (all of it, or --path), or the data folder itself with --in-place");
+        var id = new Argument<string>("id") { Description = "Snapshot id (or a unique prefix, or 'latest')" };
+        var target = new Option<string?>("--target") { Description = "Folder to restore into" };
+        var path = new Option<string?>("--path") { Description = "Only entries equal to, under, or matching (* and ?) this snapshot path" };
+        var inPlace = new Option<bool>("--in-place") { Description = "Replace the data folder with the snapshot's (a pre-restore snapshot is taken first)" };
+        command.Arguments.Add(id);
+        command.Options.Add(target);
+        command.Options.Add(path);
+        command.Options.Add(inPlace);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            if (parse.GetValue(inPlace) == (parse.GetValue(target) is not null))
+            {
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Give either --target DIR or --in-place.");
+            }
+
+            RestoreResult result;
+            if (parse.GetValue(inPlace))
+            {
+                using var backups = await OpenBackupsAsync(context, parse, output, ct);
+                result = await output.WithProgressAsync("Restoring", null, progress => backups.RestoreInPlaceAsync(parse.GetValue(id)!,
+                    progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
+            }
+            else
+            {
+                using var repository = await OpenRepositoryAsync(context, parse, output, ct);
+                var snapshot = await repository.GetSnapshotAsync(parse.GetValue(id)!, ct);
+                result = await output.WithProgressAsync("Restoring", snapshot.Stats.Bytes, progress => repository.RestoreAsync(snapshot.Id, parse.GetValue(target)!,
+                    new RestoreOptions { PathPattern = parse.GetValue(path) },
+                    progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
+            }
+
+            output.Report(result, $"Restored {result.Files} file(s), {GeneralCommands.Bytes(result.Bytes)}, {result.Directories} folder(s), {result.Symlinks} link(s) in {result.DurationSeconds:F1} s; every file verified.");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,753 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.IO.Hashing;
+using System.Text.Json;
+using System.Threading.Channels;
+using Mdmai.DataManager.Backup.Internal;
+using Mdmai.DataManager.Files.Internal;
+using Microsoft.Data.Sqlite;
+
+namespace Mdmai.DataManager.Backup;
+
+/// <summary>What a snapshot covers.</summary>
+public sealed record BackupSources
+{
+    /// <summary>
+    /// The app's data folder: its database is captured with SQLite's online backup API (a consistent snapshot while
+    /// the app keeps writing), the rest (file store objects, key file, config) is read as files. Its <c>tmp</c> and
+    /// <c>backups</c> folders are left out.
+    /// </summary>
+    public string? DataFolder { get; init; }
+
+    /// <summary>Extra folders or files to back up; stored under <c>include/</c> + their absolute path.</summary>
+    public IReadOnlyList<string> Includes { get; init; } = [];
+
+    /// <summary>Absolute paths never to back up (the repository itself when it lies inside a source).</summary>
+    public IReadOnlyList<string> Excludes { get; init; } = [];
+}
+
+/// <summary>How to take a snapshot.</summary>
+public sealed record SnapshotOptions
+{
+    /// <summary>Why it is taken.</summary>
+    public SnapshotKind Kind { get; init; } = SnapshotKind.Manual;
+
+    /// <summary>User tags.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>A free-text description.</summary>
+    public string? Description { get; init; }
+
+    /// <summary>zstd level for chunks that compress (1–19; the config's <c>backup_compression_level</c> by default).</summary>
+    public int CompressionLevel { get; init; } = 6;
+
+    /// <summary>Worker threads for hashing, compressing and sealing (default: every core).</summary>
+    public int Parallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Bytes of chunk data the pipeline may hold at once (default 24 MiB).</summary>
+    public long MemoryBudget { get; init; } = 24L * 1024 * 1024;
+}
+
+public sealed partial class BackupRepository
+{
+    internal static readonly string[] DatabaseFiles = ["mdmai.db", "mdmai.db-wal", "mdmai.db-shm", "mdmai.db-journal"];
+    internal static readonly string[] SkippedDataFolders = ["tmp", "backups"];
+
+    /// <summary>
+    /// Takes a snapshot: every file is read once through one pipeline (read → chunk → hash → dedup → compress →
+    /// seal → pack) with bounded memory; files unchanged since the parent snapshot (same size, mtime and inode; for
+    /// the file store's immutable objects, same name and size) are not read at all.
+    /// </summary>
+    public async Task<SnapshotResult> CreateSnapshotAsync(BackupSources sources, SnapshotOptions? options = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        options ??= new SnapshotOptions();
+        if (options.CompressionLevel is < 1 or > 19)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"The compression level must be 1 to 19, not {options.CompressionLevel}.");
+        }
+
+        var roots = ResolveSources(sources);
+        await using var repositoryLock = await RepositoryLock.AcquireAsync(Backend, exclusive: false, cancellationToken).ConfigureAwait(false);
+        var stopwatch = Stopwatch.StartNew();
+        var sourceNames = roots.Select(r => r.Absolute).ToList();
+        var parent = await FindParentAsync(sourceNames, cancellationToken).ConfigureAwait(false);
+        string? stagedDatabase = null;
+        try
+        {
+            if (sources.DataFolder is { } dataFolder && File.Exists(Path.Combine(dataFolder, DatabaseFiles[0])))
+            {
+                stagedDatabase = await CaptureDatabaseAsync(dataFolder, cancellationToken).ConfigureAwait(false);
+            }
+
+            var builder = new SnapshotBuilder(this, options, progress, stagedDatabase) { Excludes = [.. sources.Excludes.Select(e => Path.TrimEndingDirectorySeparator(Path.GetFullPath(e)))] };
+            var (tree, stats, errors) = await builder.RunAsync(roots, parent, cancellationToken).ConfigureAwait(false);
+            var document = new SnapshotDocument
+            {
+                Time = DateTimeOffset.UtcNow,
+                Kind = options.Kind,
+                Tags = options.Tags,
+                Description = options.Description,
+                Host = Environment.MachineName,
+                Parent = parent?.Id,
+                Sources = sourceNames,
+                Tree = tree,
+                Stats = stats with { DurationSeconds = stopwatch.Elapsed.TotalSeconds },
+            };
+            await WriteSnapshotAsync(document, cancellationToken).ConfigureAwait(false);
+            return new SnapshotResult(document.Info, errors);
+        }
+        finally
+        {
+            if (stagedDatabase is not null)
+            {
+                File.Delete(stagedDatabase);
+            }
+        }
+    }
+
+    private async Task<SnapshotDocument?> FindParentAsync(List<string> sources, CancellationToken cancellationToken)
+    {
+        var all = await ListSnapshotsAsync(cancellationToken).ConfigureAwait(false);
+        var match = all.LastOrDefault(s => s.Host == Environment.MachineName && s.Sources.SequenceEqual(sources, StringComparer.Ordinal));
+        return match is null ? null : await ReadSnapshotAsync(match.Id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Copies the live database into a staging file with SQLite's online backup API: one read transaction, so the
+    /// copy is a consistent snapshot, and in WAL mode the app's writers are never blocked.
+    /// </summary>
+    internal static async Task<string> CaptureDatabaseAsync(string dataFolder, CancellationToken cancellationToken)
+    {
+        var temp = Path.Combine(dataFolder, "tmp");
+        Directory.CreateDirectory(temp);
+        var staged = Path.Combine(temp, $"backup-{Guid.NewGuid():N}.db");
+        var source = new SqliteConnectionStringBuilder { DataSource = Path.Combine(dataFolder, DatabaseFiles[0]), Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString();
+        var target = new SqliteConnectionStringBuilder { DataSource = staged, Pooling = false }.ToString();
+        try
+        {
+            await Task.Run(() =>
+            {
+                using var from = new SqliteConnection(source);
+                using var to = new SqliteConnection(target);
+                from.Open();
+                to.Open();
+                using (var pragma = from.CreateCommand())
+                {
+                    // Page reads go through the OS cache; a large SQLite cache or map would only add to peak memory.
+                    pragma.CommandText = "PRAGMA mmap_size=0; PRAGMA cache_size=-2000; PRAGMA busy_timeout=30000;";
+                    pragma.ExecuteNonQuery();
+                }
+
+                from.BackupDatabase(to);
+            }, cancellationToken).ConfigureAwait(false);
+            return staged;
+        }
+        catch (SqliteException ex)
+        {
+            File.Delete(staged);
+            throw new MdmaiException(ex.SqliteErrorCode is 5 or 6 ? MdmaiErrorCode.DatabaseLocked : MdmaiErrorCode.Corrupt,
+                $"Could not capture the database for the backup: {ex.Message}", ex);
+        }
+        catch
+        {
+            File.Delete(staged);
+            throw;
+        }
+    }
+
+    internal sealed record SourceRoot(string SnapshotPath, string Absolute, bool IsDataFolder);
+
+    private static List<SourceRoot> ResolveSources(BackupSources sources)
+    {
+        var roots = new List<SourceRoot>();
+        if (sources.DataFolder is { } data)
+        {
+            var full = Path.GetFullPath(data);
+            if (!Directory.Exists(full))
+            {
+                throw new MdmaiException(MdmaiErrorCode.NotFound, $"The data folder '{full}' does not exist.");
+            }
+
+            roots.Add(new SourceRoot("data", full, true));
+        }
+
+        var includes = new List<SourceRoot>();
+        foreach (var include in sources.Includes)
+        {
+            var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(include));
+            if (!Directory.Exists(full) && !File.Exists(full))
+            {
+                throw new MdmaiException(MdmaiErrorCode.NotFound, $"'{include}' does not exist: nothing to include.");
+            }
+
+            var relative = full.Replace('\\', '/').TrimStart('/').Replace(":", "", StringComparison.Ordinal);
+            if (!SnapshotPaths.IsSafe("include/" + relative))
+            {
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{include}' cannot be stored in a snapshot.");
+            }
+
+            includes.Add(new SourceRoot("include/" + relative, full, false));
+        }
+
+        includes.Sort((a, b) => PathOrder.Instance.Compare(a.SnapshotPath, b.SnapshotPath));
+        foreach (var include in includes)
+        {
+            // A folder inside one already included, or included twice, is covered by the first.
+            if (!roots.Any(r => !r.IsDataFolder && (include.SnapshotPath == r.SnapshotPath || include.SnapshotPath.StartsWith(r.SnapshotPath + "/", StringComparison.Ordinal))))
+            {
+                roots.Add(include);
+            }
+        }
+
+        if (roots.Count == 0)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Nothing to back up: give the data folder or at least one path to include.");
+        }
+
+        return roots;
+    }
+
+    /// <summary>One snapshot run: a producer walks and chunks, workers hash/compress/seal, one packer writes, one assembler builds the file list.</summary>
+    private sealed class SnapshotBuilder
+    {
+        private const int IndexFlushPacks = 32;
+        private const int TreeBlobMax = 1024 * 1024;
+
+        private readonly BackupRepository _repository;
+        private readonly SnapshotOptions _options;
+        private readonly IProgress<BackupProgress>? _progress;
+        private readonly string? _stagedDatabase;
+        private readonly ByteBudget _budget;
+        private readonly Channel<ChunkJob> _work;
+        private readonly Channel<FileJob> _files = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(512) { SingleReader = true, SingleWriter = true });
+        private readonly Channel<SealedBlob> _sealed;
+        private readonly ConcurrentDictionary<BlobId, byte> _pending = new();
+        private readonly ConcurrentQueue<string> _errors = new();
+        private long _fileCount, _directories, _bytes, _newFiles, _changed, _unchanged, _bytesRead, _newBlobs, _newBytes, _stored;
+        private long _lastReport;
+
+        public SnapshotBuilder(BackupRepository repository, SnapshotOptions options, IProgress<BackupProgress>? progress, string? stagedDatabase)
+        {
+            _repository = repository;
+            _options = options;
+            _progress = progress;
+            _stagedDatabase = stagedDatabase;
+            _budget = new ByteBudget(Math.Max(options.MemoryBudget, repository._chunker.Parameters.MaxSize));
+            var workers = Math.Max(1, options.Parallelism);
+            _work = Channel.CreateBounded<ChunkJob>(new BoundedChannelOptions(workers * 2) { SingleWriter = true });
+            _sealed = Channel.CreateBounded<SealedBlob>(new BoundedChannelOptions(workers * 2) { SingleReader = true });
+        }
+
+        public async Task<(IReadOnlyList<string> Tree, SnapshotStats Stats, IReadOnlyList<string> Errors)> RunAsync(List<SourceRoot> roots, SnapshotDocument? parent, CancellationToken cancellationToken)
+        {
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var ct = cts.Token;
+            var workers = Enumerable.Range(0, Math.Max(1, _options.Parallelism)).Select(_ => Task.Run(() => WorkAsync(ct), ct)).ToArray();
+            var packer = Task.Run(() => PackAsync(ct), ct);
+            var assembler = Task.Run(() => AssembleAsync(ct), ct);
+            var producer = Task.Run(() => ProduceAsync(roots, parent, ct), ct);
+            var stages = new List<Task>(workers) { packer, assembler, producer };
+            try
+            {
+                // Wait in pipeline order; the first failure cancels the rest.
+                await Watch(producer, cts).ConfigureAwait(false);
+                await Watch(Task.WhenAll(workers), cts).ConfigureAwait(false);
+                var tree = await Watch(assembler, cts).ConfigureAwait(false);
+                _sealed.Writer.TryComplete();
+                await Watch(packer, cts).ConfigureAwait(false);
+                var stats = new SnapshotStats
+                {
+                    Files = _fileCount, Directories = _directories, Bytes = _bytes, NewFiles = _newFiles, ChangedFiles = _changed,
+                    UnchangedFiles = _unchanged, BytesRead = _bytesRead, NewBlobs = _newBlobs, NewBytes = _newBytes, StoredBytes = _stored,
+                    Errors = _errors.Count,
+                };
+                return (tree, stats, [.. _errors]);
+            }
+            catch
+            {
+                await cts.CancelAsync().ConfigureAwait(false);
+                _work.Writer.TryComplete();
+                _files.Writer.TryComplete();
+                _sealed.Writer.TryComplete();
+                try
+                {
+                    await Task.WhenAll(stages).ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // The first failure is the one reported.
+                }
+
+                throw;
+            }
+        }
+
+        private static async Task<T> Watch<T>(Task<T> task, CancellationTokenSource cts)
+        {
+            try
+            {
+                return await task.ConfigureAwait(false);
+            }
+            catch
+            {
+                await cts.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        private static async Task Watch(Task task, CancellationTokenSource cts)
+        {
+            try
+            {
+                await task.ConfigureAwait(false);
+            }
+            catch
+            {
+                await cts.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        private async Task ProduceAsync(List<SourceRoot> roots, SnapshotDocument? parent, CancellationToken ct)
+        {
+            var scratch = GC.AllocateUninitializedArray<byte>(2 * _repository._chunker.Parameters.MaxSize);
+            var chunker = new StreamChunker(_repository._chunker, scratch);
+            await using var parentEntries = (parent is null ? EmptyTree() : _repository.ReadTreeAsync(parent, ct)).GetAsyncEnumerator(ct);
+            var hasParent = await parentEntries.MoveNextAsync().ConfigureAwait(false);
+            try
+            {
+                foreach (var root in roots)
+                {
+                    foreach (var item in Walk(root))
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        while (hasParent && PathOrder.Instance.Compare(parentEntries.Current.Path, item.Path) < 0)
+                        {
+                            hasParent = await parentEntries.MoveNextAsync().ConfigureAwait(false);
+                        }
+
+                        var previous = hasParent && parentEntries.Current.Path == item.Path ? parentEntries.Current : null;
+                        await ProduceItemAsync(item, previous, chunker, ct).ConfigureAwait(false);
+                    }
+                }
+            }
+            finally
+            {
+                _work.Writer.TryComplete();
+                _files.Writer.TryComplete();
+            }
+        }
+
+        private static async IAsyncEnumerable<TreeEntry> EmptyTree()
+        {
+            await Task.CompletedTask.ConfigureAwait(false);
+            yield break;
+        }
+
+        private async Task ProduceItemAsync(WalkItem item, TreeEntry? previous, StreamChunker chunker, CancellationToken ct)
+        {
+            var entry = item.Entry;
+            if (entry.Type != SnapshotEntryType.File)
+            {
+                await _files.Writer.WriteAsync(new FileJob(entry, entry.Type == SnapshotEntryType.Directory ? [] : null, null, null), ct).ConfigureAwait(false);
+                return;
+            }
+
+            if (previous is { Type: SnapshotEntryType.File, Chunks: { } known } && item.Source != _stagedDatabase && Unchanged(entry, previous)
+                && known.All(c => _repository._index.Contains(BlobId.Parse(c))))
+            {
+                Interlocked.Increment(ref _unchanged);
+                await _files.Writer.WriteAsync(new FileJob(entry with { Chunks = known }, known, null, null), ct).ConfigureAwait(false);
+                return;
+            }
+
+            if (previous is null)
+            {
+                Interlocked.Increment(ref _newFiles);
+            }
+            else
+            {
+                Interlocked.Increment(ref _changed);
+            }
+
+            var chunks = Channel.CreateUnbounded<Task<BlobId>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            var outcome = new TaskCompletionSource<(long Size, string? Error)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            await _files.Writer.WriteAsync(new FileJob(entry, null, chunks.Reader, outcome.Task), ct).ConfigureAwait(false);
+            long size = 0;
+            try
+            {
+                using var handle = UnixFileCalls.TryOpenForReading(item.Source) ?? File.OpenHandle(item.Source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                chunker.Reset();
+                long position = 0;
+                ValueTask<int> Read(Memory<byte> buffer, CancellationToken token)
+                {
+                    var n = RandomAccess.Read(handle, buffer.Span, position);
+                    position += n;
+                    return ValueTask.FromResult(n);
+                }
+
+                while (true)
+                {
+                    var chunk = await chunker.NextAsync(Read, ct).ConfigureAwait(false);
+                    if (chunk.IsEmpty)
+                    {
+                        break;
+                    }
+
+                    await _budget.AcquireAsync(chunk.Length, ct).ConfigureAwait(false);
+                    var buffer = ArrayPool<byte>.Shared.Rent(chunk.Length);
+                    chunk.Span.CopyTo(buffer);
+                    var job = new ChunkJob(buffer, chunk.Length, BlobType.Data, new TaskCompletionSource<BlobId>(TaskCreationOptions.RunContinuationsAsynchronously));
+                    chunks.Writer.TryWrite(job.Done.Task);
+                    await _work.Writer.WriteAsync(job, ct).ConfigureAwait(false);
+                    size += chunk.Length;
+                    Interlocked.Add(ref _bytesRead, chunk.Length);
+                    Report(entry.Path);
+                }
+
+                outcome.SetResult((size, null));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                outcome.SetResult((size, $"{item.Source}: {ex.Message}"));
+            }
+            catch (Exception ex)
+            {
+                outcome.TrySetException(ex);
+                throw;
+            }
+            finally
+            {
+                chunks.Writer.TryComplete();
+            }
+        }
+
+        private static bool Unchanged(TreeEntry now, TreeEntry before) =>
+            now.Size == before.Size && (IsStoreObject(now.Path)
+                || (now.ModifiedNanoseconds == before.ModifiedNanoseconds && now.Inode == before.Inode && now.Device == before.Device));
+
+        /// <summary>File store objects are named by their content and written once: same name and size is the same content.</summary>
+        private static bool IsStoreObject(string path) => path.StartsWith("data/objects/", StringComparison.Ordinal);
+
+        private void Report(string? current)
+        {
+            if (_progress is null)
+            {
+                return;
+            }
+
+            var now = Environment.TickCount64;
+            var last = Interlocked.Read(ref _lastReport);
+            if (now - last >= 100 && Interlocked.CompareExchange(ref _lastReport, now, last) == last)
+            {
+                _progress.Report(new BackupProgress(Interlocked.Read(ref _fileCount), Interlocked.Read(ref _bytesRead), null, null, current));
+            }
+        }
+
+        private async Task WorkAsync(CancellationToken ct)
+        {
+            using var compressor = new ZstdSharp.Compressor(_options.CompressionLevel);
+            using var sampler = new ZstdSharp.Compressor(1);
+            var sample = new byte[ZstdSharp.Compressor.GetCompressBound(Security.ObjectCodec.SampleSize)];
+            await foreach (var job in _work.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                var data = job.Buffer.AsSpan(0, job.Length);
+                var id = _repository._crypto.ComputeId(data);
+                if (_repository._index.Contains(id) || !_pending.TryAdd(id, 0))
+                {
+                    ArrayPool<byte>.Shared.Return(job.Buffer);
+                    _budget.Release(job.Length);
+                    job.Done.SetResult(id);
+                    continue;
+                }
+
+                var blob = Seal(id, job.Type, data, compressor, sampler, sample);
+                ArrayPool<byte>.Shared.Return(job.Buffer);
+                await _sealed.Writer.WriteAsync(blob, ct).ConfigureAwait(false);
+                job.Done.SetResult(id);
+            }
+        }
+
+        private SealedBlob Seal(BlobId id, BlobType type, ReadOnlySpan<byte> data, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample)
+        {
+            Interlocked.Increment(ref _newBlobs);
+            Interlocked.Add(ref _newBytes, data.Length);
+            var compress = data.Length >= 64 && sampler.Wrap(data[..Math.Min(data.Length, Security.ObjectCodec.SampleSize)], sample) < Math.Min(data.Length, Security.ObjectCodec.SampleSize) * 0.9;
+            var output = ArrayPool<byte>.Shared.Rent(RepositoryCrypto.Overhead + (compress ? ZstdSharp.Compressor.GetCompressBound(data.Length) : data.Length));
+            var length = data.Length;
+            if (compress)
+            {
+                length = compressor.Wrap(data, output.AsSpan(RepositoryCrypto.NonceSize));
+                if (length >= data.Length)
+                {
+                    compress = false;
+                    length = data.Length;
+                }
+            }
+
+            if (!compress)
+            {
+                data.CopyTo(output.AsSpan(RepositoryCrypto.NonceSize));
+            }
+
+            Span<byte> idBytes = stackalloc byte[BlobId.Size];
+            id.Write(idBytes);
+            _repository._crypto.SealInPlace(output, length, idBytes);
+            return new SealedBlob(id, type, compress, (uint)data.Length, output, length + RepositoryCrypto.Overhead, data.Length);
+        }
+
+        private async Task PackAsync(CancellationToken ct)
+        {
+            var pendingIndex = new List<(UInt128, IReadOnlyList<PackEntry>)>();
+            var reader = _sealed.Reader;
+            while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+            {
+                var (pack, entries, length) = await _repository.WritePackAsync(
+                    async (written, token) =>
+                    {
+                        while (written < _repository.PackSize)
+                        {
+                            if (reader.TryRead(out var blob))
+                            {
+                                return blob;
+                            }
+
+                            if (!await reader.WaitToReadAsync(token).ConfigureAwait(false))
+                            {
+                                return null;
+                            }
+                        }
+
+                        return null;
+                    },
+                    blob =>
+                    {
+                        if (blob.Type == BlobType.Data)
+                        {
+                            _budget.Release(blob.Budget);
+                        }
+                    },
+                    ct).ConfigureAwait(false);
+                Interlocked.Add(ref _stored, length);
+                _repository._index.Add(pack, entries);
+                pendingIndex.Add((pack, entries));
+                if (pendingIndex.Count >= IndexFlushPacks)
+                {
+                    await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false);
+                    pendingIndex.Clear();
+                }
+            }
+
+            await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false);
+        }
+
+        private async Task<IReadOnlyList<string>> AssembleAsync(CancellationToken ct)
+        {
+            var tree = new List<string>();
+            var buffer = new ArrayBufferWriter<byte>(64 * 1024);
+            using var compressor = new ZstdSharp.Compressor(_options.CompressionLevel);
+            using var sampler = new ZstdSharp.Compressor(1);
+            var sample = new byte[ZstdSharp.Compressor.GetCompressBound(Security.ObjectCodec.SampleSize)];
+            await foreach (var job in _files.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                var entry = job.Entry;
+                if (job.Chunks is { } reader)
+                {
+                    var ids = new List<string>();
+                    await foreach (var chunk in reader.ReadAllAsync(ct).ConfigureAwait(false))
+                    {
+                        ids.Add((await chunk.ConfigureAwait(false)).ToString());
+                    }
+
+                    var (size, error) = await job.Outcome!.ConfigureAwait(false);
+                    if (error is not null)
+                    {
+                        _errors.Enqueue(error);
+                        continue;
+                    }
+
+                    entry = entry with { Chunks = ids, Size = size };
+                }
+
+                if (entry.Type == SnapshotEntryType.File)
+                {
+                    Interlocked.Increment(ref _fileCount);
+                    Interlocked.Add(ref _bytes, entry.Size);
+                }
+                else if (entry.Type == SnapshotEntryType.Directory)
+                {
+                    Interlocked.Increment(ref _directories);
+                }
+
+                if (buffer.WrittenCount > 0)
+                {
+                    buffer.Write("\n"u8);
+                }
+
+                using (var json = new Utf8JsonWriter(buffer))
+                {
+                    JsonSerializer.Serialize(json, entry, TreeEntry.Json);
+                }
+
+                // Content-defined boundaries between entries keep unchanged stretches of the list in identical blobs.
+                if (buffer.WrittenCount >= TreeBlobMax || (XxHash32.HashToUInt32(System.Text.Encoding.UTF8.GetBytes(entry.Path)) & 0x7F) == 0)
+                {
+                    tree.Add(await FlushTreeAsync(buffer, compressor, sampler, sample, ct).ConfigureAwait(false));
+                }
+            }
+
+            if (buffer.WrittenCount > 0 || tree.Count == 0)
+            {
+                tree.Add(await FlushTreeAsync(buffer, compressor, sampler, sample, ct).ConfigureAwait(false));
+            }
+
+            return tree;
+        }
+
+        private async Task<string> FlushTreeAsync(ArrayBufferWriter<byte> buffer, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample, CancellationToken ct)
+        {
+            var data = buffer.WrittenSpan;
+            var id = _repository._crypto.ComputeId(data);
+            if (!_repository._index.Contains(id) && _pending.TryAdd(id, 0))
+            {
+                var blob = Seal(id, BlobType.Tree, data, compressor, sampler, sample);
+                await _sealed.Writer.WriteAsync(blob, ct).ConfigureAwait(false);
+            }
+
+            buffer.ResetWrittenCount();
+            return id.ToString();
+        }
+
+        private IEnumerable<WalkItem> Walk(SourceRoot root)
+        {
+            if (!FileIdentity.TryGet(root.Absolute, out var rootIdentity, out var errno))
+            {
+                _errors.Enqueue($"{root.Absolute}: {FileIdentity.Describe(errno)}");
+                yield break;
+            }
+
+            foreach (var item in Walk(root, root.SnapshotPath, root.Absolute, rootIdentity, top: true))
+            {
+                yield return item;
+            }
+        }
+
+        private IEnumerable<WalkItem> Walk(SourceRoot root, string path, string absolute, FileIdentity identity, bool top)
+        {
+            var entry = Entry(path, absolute, identity);
+            if (entry is null)
+            {
+                yield break;
+            }
+
+            yield return new WalkItem(entry, absolute);
+            if (identity.Kind != FileKind.Directory)
+            {
+                yield break;
+            }
+
+            string[] names;
+            try
+            {
+                names = [.. Directory.EnumerateFileSystemEntries(absolute).Select(Path.GetFileName).OfType<string>()];
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                _errors.Enqueue($"{absolute}: {ex.Message}");
+                yield break;
+            }
+
+            var databaseStaged = top && root.IsDataFolder && _stagedDatabase is not null;
+            if (top && root.IsDataFolder)
+            {
+                names = [.. names.Where(n => !DatabaseFiles.Contains(n) && !SkippedDataFolders.Contains(n) && !n.StartsWith(RestoreJournalPrefix, StringComparison.Ordinal))];
+                if (databaseStaged)
+                {
+                    names = [.. names, DatabaseFiles[0]];
+                }
+            }
+
+            Array.Sort(names, StringComparer.Ordinal);
+            foreach (var name in names)
+            {
+                var childPath = $"{path}/{name}";
+                if (databaseStaged && name == DatabaseFiles[0])
+                {
+                    if (FileIdentity.TryGet(_stagedDatabase!, out var staged, out _))
+                    {
+                        yield return new WalkItem(Entry(childPath, _stagedDatabase!, staged)!, _stagedDatabase!);
+                    }
+
+                    continue;
+                }
+
+                var child = Path.Combine(absolute, name);
+                if (IsExcluded(child))
+                {
+                    continue;
+                }
+
+                if (!FileIdentity.TryGet(child, out var childIdentity, out var childErrno))
+                {
+                    if (!FileIdentity.IsNotFound(childErrno))
+                    {
+                        _errors.Enqueue($"{child}: {FileIdentity.Describe(childErrno)}");
+                    }
+
+                    continue;
+                }
+
+                foreach (var item in Walk(root, childPath, child, childIdentity, top: false))
+                {
+                    yield return item;
+                }
+            }
+        }
+
+        public IReadOnlyList<string> Excludes { get; init; } = [];
+
+        private bool IsExcluded(string absolute) => Excludes.Count > 0 && Excludes.Contains(absolute, StringComparer.Ordinal);
+
+        private static TreeEntry? Entry(string path, string absolute, FileIdentity identity)
+        {
+            var type = identity.Kind switch
+            {
+                FileKind.Regular => SnapshotEntryType.File,
+                FileKind.Directory => SnapshotEntryType.Directory,
+                FileKind.SymbolicLink => SnapshotEntryType.Symlink,
+                _ => (SnapshotEntryType?)null,
+            };
+            if (type is null)
+            {
+                return null;
+            }
+
+            var mode = OperatingSystem.IsWindows() || type == SnapshotEntryType.Symlink ? 0 : (int)File.GetUnixFileMode(absolute);
+            return new TreeEntry
+            {
+                Path = path,
+                Type = type.Value,
+                Mode = mode,
+                Size = type == SnapshotEntryType.File ? identity.Size : 0,
+                ModifiedNanoseconds = identity.ModifiedNanoseconds,
+                Inode = identity.Inode,
+                Device = identity.Device,
+                LinkTarget = type == SnapshotEntryType.Symlink ? new FileInfo(absolute).LinkTarget : null,
+            };
+        }
+    }
+
+    internal const string RestoreJournalPrefix = ".mdmai-restore";
+
+    private readonly record struct WalkItem(TreeEntry Entry, string Source)
+    {
+        public string Path => Entry.Path;
+    }
+
+    private sealed record ChunkJob(byte[] Buffer, int Length, BlobType Type, TaskCompletionSource<BlobId> Done);
+
+    private sealed record FileJob(TreeEntry Entry, IReadOnlyList<string>? Known, ChannelReader<Task<BlobId>>? Chunks, Task<(long Size, string? Error)>? Outcome);
+
+}

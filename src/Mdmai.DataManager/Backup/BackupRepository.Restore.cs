@@ -1,0 +1,286 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Mdmai.DataManager.Backup.Internal;
+using Mdmai.DataManager.Files.Internal;
+
+namespace Mdmai.DataManager.Backup;
+
+/// <summary>What to restore.</summary>
+public sealed record RestoreOptions
+{
+    /// <summary>Only entries equal to, inside, or matching (with '*' and '?') this snapshot path; null restores everything.</summary>
+    public string? PathPattern { get; init; }
+
+    /// <summary>Files restored at once (default: cores + 1).</summary>
+    public int Parallelism { get; init; } = Environment.ProcessorCount + 1;
+
+    /// <summary>Strips this snapshot path prefix from every restored path (an in-place restore restores <c>data/</c> as the folder itself).</summary>
+    public string? StripPrefix { get; init; }
+}
+
+/// <summary>What a restore wrote.</summary>
+/// <param name="Files">Files written (each verified against its recorded chunk hashes and size).</param>
+/// <param name="Directories">Folders created or found.</param>
+/// <param name="Symlinks">Symbolic links created.</param>
+/// <param name="Bytes">Bytes written.</param>
+/// <param name="DurationSeconds">Wall time in seconds.</param>
+public sealed record RestoreResult(long Files, long Directories, long Symlinks, long Bytes, double DurationSeconds);
+
+public sealed partial class BackupRepository
+{
+    /// <summary>
+    /// Restores a snapshot (or the entries <see cref="RestoreOptions.PathPattern"/> selects) into <paramref name="target"/>.
+    /// Every chunk is authenticated and re-hashed against its id and every file's size checked before it is moved
+    /// into place; no entry can write outside the target — not with '..', not with an absolute path, not through a
+    /// link planted earlier in the same restore or already in the target.
+    /// </summary>
+    public async Task<RestoreResult> RestoreAsync(string snapshotId, string target, RestoreOptions? options = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        options ??= new RestoreOptions();
+        var stopwatch = Stopwatch.StartNew();
+        var snapshot = await FindSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
+        await using var repositoryLock = await RepositoryLock.AcquireAsync(Backend, exclusive: false, cancellationToken).ConfigureAwait(false);
+        var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+        Directory.CreateDirectory(root);
+        var writer = new RestoreWriter(this, root);
+        var files = Channel.CreateBounded<TreeEntry>(new BoundedChannelOptions(64) { SingleWriter = true });
+        var links = new List<TreeEntry>();
+        long directories = 0;
+        long totalBytes = snapshot.Stats.Bytes;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var workers = Enumerable.Range(0, Math.Max(1, options.Parallelism)).Select(_ => Task.Run(async () =>
+        {
+            await foreach (var entry in files.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
+            {
+                await writer.WriteFileAsync(entry, cts.Token).ConfigureAwait(false);
+                progress?.Report(new BackupProgress(writer.Files, writer.Bytes, snapshot.Stats.Files, totalBytes, entry.Path));
+            }
+        }, cts.Token)).ToArray();
+        try
+        {
+            await foreach (var stored in ReadTreeAsync(snapshot, cts.Token).ConfigureAwait(false))
+            {
+                if (options.PathPattern is { } pattern && !SnapshotPaths.Matches(stored.Path, pattern))
+                {
+                    continue;
+                }
+
+                var entry = Strip(stored, options.StripPrefix);
+                if (entry is null)
+                {
+                    continue;
+                }
+
+                switch (entry.Type)
+                {
+                    case SnapshotEntryType.Directory:
+                        writer.EnsureDirectory(entry.Path);
+                        directories++;
+                        break;
+                    case SnapshotEntryType.File:
+                        await files.Writer.WriteAsync(entry, cts.Token).ConfigureAwait(false);
+                        break;
+                    case SnapshotEntryType.Symlink:
+                        links.Add(entry);
+                        break;
+                }
+            }
+
+            files.Writer.TryComplete();
+            await Task.WhenAll(workers).ConfigureAwait(false);
+        }
+        catch
+        {
+            files.Writer.TryComplete();
+            await cts.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(workers).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The first failure is the one reported.
+            }
+
+            throw;
+        }
+
+        // Links last: no file of this restore can be written through one.
+        foreach (var link in links)
+        {
+            writer.CreateLink(link);
+        }
+
+        return new RestoreResult(writer.Files, directories, links.Count, writer.Bytes, stopwatch.Elapsed.TotalSeconds);
+    }
+
+    private static TreeEntry? Strip(TreeEntry entry, string? prefix)
+    {
+        if (prefix is null)
+        {
+            return entry;
+        }
+
+        if (entry.Path == prefix)
+        {
+            return null;
+        }
+
+        return entry.Path.StartsWith(prefix + "/", StringComparison.Ordinal) ? entry with { Path = entry.Path[(prefix.Length + 1)..] } : null;
+    }
+
+    /// <summary>Writes restored entries under one root, refusing any path that would leave it.</summary>
+    private sealed class RestoreWriter(BackupRepository repository, string root)
+    {
+        private readonly ConcurrentDictionary<string, byte> _checked = new(StringComparer.Ordinal);
+        private long _files;
+        private long _bytes;
+
+        public long Files => Interlocked.Read(ref _files);
+
+        public long Bytes => Interlocked.Read(ref _bytes);
+
+        /// <summary>Creates the folder <paramref name="relative"/> (and its parents), checking that none of them is a link or a file.</summary>
+        public string EnsureDirectory(string relative)
+        {
+            var current = root;
+            foreach (var segment in relative.Split('/'))
+            {
+                current = Path.Combine(current, segment);
+                if (_checked.ContainsKey(current))
+                {
+                    continue;
+                }
+
+                if (FileIdentity.TryGet(current, out var identity, out var errno))
+                {
+                    if (identity.Kind != FileKind.Directory)
+                    {
+                        throw new MdmaiException(MdmaiErrorCode.UnsafePath,
+                            $"Restoring '{relative}' would go through '{current}', which is {(identity.Kind == FileKind.SymbolicLink ? "a symbolic link" : "not a folder")}; nothing is written through it.");
+                    }
+                }
+                else if (FileIdentity.IsNotFound(errno))
+                {
+                    Directory.CreateDirectory(current);
+                }
+                else
+                {
+                    throw new IOException($"Cannot restore into '{current}': {FileIdentity.Describe(errno)}.");
+                }
+
+                _checked.TryAdd(current, 0);
+            }
+
+            return current;
+        }
+
+        private string Place(string relative)
+        {
+            if (!SnapshotPaths.IsSafe(relative))
+            {
+                throw new MdmaiException(MdmaiErrorCode.UnsafePath, $"The snapshot path '{relative}' could leave the target folder; it is refused.");
+            }
+
+            var slash = relative.LastIndexOf('/');
+            var folder = slash < 0 ? root : EnsureDirectory(relative[..slash]);
+            var full = Path.GetFullPath(Path.Combine(folder, relative[(slash + 1)..]));
+            if (!full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                throw new MdmaiException(MdmaiErrorCode.UnsafePath, $"The snapshot path '{relative}' would be written outside '{root}'; it is refused.");
+            }
+
+            return full;
+        }
+
+        public async Task WriteFileAsync(TreeEntry entry, CancellationToken cancellationToken)
+        {
+            var path = Place(entry.Path);
+            if (Directory.Exists(path) && !File.Exists(path) && new FileInfo(path).LinkTarget is null)
+            {
+                throw new MdmaiException(MdmaiErrorCode.AlreadyExists, $"Cannot restore the file '{entry.Path}': a folder of that name is in the way.");
+            }
+
+            var temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.restore");
+            byte[]? stored = null;
+            byte[]? plain = null;
+            try
+            {
+                long written = 0;
+                using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, entry.Size))
+                {
+                    foreach (var hex in entry.Chunks ?? [])
+                    {
+                        var id = BlobId.Parse(hex);
+                        if (!repository._index.TryGet(id, out var location))
+                        {
+                            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Chunk {hex} of '{entry.Path}' is not in the repository: the file cannot be restored. Run 'mdmai backup verify'.");
+                        }
+
+                        if (stored is null || stored.Length < location.StoredLength)
+                        {
+                            Return(ref stored);
+                            stored = ArrayPool<byte>.Shared.Rent((int)location.StoredLength);
+                        }
+
+                        if (plain is null || plain.Length < location.RawLength)
+                        {
+                            Return(ref plain);
+                            plain = ArrayPool<byte>.Shared.Rent((int)location.RawLength);
+                        }
+
+                        await repository.ReadBlobIntoAsync(id, location, stored, plain, cancellationToken).ConfigureAwait(false);
+                        RandomAccess.Write(handle, plain.AsSpan(0, (int)location.RawLength), written);
+                        written += location.RawLength;
+                        Interlocked.Add(ref _bytes, location.RawLength);
+                    }
+
+                    if (written != entry.Size)
+                    {
+                        throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{entry.Path}' restored to {written} bytes, but {entry.Size} were backed up.");
+                    }
+
+                    RandomAccess.FlushToDisk(handle);
+                }
+
+                if (!OperatingSystem.IsWindows() && entry.Mode != 0)
+                {
+                    File.SetUnixFileMode(temp, (UnixFileMode)(entry.Mode & 0xFFF));
+                }
+
+                File.SetLastWriteTimeUtc(temp, DateTime.UnixEpoch.AddTicks(entry.ModifiedNanoseconds / 100));
+                File.Move(temp, path, overwrite: true);
+                Interlocked.Increment(ref _files);
+            }
+            finally
+            {
+                Return(ref stored);
+                Return(ref plain);
+                File.Delete(temp);
+            }
+        }
+
+        private static void Return(ref byte[]? buffer)
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
+            }
+        }
+
+        public void CreateLink(TreeEntry entry)
+        {
+            var path = Place(entry.Path);
+            if (File.Exists(path) || new FileInfo(path).LinkTarget is not null)
+            {
+                File.Delete(path);
+            }
+
+            File.CreateSymbolicLink(path, entry.LinkTarget ?? "");
+        }
+    }
+}

@@ -1,0 +1,566 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Mdmai.DataManager.Backup.Internal;
+using Mdmai.DataManager.Security;
+
+namespace Mdmai.DataManager.Backup;
+
+/// <summary>Settings of a new repository.</summary>
+public sealed record RepositoryOptions
+{
+    /// <summary>Argon2id cost of the password slot (defaults to the key file's defaults).</summary>
+    public KdfParameters? Kdf { get; init; }
+
+    /// <summary>Target pack size in bytes (default 16 MiB).</summary>
+    public int PackSize { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Content-defined chunking: minimum chunk size (default 512 KiB).</summary>
+    public int MinChunkSize { get; init; } = 512 * 1024;
+
+    /// <summary>Content-defined chunking: average chunk size, a power of two (default 1 MiB).</summary>
+    public int AverageChunkSize { get; init; } = 1024 * 1024;
+
+    /// <summary>Content-defined chunking: maximum chunk size (default 8 MiB).</summary>
+    public int MaxChunkSize { get; init; } = 8 * 1024 * 1024;
+}
+
+/// <summary>
+/// A deduplicating, encrypted backup repository (docs/backup-format.md) reached through an <see cref="IBackupBackend"/>:
+/// content-defined chunks, compressed and sealed, in pack files; index files that locate every blob; one sealed file
+/// per snapshot. Everything is written once; a crash at any point leaves a valid repository (packs, then the index
+/// that names them, then the snapshot that uses them).
+/// </summary>
+public sealed partial class BackupRepository : IDisposable
+{
+    internal const int FormatVersion = 1;
+    internal const string FormatName = "mdmai-backup";
+
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    private readonly RepositoryConfig _config;
+    private readonly RepositoryCrypto _crypto;
+    private readonly Chunker _chunker;
+    private RepositoryIndex _index = new();
+    private readonly HashSet<string> _indexFiles = new(StringComparer.Ordinal);
+
+    private BackupRepository(IBackupBackend backend, RepositoryConfig config, RepositoryCrypto crypto)
+    {
+        Backend = backend;
+        _config = config;
+        _crypto = crypto;
+        _chunker = new Chunker(config.Chunker.ToParameters(), crypto.GearSeed);
+    }
+
+    /// <summary>The backend the repository lives in.</summary>
+    public IBackupBackend Backend { get; }
+
+    /// <summary>The repository's id.</summary>
+    public string Id => _config.Id;
+
+    /// <summary>Whether chunks, index and snapshots are encrypted.</summary>
+    public bool Encrypted => _config.Encrypted;
+
+    internal RepositoryCrypto Crypto => _crypto;
+
+    internal RepositoryIndex Index => _index;
+
+    internal int PackSize => _config.PackSize;
+
+    /// <summary>Whether <paramref name="backend"/> holds a repository.</summary>
+    public static async Task<bool> ExistsAsync(IBackupBackend backend, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        return await backend.LengthAsync(RepositoryNames.Config, cancellationToken).ConfigureAwait(false) is not null;
+    }
+
+    /// <summary>Whether the repository in <paramref name="backend"/> is encrypted (so opening it needs a password); false when there is none.</summary>
+    public static async Task<bool> IsEncryptedAsync(IBackupBackend backend, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        if (!await ExistsAsync(backend, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<RepositoryConfig>(await backend.ReadAllAsync(RepositoryNames.Config, cancellationToken).ConfigureAwait(false), Json)?.Encrypted ?? false;
+        }
+        catch (JsonException ex)
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, "The backup repository's config is damaged.", ex);
+        }
+    }
+
+    /// <summary>
+    /// Creates a repository. With a password its content is encrypted under a random repository key that an
+    /// Argon2id slot wraps (by default the app's password); without one, it is checksummed only.
+    /// </summary>
+    public static async Task<BackupRepository> InitAsync(IBackupBackend backend, string? password, RepositoryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        options ??= new RepositoryOptions();
+        if (await ExistsAsync(backend, cancellationToken).ConfigureAwait(false))
+        {
+            throw new MdmaiException(MdmaiErrorCode.AlreadyExists, "A backup repository already exists there.");
+        }
+
+        var config = new RepositoryConfig
+        {
+            Format = FormatName,
+            Version = FormatVersion,
+            Id = RepositoryNames.NewId(),
+            Encrypted = password is not null,
+            PackSize = options.PackSize,
+            Chunker = new ChunkerConfig { Min = options.MinChunkSize, Average = options.AverageChunkSize, Max = options.MaxChunkSize },
+            CreatedAt = Storage.Timestamps.Format(DateTimeOffset.UtcNow),
+        };
+        config.Chunker.ToParameters().Validate();
+        RepositoryCrypto crypto;
+        if (password is not null)
+        {
+            var keys = KeyFile.CreateDetached(password, options.Kdf);
+            using (var ring = keys.Unlock(password))
+            {
+                crypto = RepositoryCrypto.FromKey(ring.Current);
+            }
+
+            await backend.WriteAllAsync($"{RepositoryNames.Keys}/{RepositoryNames.NewId()}", keys.ToBytes(), cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            crypto = RepositoryCrypto.Unencrypted(config.Id);
+        }
+
+        // The config goes last: until it exists, there is no repository, and a half-made one can be made again.
+        await backend.WriteAllAsync(RepositoryNames.Config, JsonSerializer.SerializeToUtf8Bytes(config, Json), cancellationToken).ConfigureAwait(false);
+        return new BackupRepository(backend, config, crypto);
+    }
+
+    /// <summary>Opens a repository: reads its config, unlocks its key with <paramref name="password"/>, loads the index.</summary>
+    /// <exception cref="MdmaiException">NotFound (no repository), WrongPassword, Corrupt, ForeignFormat.</exception>
+    public static async Task<BackupRepository> OpenAsync(IBackupBackend backend, string? password, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        byte[] bytes;
+        try
+        {
+            bytes = await backend.ReadAllAsync(RepositoryNames.Config, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException ex)
+        {
+            throw new MdmaiException(MdmaiErrorCode.NotFound, "There is no backup repository there yet: 'mdmai backup create' makes one.", ex);
+        }
+
+        RepositoryConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize<RepositoryConfig>(bytes, Json);
+        }
+        catch (JsonException ex)
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, "The backup repository's config is damaged.", ex);
+        }
+
+        if (config is null || config.Format != FormatName || config.Chunker is null || config.Id.Length == 0)
+        {
+            throw new MdmaiException(MdmaiErrorCode.ForeignFormat, "That folder is not an mdmai backup repository.");
+        }
+
+        if (config.Version > FormatVersion)
+        {
+            throw new MdmaiException(MdmaiErrorCode.ForeignFormat, $"The backup repository has format version {config.Version}; this mdmai reads {FormatVersion}. Upgrade mdmai.");
+        }
+
+        config.Chunker.ToParameters().Validate();
+        RepositoryCrypto crypto;
+        if (config.Encrypted)
+        {
+            if (string.IsNullOrEmpty(password))
+            {
+                throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The backup repository is encrypted: give its password (by default the app's password).");
+            }
+
+            crypto = await UnlockAsync(backend, password, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            crypto = RepositoryCrypto.Unencrypted(config.Id);
+        }
+
+        var repository = new BackupRepository(backend, config, crypto);
+        try
+        {
+            await repository.LoadIndexAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            repository.Dispose();
+            throw;
+        }
+
+        return repository;
+    }
+
+    private static async Task<RepositoryCrypto> UnlockAsync(IBackupBackend backend, string password, CancellationToken cancellationToken)
+    {
+        MdmaiException? last = null;
+        await foreach (var item in backend.ListAsync(RepositoryNames.Keys, cancellationToken).ConfigureAwait(false))
+        {
+            var keys = KeyFile.Parse(await backend.ReadAllAsync(item.Name, cancellationToken).ConfigureAwait(false), item.Name);
+            try
+            {
+                using var ring = keys.Unlock(password);
+                return RepositoryCrypto.FromKey(ring.Current);
+            }
+            catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.WrongPassword)
+            {
+                last = ex;
+            }
+        }
+
+        throw last is null
+            ? new MdmaiException(MdmaiErrorCode.Corrupt, "The backup repository has no key file: its content cannot be decrypted.")
+            : new MdmaiException(MdmaiErrorCode.WrongPassword, "Wrong password: it does not unlock the backup repository. Nothing was changed.", last);
+    }
+
+    internal async Task LoadIndexAsync(CancellationToken cancellationToken)
+    {
+        var index = new RepositoryIndex();
+        _indexFiles.Clear();
+        await foreach (var item in Backend.ListAsync(RepositoryNames.Index, cancellationToken).ConfigureAwait(false))
+        {
+            var bytes = await Backend.ReadAllAsync(item.Name, cancellationToken).ConfigureAwait(false);
+            List<(UInt128 Pack, List<PackEntry> Entries)> packs;
+            try
+            {
+                packs = RepositoryIndex.Decode(bytes, _crypto, item.Name);
+            }
+            catch (InvalidDataException ex)
+            {
+                throw new MdmaiException(MdmaiErrorCode.Corrupt, $"{ex.Message} Run 'mdmai backup verify', then 'mdmai backup prune' to rebuild the index from the packs.", ex);
+            }
+
+            foreach (var (pack, entries) in packs)
+            {
+                index.Add(pack, entries);
+            }
+
+            _indexFiles.Add(item.Name);
+        }
+
+        _index = index;
+    }
+
+    internal async Task WriteIndexAsync(IReadOnlyList<(UInt128 Pack, IReadOnlyList<PackEntry> Entries)> packs, CancellationToken cancellationToken)
+    {
+        if (packs.Count == 0)
+        {
+            return;
+        }
+
+        var name = $"{RepositoryNames.Index}/{RepositoryNames.NewId()}";
+        await Backend.WriteAllAsync(name, RepositoryIndex.Encode(packs, _crypto), cancellationToken).ConfigureAwait(false);
+        lock (_indexFiles)
+        {
+            _indexFiles.Add(name);
+        }
+    }
+
+    /// <summary>Every snapshot, oldest first.</summary>
+    public async Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(CancellationToken cancellationToken = default)
+    {
+        var result = new List<SnapshotInfo>();
+        await foreach (var item in Backend.ListAsync(RepositoryNames.Snapshots, cancellationToken).ConfigureAwait(false))
+        {
+            result.Add((await ReadSnapshotAsync(RepositoryNames.Leaf(item.Name), cancellationToken).ConfigureAwait(false)).Info);
+        }
+
+        return [.. result.OrderBy(s => s.Time).ThenBy(s => s.Id, StringComparer.Ordinal)];
+    }
+
+    /// <summary>The snapshot whose id is, or starts with, <paramref name="id"/> (at least 4 hex digits, or "latest").</summary>
+    public async Task<SnapshotInfo> GetSnapshotAsync(string id, CancellationToken cancellationToken = default) =>
+        (await FindSnapshotAsync(id, cancellationToken).ConfigureAwait(false)).Info;
+
+    internal async Task<SnapshotDocument> FindSnapshotAsync(string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        var names = new List<string>();
+        await foreach (var item in Backend.ListAsync(RepositoryNames.Snapshots, cancellationToken).ConfigureAwait(false))
+        {
+            names.Add(RepositoryNames.Leaf(item.Name));
+        }
+
+        if (id == "latest")
+        {
+            var all = await ListSnapshotsAsync(cancellationToken).ConfigureAwait(false);
+            return all.Count == 0
+                ? throw new MdmaiException(MdmaiErrorCode.NotFound, "The backup repository has no snapshots yet.")
+                : await ReadSnapshotAsync(all[^1].Id, cancellationToken).ConfigureAwait(false);
+        }
+
+        var matches = id.Length >= 4 ? names.Where(n => n.StartsWith(id, StringComparison.OrdinalIgnoreCase)).ToList() : [];
+        return matches.Count switch
+        {
+            1 => await ReadSnapshotAsync(matches[0], cancellationToken).ConfigureAwait(false),
+            0 => throw new MdmaiException(MdmaiErrorCode.NotFound, $"No snapshot has the id '{id}'. 'mdmai backup list' shows them."),
+            _ => throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{id}' matches {matches.Count} snapshots; give more of the id."),
+        };
+    }
+
+    internal async Task<SnapshotDocument> ReadSnapshotAsync(string id, CancellationToken cancellationToken)
+    {
+        var name = $"{RepositoryNames.Snapshots}/{id}";
+        byte[] bytes;
+        try
+        {
+            bytes = await Backend.ReadAllAsync(name, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException ex)
+        {
+            throw new MdmaiException(MdmaiErrorCode.NotFound, $"No snapshot has the id '{id}'.", ex);
+        }
+
+        try
+        {
+            var plain = _crypto.Open(bytes, SnapshotAssociatedData(id), $"Snapshot '{id}'");
+            var document = JsonSerializer.Deserialize<SnapshotDocument>(plain, Json)
+                ?? throw new InvalidDataException($"Snapshot '{id}' is empty.");
+            document.Id = id;
+            return document;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or JsonException)
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Snapshot '{id}' is damaged ({ex.Message.Split(" Path: ")[0]}). 'mdmai backup forget {id}' removes it; the others are not affected.", ex);
+        }
+    }
+
+    internal async Task<string> WriteSnapshotAsync(SnapshotDocument document, CancellationToken cancellationToken)
+    {
+        var id = RepositoryNames.NewId();
+        document.Id = id;
+        var plain = JsonSerializer.SerializeToUtf8Bytes(document, Json);
+        await Backend.WriteAllAsync($"{RepositoryNames.Snapshots}/{id}", _crypto.Seal(plain, SnapshotAssociatedData(id)), cancellationToken).ConfigureAwait(false);
+        return id;
+    }
+
+    private static byte[] SnapshotAssociatedData(string id) => Encoding.UTF8.GetBytes("mdmai-snapshot/" + id);
+
+    /// <summary>The entries of a snapshot in path order, streamed (memory stays constant whatever the snapshot's size).</summary>
+    public async IAsyncEnumerable<SnapshotEntry> ListEntriesAsync(string snapshotId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var snapshot = await FindSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
+        await foreach (var entry in ReadTreeAsync(snapshot, cancellationToken).ConfigureAwait(false))
+        {
+            yield return entry.ToPublic();
+        }
+    }
+
+    /// <summary>What changed from snapshot <paramref name="older"/> to <paramref name="newer"/>, in path order.</summary>
+    public async IAsyncEnumerable<SnapshotDifference> DiffAsync(string older, string newer, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var a = await FindSnapshotAsync(older, cancellationToken).ConfigureAwait(false);
+        var b = await FindSnapshotAsync(newer, cancellationToken).ConfigureAwait(false);
+        await using var left = ReadTreeAsync(a, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        await using var right = ReadTreeAsync(b, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        var hasLeft = await left.MoveNextAsync().ConfigureAwait(false);
+        var hasRight = await right.MoveNextAsync().ConfigureAwait(false);
+        while (hasLeft || hasRight)
+        {
+            var order = !hasLeft ? 1 : !hasRight ? -1 : PathOrder.Instance.Compare(left.Current.Path, right.Current.Path);
+            if (order < 0)
+            {
+                yield return new SnapshotDifference(SnapshotChange.Removed, left.Current.Path, left.Current.Size, null);
+                hasLeft = await left.MoveNextAsync().ConfigureAwait(false);
+            }
+            else if (order > 0)
+            {
+                yield return new SnapshotDifference(SnapshotChange.Added, right.Current.Path, null, right.Current.Size);
+                hasRight = await right.MoveNextAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                var l = left.Current;
+                var r = right.Current;
+                if (l.Type != r.Type || l.Size != r.Size || l.LinkTarget != r.LinkTarget || l.Mode != r.Mode
+                    || !(l.Chunks ?? []).SequenceEqual(r.Chunks ?? [], StringComparer.Ordinal))
+                {
+                    yield return new SnapshotDifference(SnapshotChange.Modified, l.Path, l.Size, r.Size);
+                }
+
+                hasLeft = await left.MoveNextAsync().ConfigureAwait(false);
+                hasRight = await right.MoveNextAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    internal async IAsyncEnumerable<TreeEntry> ReadTreeAsync(SnapshotDocument snapshot, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        foreach (var hex in snapshot.Tree)
+        {
+            var blob = await ReadBlobAsync(BlobId.Parse(hex), cancellationToken).ConfigureAwait(false);
+            var start = 0;
+            while (start < blob.Length)
+            {
+                var end = Array.IndexOf(blob, (byte)'\n', start);
+                if (end < 0)
+                {
+                    end = blob.Length;
+                }
+
+                var entry = JsonSerializer.Deserialize<TreeEntry>(blob.AsSpan(start, end - start), TreeEntry.Json)
+                    ?? throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Snapshot '{snapshot.Id}' has an empty entry in its file list.");
+                if (!SnapshotPaths.IsSafe(entry.Path))
+                {
+                    throw new MdmaiException(MdmaiErrorCode.UnsafePath, $"Snapshot '{snapshot.Id}' holds the path '{entry.Path}', which could leave the target folder; it is refused.");
+                }
+
+                yield return entry;
+                start = end + 1;
+            }
+        }
+    }
+
+    /// <summary>Reads, opens, decompresses and checks one blob (its content must hash to its id).</summary>
+    internal async Task<byte[]> ReadBlobAsync(BlobId id, CancellationToken cancellationToken)
+    {
+        if (!_index.TryGet(id, out var location))
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} is not in the repository's index: the repository is damaged. Run 'mdmai backup verify'.");
+        }
+
+        var stored = new byte[location.StoredLength];
+        var plain = new byte[location.RawLength];
+        await ReadBlobIntoAsync(id, location, stored, plain, cancellationToken).ConfigureAwait(false);
+        return plain;
+    }
+
+    /// <summary>Reads one blob into <paramref name="plain"/> (its raw length) using <paramref name="stored"/> as the read buffer.</summary>
+    internal async Task ReadBlobIntoAsync(BlobId id, BlobLocation location, Memory<byte> stored, Memory<byte> plain, CancellationToken cancellationToken)
+    {
+        var pack = RepositoryNames.Pack(location.Pack);
+        stored = stored[..(int)location.StoredLength];
+        plain = plain[..(int)location.RawLength];
+        try
+        {
+            await PackFormat.ReadExactlyAsync(Backend, pack, location.Offset, stored, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException ex)
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Pack '{pack}' (holding blob {id}) is missing from the repository.", ex);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, ex.Message, ex);
+        }
+
+        OpenBlob(id, location, stored.Span, plain.Span, pack);
+    }
+
+    internal void OpenBlob(BlobId id, BlobLocation location, ReadOnlySpan<byte> stored, Span<byte> plain, string pack)
+    {
+        Span<byte> idBytes = stackalloc byte[BlobId.Size];
+        id.Write(idBytes);
+        var sealedLength = stored.Length - RepositoryCrypto.Overhead;
+        if (sealedLength < 0)
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} in pack '{pack}' is damaged (too short).");
+        }
+
+        if (!location.Compressed)
+        {
+            if (sealedLength != plain.Length || !_crypto.TryOpen(stored, plain, idBytes))
+            {
+                throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} in pack '{pack}' is damaged: it does not authenticate.");
+            }
+        }
+        else
+        {
+            var compressed = System.Buffers.ArrayPool<byte>.Shared.Rent(sealedLength);
+            try
+            {
+                if (!_crypto.TryOpen(stored, compressed, idBytes))
+                {
+                    throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} in pack '{pack}' is damaged: it does not authenticate.");
+                }
+
+                using var decompressor = new ZstdSharp.Decompressor();
+                int n;
+                try
+                {
+                    n = decompressor.Unwrap(compressed.AsSpan(0, sealedLength), plain);
+                }
+                catch (ZstdSharp.ZstdException ex)
+                {
+                    throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} in pack '{pack}' is damaged: it does not decompress.", ex);
+                }
+
+                if (n != plain.Length)
+                {
+                    throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} in pack '{pack}' is damaged: it decompresses to {n} bytes, not {plain.Length}.");
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(compressed);
+            }
+        }
+
+        if (_crypto.ComputeId(plain) != id)
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} in pack '{pack}' does not hash to its id: its content is not what was backed up.");
+        }
+    }
+
+    /// <summary>Zeroes the repository's keys.</summary>
+    public void Dispose() => _crypto.Dispose();
+
+    internal sealed record RepositoryConfig
+    {
+        public string Format { get; init; } = "";
+        public int Version { get; init; }
+        public string Id { get; init; } = "";
+        public bool Encrypted { get; init; }
+        public int PackSize { get; init; } = 16 * 1024 * 1024;
+        public ChunkerConfig Chunker { get; init; } = new();
+        public string CreatedAt { get; init; } = "";
+    }
+
+    internal sealed record ChunkerConfig
+    {
+        public string Algorithm { get; init; } = "fastcdc-gear64";
+        public int Min { get; init; }
+        public int Average { get; init; }
+        public int Max { get; init; }
+
+        public ChunkerParameters ToParameters() => new(Min, Average, Max);
+    }
+
+    internal sealed class SnapshotDocument
+    {
+        [JsonIgnore] public string Id { get; set; } = "";
+        public int Version { get; init; } = 1;
+        public DateTimeOffset Time { get; init; }
+        public SnapshotKind Kind { get; init; }
+        public IReadOnlyList<string> Tags { get; init; } = [];
+        public string? Description { get; init; }
+        public string Host { get; init; } = "";
+        public string? Parent { get; init; }
+        public IReadOnlyList<string> Sources { get; init; } = [];
+        public IReadOnlyList<string> Tree { get; init; } = [];
+        public SnapshotStats Stats { get; init; } = new();
+
+        public SnapshotInfo Info => new()
+        {
+            Id = Id, Time = Time, Kind = Kind, Tags = Tags, Description = Description, Host = Host, Parent = Parent, Sources = Sources, Stats = Stats,
+        };
+    }
+}

@@ -1,0 +1,114 @@
+namespace Mdmai.DataManager.Backup;
+
+/// <summary>
+/// Runs auto backups of a data folder on the configured interval (<c>auto_backup_interval_minutes</c>; 0 turns them
+/// off), applies retention after each, and takes a shutdown backup on <see cref="StopAsync"/> when asked. A failed run
+/// is reported through <see cref="Failed"/> and the schedule goes on; stopping cancels a run in progress and waits for it.
+/// </summary>
+public sealed class BackupScheduler : IAsyncDisposable
+{
+    private readonly DataFolderBackups _backups;
+    private readonly TimeProvider _clock;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _running = new(1, 1);
+    private Task? _loop;
+
+    /// <summary>Schedules backups of <paramref name="backups"/>' folder; nothing runs until <see cref="Start"/>.</summary>
+    public BackupScheduler(DataFolderBackups backups, TimeProvider? clock = null)
+    {
+        ArgumentNullException.ThrowIfNull(backups);
+        _backups = backups;
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    /// <summary>Raised with each finished auto backup.</summary>
+    public event EventHandler<SnapshotResult>? Completed;
+
+    /// <summary>Raised when an auto backup fails (the schedule continues).</summary>
+    public event EventHandler<Exception>? Failed;
+
+    /// <summary>Auto backups taken so far.</summary>
+    public int Runs { get; private set; }
+
+    /// <summary>Starts the schedule.</summary>
+    public void Start()
+    {
+        var minutes = _backups.Folder.Config.AutoBackupIntervalMinutes;
+        if (_loop is not null || minutes <= 0)
+        {
+            return;
+        }
+
+        _loop = Task.Run(() => LoopAsync(TimeSpan.FromMinutes(minutes), _stop.Token));
+    }
+
+    private async Task LoopAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval, _clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await RunOnceAsync(SnapshotKind.Auto, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // stopping
+        }
+    }
+
+    /// <summary>Takes one backup of <paramref name="kind"/> now (and retention after an auto one); failures go to <see cref="Failed"/>.</summary>
+    public async Task<SnapshotResult?> RunOnceAsync(SnapshotKind kind, CancellationToken cancellationToken = default)
+    {
+        await _running.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var result = await _backups.BackupAsync(kind, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (kind == SnapshotKind.Auto)
+            {
+                Runs++;
+                await _backups.ApplyRetentionAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            Completed?.Invoke(this, result);
+            return result;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Failed?.Invoke(this, ex);
+            return null;
+        }
+        finally
+        {
+            _running.Release();
+        }
+    }
+
+    /// <summary>
+    /// Stops the schedule: cancels a run in progress and waits for it; then, when <paramref name="shutdownBackup"/>
+    /// (by default the config's <c>backup_on_shutdown</c>), takes the shutdown backup, which <paramref name="cancellationToken"/> can cancel.
+    /// </summary>
+    public async Task StopAsync(bool? shutdownBackup = null, CancellationToken cancellationToken = default)
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+            _loop = null;
+        }
+
+        if (shutdownBackup ?? _backups.Folder.Config.BackupOnShutdown)
+        {
+            await RunOnceAsync(SnapshotKind.Shutdown, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops the schedule without a shutdown backup.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(shutdownBackup: false).ConfigureAwait(false);
+        _stop.Dispose();
+        _running.Dispose();
+    }
+}

@@ -1,0 +1,156 @@
+using Microsoft.Data.Sqlite;
+using Mdmai.DataManager.Configuration;
+
+namespace Mdmai.DataManager.Backup;
+
+/// <summary>
+/// Backups of one data folder: its repository (<see cref="DataFolder.BackupRepositoryPath"/>, created on first use,
+/// encrypted with the folder's password when the folder is encrypted), snapshots of the folder plus extra paths,
+/// retention of auto backups by <c>max_backup_count</c>, and in-place restore.
+/// </summary>
+public sealed class DataFolderBackups : IDisposable
+{
+    private DataFolderBackups(DataFolder folder, BackupRepository repository)
+    {
+        Folder = folder;
+        Repository = repository;
+    }
+
+    /// <summary>The data folder backed up.</summary>
+    public DataFolder Folder { get; }
+
+    /// <summary>The repository.</summary>
+    public BackupRepository Repository { get; }
+
+    /// <summary>
+    /// Opens the folder's repository, creating it when <paramref name="create"/> and it does not exist yet. An encrypted
+    /// folder's repository is encrypted under <paramref name="password"/> (the folder's password by default).
+    /// </summary>
+    public static async Task<DataFolderBackups> OpenAsync(DataFolder folder, string? password, bool create, RepositoryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        var backend = new LocalFolderBackend(folder.BackupRepositoryPath);
+        BackupRepository repository;
+        if (create && !await BackupRepository.ExistsAsync(backend, cancellationToken).ConfigureAwait(false))
+        {
+            if (folder.Config.EncryptionEnabled && string.IsNullOrEmpty(password))
+            {
+                throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The data folder is encrypted, so its backups are too: give the password.");
+            }
+
+            repository = await BackupRepository.InitAsync(backend, folder.Config.EncryptionEnabled ? password : null, options, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            repository = await BackupRepository.OpenAsync(backend, password, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new DataFolderBackups(folder, repository);
+    }
+
+    /// <summary>Takes a snapshot of the data folder and <paramref name="includes"/>; the level defaults to <c>backup_compression_level</c>.</summary>
+    public Task<SnapshotResult> BackupAsync(SnapshotKind kind, IReadOnlyList<string>? includes = null, IReadOnlyList<string>? tags = null, string? description = null,
+        int? compressionLevel = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Repository.CreateSnapshotAsync(
+            new BackupSources { DataFolder = Folder.Path, Includes = includes ?? [], Excludes = [Folder.BackupRepositoryPath] },
+            new SnapshotOptions { Kind = kind, Tags = tags ?? [], Description = description, CompressionLevel = compressionLevel ?? Folder.Config.BackupCompressionLevel },
+            progress,
+            cancellationToken);
+
+    /// <summary>Retention for auto backups: the newest <c>max_backup_count</c> are kept; other kinds are not touched.</summary>
+    public Task<ForgetResult> ApplyRetentionAsync(CancellationToken cancellationToken = default) =>
+        Repository.ForgetAsync(new RetentionPolicy { KeepLast = Folder.Config.MaxBackupCount, Kinds = [SnapshotKind.Auto] }, cancellationToken: cancellationToken);
+
+    /// <summary>
+    /// Restores the data folder itself from a snapshot. The database must be closed. First a pre-restore snapshot of
+    /// the current data; then the snapshot's <c>data/</c> is restored into a staging folder and checked (every chunk
+    /// re-hashed, the database's integrity check, the key file readable); then the current items are moved aside and
+    /// the staged ones moved in under a journal, so a failure or crash at any point leaves (or, on the next open,
+    /// puts back) the data exactly as it was.
+    /// </summary>
+    public async Task<RestoreResult> RestoreInPlaceAsync(string snapshotId, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var snapshot = await Repository.GetSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
+        var root = Folder.Path;
+        RestoreJournal.Recover(root);
+        await BackupAsync(SnapshotKind.PreRestore, description: $"before restoring {snapshot.Id[..8]}", cancellationToken: cancellationToken).ConfigureAwait(false);
+        var staging = Path.Combine(root, "tmp", $"restore-{Guid.NewGuid():N}");
+        var replaced = Path.Combine(root, "tmp", $"replaced-{Guid.NewGuid():N}");
+        try
+        {
+            var result = await Repository.RestoreAsync(snapshot.Id, staging, new RestoreOptions { PathPattern = "data", StripPrefix = "data" }, progress, cancellationToken).ConfigureAwait(false);
+            CheckStaged(staging);
+            cancellationToken.ThrowIfCancellationRequested();
+
+            var skipped = new HashSet<string>(BackupRepository.SkippedDataFolders, StringComparer.Ordinal) { RestoreJournal.FileName };
+            var repositoryFolder = Path.GetFullPath(Folder.BackupRepositoryPath);
+            var current = Directory.EnumerateFileSystemEntries(root).Select(p => Path.GetFileName(p)!)
+                .Where(n => !skipped.Contains(n) && Path.Combine(root, n) != repositoryFolder).ToList();
+            var entry = new RestoreJournal.Entry(staging, replaced, current);
+            Directory.CreateDirectory(replaced);
+            await RestoreJournal.WriteAsync(root, entry, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                foreach (var name in current)
+                {
+                    RestoreJournal.Move(Path.Combine(root, name), Path.Combine(replaced, name));
+                }
+
+                foreach (var path in Directory.EnumerateFileSystemEntries(staging).ToList())
+                {
+                    RestoreJournal.Move(path, Path.Combine(root, Path.GetFileName(path)!));
+                }
+
+                AtomicFile.FlushFolder(root);
+            }
+            catch
+            {
+                RestoreJournal.RollBack(root, entry);
+                File.Delete(RestoreJournal.PathIn(root));
+                throw;
+            }
+
+            File.Delete(RestoreJournal.PathIn(root));
+            AtomicFile.FlushFolder(root);
+            Directory.Delete(replaced, recursive: true); // held by the pre-restore snapshot
+            return result;
+        }
+        finally
+        {
+            if (Directory.Exists(staging))
+            {
+                Directory.Delete(staging, recursive: true);
+            }
+        }
+    }
+
+    private static void CheckStaged(string staging)
+    {
+        var database = Path.Combine(staging, DataFolder.DatabaseFileName);
+        if (!File.Exists(database))
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, "The snapshot holds no database: it is not a snapshot of a data folder. Nothing was changed.");
+        }
+
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA integrity_check";
+            var result = command.ExecuteScalar() as string;
+            if (result != "ok")
+            {
+                throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The restored database fails SQLite's integrity check ({result}). Nothing was changed.");
+            }
+        }
+
+        var keys = Path.Combine(staging, Security.KeyFile.FileName);
+        if (File.Exists(keys))
+        {
+            Security.KeyFile.Parse(File.ReadAllBytes(keys), keys);
+        }
+    }
+
+    /// <summary>Zeroes the repository's keys.</summary>
+    public void Dispose() => Repository.Dispose();
+}

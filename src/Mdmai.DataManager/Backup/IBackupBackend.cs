@@ -1,0 +1,69 @@
+namespace Mdmai.DataManager.Backup;
+
+/// <summary>One stored item of a backup backend: its name (a '/'-separated path) and length in bytes.</summary>
+/// <param name="Name">The item's name, relative to the repository root, '/'-separated.</param>
+/// <param name="Length">Length in bytes.</param>
+public readonly record struct BackendItem(string Name, long Length);
+
+/// <summary>
+/// The narrow storage interface a backup repository is reached through: list, read a range, write once
+/// atomically, delete. A local folder implements it now (<see cref="LocalFolderBackend"/>), memory for fault
+/// injection (<see cref="MemoryBackend"/>), an object store later. Every implementation passes one conformance suite.
+/// </summary>
+public interface IBackupBackend
+{
+    /// <summary>Every item whose name starts with <paramref name="folder"/> + "/" (any depth), in no particular order.</summary>
+    IAsyncEnumerable<BackendItem> ListAsync(string folder, CancellationToken cancellationToken = default);
+
+    /// <summary>The item's length, or null when it does not exist.</summary>
+    Task<long?> LengthAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Reads up to <paramref name="destination"/>.Length bytes at <paramref name="offset"/>; returns how many were read
+    /// (fewer only at the end of the item). A missing item is <see cref="FileNotFoundException"/>.
+    /// </summary>
+    Task<int> ReadAsync(string name, long offset, Memory<byte> destination, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Writes a new item: <paramref name="write"/> produces its content on the stream it is given; the item becomes
+    /// visible, whole and durable, only when it returns. An item of that name must not exist
+    /// (<see cref="MdmaiException"/> with <see cref="MdmaiErrorCode.AlreadyExists"/>); a failure leaves nothing behind.
+    /// </summary>
+    Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes an item; deleting a missing one is not an error.</summary>
+    Task DeleteAsync(string name, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Helpers every backend user needs.</summary>
+public static class BackupBackendExtensions
+{
+    /// <summary>Reads a whole item into memory (for the small ones: config, keys, index, snapshots).</summary>
+    public static async Task<byte[]> ReadAllAsync(this IBackupBackend backend, string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        var length = await backend.LengthAsync(name, cancellationToken).ConfigureAwait(false)
+            ?? throw new FileNotFoundException($"The repository has no '{name}'.", name);
+        var bytes = new byte[length];
+        var read = 0;
+        while (read < bytes.Length)
+        {
+            var n = await backend.ReadAsync(name, read, bytes.AsMemory(read), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                throw new EndOfStreamException($"'{name}' ended after {read} of {length} bytes.");
+            }
+
+            read += n;
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Writes a small item from memory.</summary>
+    public static Task WriteAllAsync(this IBackupBackend backend, string name, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        return backend.WriteAsync(name, (stream, ct) => stream.WriteAsync(content, ct).AsTask(), cancellationToken);
+    }
+}

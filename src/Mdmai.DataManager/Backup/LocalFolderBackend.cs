@@ -1,0 +1,141 @@
+using System.Runtime.CompilerServices;
+using Mdmai.DataManager.Configuration;
+
+namespace Mdmai.DataManager.Backup;
+
+/// <summary>
+/// A backup repository in a local folder (another disk, a mounted share). Writes go to a temp file in the
+/// item's folder, are flushed to disk, then linked into place under their final name (which fails rather than
+/// replace an existing item), and the folder is flushed: a crash leaves either the whole item or none of it.
+/// </summary>
+public sealed class LocalFolderBackend : IBackupBackend
+{
+    private const string TempSuffix = ".tmp";
+
+    /// <summary>Uses <paramref name="root"/> as the repository folder (created on first write).</summary>
+    public LocalFolderBackend(string root)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        Root = Path.GetFullPath(root);
+    }
+
+    /// <summary>Full path of the repository folder.</summary>
+    public string Root { get; }
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<BackendItem> ListAsync(string folder, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var path = Resolve(folder);
+        if (!Directory.Exists(path))
+        {
+            yield break;
+        }
+
+        await Task.Yield();
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false };
+        foreach (var file in new DirectoryInfo(path).EnumerateFiles("*", options))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (file.Name.EndsWith(TempSuffix, StringComparison.Ordinal) && file.Name.StartsWith('.'))
+            {
+                continue;
+            }
+
+            yield return new BackendItem(Path.GetRelativePath(Root, file.FullName).Replace('\\', '/'), file.Length);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<long?> LengthAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var info = new FileInfo(Resolve(name));
+        return Task.FromResult(info.Exists ? info.Length : (long?)null);
+    }
+
+    /// <inheritdoc/>
+    public async Task<int> ReadAsync(string name, long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        using var handle = File.OpenHandle(Resolve(name), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+        var total = 0;
+        while (total < destination.Length)
+        {
+            var n = await RandomAccess.ReadAsync(handle, destination[total..], offset + total, cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        return total;
+    }
+
+    /// <inheritdoc/>
+    public async Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        var path = Resolve(name);
+        var folder = Path.GetDirectoryName(path)!;
+        Directory.CreateDirectory(folder);
+        if (File.Exists(path))
+        {
+            throw Exists(name);
+        }
+
+        var temp = Path.Combine(folder, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}{TempSuffix}");
+        try
+        {
+            await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                await write(stream, cancellationToken).ConfigureAwait(false);
+                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                stream.Flush(flushToDisk: true);
+            }
+
+            // A hard link never replaces an existing name: two writers of one name cannot overwrite each other.
+            try
+            {
+                Files.Internal.UnixFileCalls.Link(temp, path);
+            }
+            catch (IOException ex) when (ex.HResult == Files.Internal.UnixFileCalls.EEXIST || File.Exists(path))
+            {
+                throw Exists(name);
+            }
+            catch (IOException) when (!OperatingSystem.IsLinux())
+            {
+                File.Move(temp, path, overwrite: false);
+            }
+
+            AtomicFile.FlushFolder(folder);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task DeleteAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var path = Resolve(name);
+        File.Delete(path);
+        return Task.CompletedTask;
+    }
+
+    private static MdmaiException Exists(string name) =>
+        new(MdmaiErrorCode.AlreadyExists, $"The repository already has '{name}'; items are written once and never replaced.");
+
+    /// <summary>Maps a repository name to a path under the root; a name that would leave the root is refused.</summary>
+    private string Resolve(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Length == 0 || name.Contains('\\', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal)
+            || name.StartsWith('/') || name.Split('/').Any(s => s is "" or "." or ".."))
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{name}' is not a valid repository item name.");
+        }
+
+        return Path.Combine(Root, name);
+    }
+}

@@ -1,0 +1,119 @@
+using Mdmai.DataManager.Backup;
+using Mdmai.DataManager.Files;
+using Mdmai.DataManager.Security;
+using Mdmai.DataManager.Storage;
+using Mdmai.DataManager.Tests.Files;
+
+namespace Mdmai.DataManager.Tests.Backup;
+
+public sealed class BackupRepositoryTests : DataFolderTest
+{
+    private static readonly KdfParameters FastKdf = new(MemoryKib: 8 * 1024, Iterations: 1);
+
+    private string RepositoryPath => _root + "-repo";
+
+    private static RepositoryOptions SmallChunks(KdfParameters? kdf = null) => new()
+    {
+        Kdf = kdf ?? FastKdf, PackSize = 256 * 1024, MinChunkSize = 16 * 1024, AverageChunkSize = 64 * 1024, MaxChunkSize = 256 * 1024,
+    };
+
+    private static byte[] Random(int size, int seed)
+    {
+        var data = new byte[size];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    private async Task FillAsync()
+    {
+        await _db.Campaigns.CreateAsync(Samples.Campaign());
+        var store = new FileStore(_db, _root);
+        await store.ImportAsync(new MemoryStream(Random(700_000, 1)), "map.png");
+        await store.ImportAsync(new MemoryStream("A handout"u8.ToArray()), "handout.txt");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_snapshot_restores_byte_for_byte_and_verifies(bool encrypted)
+    {
+        await FillAsync();
+        var backend = new LocalFolderBackend(RepositoryPath);
+        using var repository = await BackupRepository.InitAsync(backend, encrypted ? "hunter2" : null, SmallChunks());
+        var result = await repository.CreateSnapshotAsync(new BackupSources { DataFolder = _root });
+        Assert.Empty(result.Errors);
+        Assert.True(result.Snapshot.Stats.Files >= 3);
+
+        using var reopened = await BackupRepository.OpenAsync(backend, encrypted ? "hunter2" : null);
+        var target = _root + "-restore";
+        var restored = await reopened.RestoreAsync(result.Snapshot.Id[..8], target);
+        Assert.Equal(result.Snapshot.Stats.Files, restored.Files);
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(_root, "objects"), "*", SearchOption.AllDirectories))
+        {
+            var copy = Path.Combine(target, "data", Path.GetRelativePath(_root, file));
+            Assert.Equal(await File.ReadAllBytesAsync(file), await File.ReadAllBytesAsync(copy));
+        }
+
+        Assert.Equal(1L, RawSql.Scalar(Path.Combine(target, "data", "mdmai.db"), "SELECT count(*) FROM campaigns"));
+        var report = await reopened.VerifyAsync(new VerifyOptions { ReadData = true });
+        Assert.True(report.Ok, string.Join("\n", report.Errors));
+        Assert.True(report.BlobsRead > 0);
+        Directory.Delete(target, true);
+        Directory.Delete(RepositoryPath, true);
+    }
+
+    [Fact]
+    public async Task A_second_snapshot_reads_only_what_changed()
+    {
+        await FillAsync();
+        var backend = new MemoryBackend();
+        using var repository = await BackupRepository.InitAsync(backend, "pw", SmallChunks());
+        var first = await repository.CreateSnapshotAsync(new BackupSources { DataFolder = _root });
+        var second = await repository.CreateSnapshotAsync(new BackupSources { DataFolder = _root });
+        Assert.Equal(first.Snapshot.Id, second.Snapshot.Parent);
+        Assert.Equal(0, second.Snapshot.Stats.NewFiles);
+        Assert.Equal(2, second.Snapshot.Stats.UnchangedFiles); // the two objects; the database is captured anew
+        Assert.Equal(1, second.Snapshot.Stats.ChangedFiles);
+        var diff = await repository.DiffAsync(first.Snapshot.Id, second.Snapshot.Id).ToListAsync();
+        Assert.All(diff, d => Assert.Equal("data/mdmai.db", d.Path));
+    }
+
+    [Fact]
+    public async Task Wrong_password_is_a_specific_error()
+    {
+        var backend = new MemoryBackend();
+        using (await BackupRepository.InitAsync(backend, "right", SmallChunks()))
+        {
+        }
+
+        var error = await Assert.ThrowsAsync<MdmaiException>(() => BackupRepository.OpenAsync(backend, "wrong"));
+        Assert.Equal(MdmaiErrorCode.WrongPassword, error.Code);
+    }
+
+    [Fact]
+    public async Task Forget_and_prune_free_what_no_snapshot_uses()
+    {
+        var backend = new MemoryBackend();
+        using var repository = await BackupRepository.InitAsync(backend, "pw", SmallChunks());
+        var folder = Path.Combine(_root, "extra");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllBytesAsync(Path.Combine(folder, "a.bin"), Random(600_000, 2));
+        var first = await repository.CreateSnapshotAsync(new BackupSources { Includes = [folder] });
+        await File.WriteAllBytesAsync(Path.Combine(folder, "a.bin"), Random(600_000, 3));
+        var second = await repository.CreateSnapshotAsync(new BackupSources { Includes = [folder] });
+        var before = backend.Items.Where(i => i.Key.StartsWith("data/", StringComparison.Ordinal)).Sum(i => (long)i.Value.Length);
+        var forget = await repository.ForgetAsync(new RetentionPolicy { KeepLast = 1 });
+        Assert.Equal(first.Snapshot.Id, Assert.Single(forget.Removed).Id);
+        var prune = await repository.PruneAsync();
+        var after = backend.Items.Where(i => i.Key.StartsWith("data/", StringComparison.Ordinal)).Sum(i => (long)i.Value.Length);
+        Assert.True(after < before * 0.7, $"{before} -> {after}");
+        Assert.True(prune.BlobsRemoved > 0);
+        var report = await repository.VerifyAsync(new VerifyOptions { ReadData = true });
+        Assert.True(report.Ok, string.Join("\n", report.Errors));
+        var target = _root + "-restore";
+        await repository.RestoreAsync(second.Snapshot.Id, target);
+        var restored = Path.Combine(target, "include", folder.TrimStart('/'), "a.bin");
+        Assert.Equal(Random(600_000, 3), await File.ReadAllBytesAsync(restored));
+        Directory.Delete(target, true);
+    }
+}

@@ -28,6 +28,8 @@ internal static class BackupCommands
         backup.Subcommands.Add(Prune(context));
         backup.Subcommands.Add(Verify(context));
         backup.Subcommands.Add(Restore(context));
+        backup.Subcommands.Add(Export(context));
+        backup.Subcommands.Add(Import(context));
         return backup;
     }
 
@@ -408,6 +410,92 @@ internal static class BackupCommands
             }
 
             output.Report(result, $"Restored {result.Files} file(s), {GeneralCommands.Bytes(result.Bytes)}, {result.Directories} folder(s), {result.Symlinks} link(s) in {result.DurationSeconds:F1} s; every file verified.");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Export(CliContext context)
+    {
+        var command = new Command("export", "Write a snapshot as FILE.tar.zst that stock zstd and tar unpack: the database as a plain SQLite file, the files under their names, a manifest with hashes");
+        var id = new Argument<string>("id") { Description = "Snapshot id (or a unique prefix, or 'latest')" };
+        var file = new Argument<string>("file") { Description = "The archive to write (.tar.zst); '-' for standard output" };
+        var allowPlaintext = new Option<bool>("--allow-plaintext") { Description = "Needed for an encrypted data set: the archive holds the files decrypted" };
+        var level = new Option<int>("--level") { Description = "zstd level 1-19", DefaultValueFactory = _ => 3 };
+        var force = new Option<bool>("--force") { Description = "Overwrite an existing file" };
+        command.Arguments.Add(id);
+        command.Arguments.Add(file);
+        command.Options.Add(allowPlaintext);
+        command.Options.Add(level);
+        command.Options.Add(force);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            using var repository = await OpenRepositoryAsync(context, parse, output, ct);
+            var snapshot = await repository.GetSnapshotAsync(parse.GetValue(id)!, ct);
+            var path = parse.GetValue(file)!;
+            var options = new ExportOptions
+            {
+                AllowPlaintext = parse.GetValue(allowPlaintext),
+                CompressionLevel = parse.GetValue(level),
+                Password = repository.Encrypted && parse.GetValue(allowPlaintext) ? Password(context, parse, output) : null,
+            };
+            ExportResult result;
+            if (path == "-")
+            {
+                await using var stdout = Console.OpenStandardOutput();
+                result = await repository.ExportAsync(snapshot.Id, stdout, options, null, ct);
+                return ExitCodes.Ok;
+            }
+
+            var full = Path.GetFullPath(path);
+            if (File.Exists(full) && !parse.GetValue(force))
+            {
+                throw new MdmaiException(MdmaiErrorCode.AlreadyExists, $"'{full}' exists; pass --force to overwrite it.");
+            }
+
+            var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+            try
+            {
+                await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+                {
+                    result = await output.WithProgressAsync("Exporting", snapshot.Stats.Bytes, progress => repository.ExportAsync(snapshot.Id, stream, options,
+                        progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
+                    stream.Flush(flushToDisk: true);
+                }
+
+                File.Move(temp, full, overwrite: true);
+            }
+            finally
+            {
+                File.Delete(temp);
+            }
+
+            output.Report(new { Path = full, result.Files, result.Bytes, result.Entries }, $"Wrote {full}: {result.Files} file(s), {GeneralCommands.Bytes(result.Bytes)} before compression. Unpack with: zstd -d < {Path.GetFileName(full)} | tar x");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Import(CliContext context)
+    {
+        var command = new Command("import", "Rebuild a data folder (--data-dir, which must be new or empty) from an export made by 'backup export'");
+        var file = new Argument<string>("file") { Description = "The .tar.zst archive" };
+        command.Arguments.Add(file);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            var path = parse.GetValue(file)!;
+            if (!File.Exists(path))
+            {
+                throw new MdmaiException(MdmaiErrorCode.NotFound, $"No archive at '{path}'.");
+            }
+
+            var password = context.Environment("MDMAI_PASSWORD") is { Length: > 0 } || parse.GetValue(KeyCommands.PasswordFile) is not null ? Password(context, parse, output) : null;
+            await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            var target = context.DataPath(parse);
+            var result = await output.WithProgressAsync("Importing", stream.Length, progress => PortableArchive.ImportAsync(stream, target, password,
+                progress is null ? null : new Progress<BackupProgress>(_ => progress.Report(stream.Position)), ct));
+            output.Report(new { DataFolder = Path.GetFullPath(target), result.Files, result.Bytes, result.SkippedIncludes },
+                $"Imported into {Path.GetFullPath(target)}: {result.Files} file(s), {GeneralCommands.Bytes(result.Bytes)}; every hash matched.{(result.SkippedIncludes > 0 ? $" {result.SkippedIncludes} entries of included folders were left out (extract them with tar)." : "")}");
             return ExitCodes.Ok;
         }));
         return command;

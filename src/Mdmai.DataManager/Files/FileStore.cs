@@ -130,47 +130,11 @@ public sealed class FileStore
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            using var hash = NewContentHash();
-            var sampled = await content.ReadAtLeastAsync(buffer.AsMemory(0, ObjectCodec.SampleSize), ObjectCodec.SampleSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-            var sample = buffer.AsMemory(0, sampled);
+            var draft = await WriteDraftAsync(content, temp, buffer, cancellationToken).ConfigureAwait(false);
+            var sample = buffer.AsMemory(0, draft.Sampled);
             var mime = ContentSniffer.MimeType(sample.Span);
             var metadata = ContentSniffer.Metadata(mime, sample.Span);
-            var compress = ObjectCodec.IsWorthCompressing(sample.Span);
-            var framed = compress || _keys is not null;
-            long size = sampled, stored;
-            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
-            {
-                ObjectWriter? writer = framed ? ObjectCodec.CreateWriter(file, _keys?.Current, compress) : null;
-                try
-                {
-                    var target = writer?.Stream ?? file;
-                    hash.AppendData(sample.Span);
-                    await target.WriteAsync(sample, cancellationToken).ConfigureAwait(false);
-                    int read;
-                    while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
-                    {
-                        hash.AppendData(buffer, 0, read);
-                        await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                        size += read;
-                    }
-
-                    if (writer is not null)
-                    {
-                        await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
-                    }
-                }
-                finally
-                {
-                    if (writer is not null)
-                    {
-                        await writer.DisposeAsync().ConfigureAwait(false);
-                    }
-                }
-
-                file.Flush(flushToDisk: true);
-                stored = file.Length;
-            }
-
+            var (objectId, size, stored, compress, framed) = (draft.ObjectId, draft.Size, draft.Stored, draft.Compressed, draft.Framed);
             if (mime == "application/pdf" && start is { } origin)
             {
                 // Page count and title need the PDF's cross-reference table at its end: with a seekable
@@ -179,7 +143,6 @@ public sealed class FileStore
                 PdfMetadata.Read(content, metadata);
             }
 
-            var objectId = Convert.ToHexStringLower(hash.GetHashAndReset());
             var stamp = Timestamps.Truncate(_database.Clock.GetUtcNow());
             var row = new StoredFile(Guid.CreateVersion7(stamp), name.Trim(), options.Category ?? ContentSniffer.DefaultCategory(mime), mime, size, stored,
                 objectId, metadata, new JsonArray([.. options.Tags.Select(t => (JsonNode?)JsonValue.Create(t))]), options.CampaignId, options.AssetId, options.RulebookId, stamp, stamp);
@@ -226,6 +189,104 @@ public sealed class FileStore
         catch (IOException ex) when (MdmaiException.IsDiskFull(ex))
         {
             throw new MdmaiException(MdmaiErrorCode.DiskFull, $"The disk is full while importing '{name}'; nothing was stored. Free some space and try again.", ex);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>An object written to a temp file, not yet in the store: its content id and sizes.</summary>
+    private readonly record struct ObjectDraft(string ObjectId, long Size, long Stored, bool Compressed, bool Framed, int Sampled);
+
+    /// <summary>
+    /// The one pass of an import: reads <paramref name="content"/>, hashes it into its content id, and writes the
+    /// object (compressed when a sample of the start says it pays, sealed when encryption is on) to <paramref name="temp"/>.
+    /// The sample stays at the start of <paramref name="buffer"/>.
+    /// </summary>
+    private async Task<ObjectDraft> WriteDraftAsync(Stream content, string temp, byte[] buffer, CancellationToken cancellationToken)
+    {
+        using var hash = NewContentHash();
+        var sampled = await content.ReadAtLeastAsync(buffer.AsMemory(0, ObjectCodec.SampleSize), ObjectCodec.SampleSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var sample = buffer.AsMemory(0, sampled);
+        var compress = ObjectCodec.IsWorthCompressing(sample.Span);
+        var framed = compress || _keys is not null;
+        long size = sampled, stored;
+        await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+        {
+            ObjectWriter? writer = framed ? ObjectCodec.CreateWriter(file, _keys?.Current, compress) : null;
+            try
+            {
+                var target = writer?.Stream ?? file;
+                hash.AppendData(sample.Span);
+                await target.WriteAsync(sample, cancellationToken).ConfigureAwait(false);
+                int read;
+                while ((read = await content.ReadAsync(buffer.AsMemory(sampled, BufferSize - sampled), cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    hash.AppendData(buffer, sampled, read);
+                    await target.WriteAsync(buffer.AsMemory(sampled, read), cancellationToken).ConfigureAwait(false);
+                    size += read;
+                }
+
+                if (writer is not null)
+                {
+                    await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                if (writer is not null)
+                {
+                    await writer.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+
+            file.Flush(flushToDisk: true);
+            stored = file.Length;
+        }
+
+        return new ObjectDraft(Convert.ToHexStringLower(hash.GetHashAndReset()), size, stored, compress, framed, sampled);
+    }
+
+    /// <summary>
+    /// Puts back the content of an object the catalog already records (an import of a portable export): the content
+    /// is stored as an import would store it, and must hash to an object id of the catalog — content that matches
+    /// none is refused. Returns the object id.
+    /// </summary>
+    internal async Task<string> RestoreObjectAsync(Stream content, string name, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(TempPath);
+        var temp = Path.Combine(TempPath, Guid.NewGuid().ToString("N"));
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            var draft = await WriteDraftAsync(content, temp, buffer, cancellationToken).ConfigureAwait(false);
+            var final = ObjectPath(draft.ObjectId);
+            return await _database.Writer.ExecuteAsync(commands =>
+            {
+                var update = commands.Get("UPDATE objects SET stored_size = $p1, storage = $p2, compressed = $p3, encrypted = $p4, key_epoch = $p5 WHERE object_id = $p0 AND size = $p6", 7);
+                update.Parameters[0].Value = draft.ObjectId;
+                update.Parameters[1].Value = draft.Stored;
+                update.Parameters[2].Value = draft.Framed ? "framed" : "raw";
+                update.Parameters[3].Value = draft.Compressed ? 1 : 0;
+                update.Parameters[4].Value = _keys is null ? 0 : 1;
+                update.Parameters[5].Value = _keys is null ? DBNull.Value : (long)_keys.Current.Epoch;
+                update.Parameters[6].Value = draft.Size;
+                if (update.ExecuteNonQuery() != 1)
+                {
+                    throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{name}' does not match any file of the archive's catalog (its content was changed, or it belongs elsewhere).");
+                }
+
+                var files = commands.Get("UPDATE files SET stored_size = $p1 WHERE object_id = $p0 AND stored_size <> $p1", 2);
+                files.Parameters[0].Value = draft.ObjectId;
+                files.Parameters[1].Value = draft.Stored;
+                files.ExecuteNonQuery();
+                Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+                File.Move(temp, final, overwrite: true);
+                AtomicFile.FlushFolder(Path.GetDirectoryName(final)!);
+                return draft.ObjectId;
+            }, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

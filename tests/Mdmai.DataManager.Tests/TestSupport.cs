@@ -37,6 +37,11 @@ internal sealed class TempFolder : IDisposable
         {
             foreach (var entry in Directory.EnumerateFileSystemEntries(Path, "*", SearchOption.AllDirectories).Prepend(Path))
             {
+                if (new FileInfo(entry).LinkTarget is not null)
+                {
+                    continue; // a mode change would follow the link (perhaps out of the folder, perhaps to nothing)
+                }
+
                 var isFolder = Directory.Exists(entry);
                 File.SetUnixFileMode(entry, isFolder ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute : UnixFileMode.UserRead | UnixFileMode.UserWrite);
             }

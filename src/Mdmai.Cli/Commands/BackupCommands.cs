@@ -59,7 +59,7 @@ internal static class BackupCommands
         return await BackupRepository.OpenAsync(backend, password, ct);
     }
 
-    private static async Task<DataFolderBackups> OpenBackupsAsync(CliContext context, ParseResult parse, Output output, CancellationToken ct)
+    private static async Task<DataFolderBackups> OpenBackupsAsync(CliContext context, ParseResult parse, Output output, CancellationToken ct, bool create = true)
     {
         var folder = await DataFolder.OpenAsync(context.DataPath(parse), ct);
         if (parse.GetValue(Repo) is { Length: > 0 } repo)
@@ -69,7 +69,12 @@ internal static class BackupCommands
 
         var backend = new LocalFolderBackend(folder.BackupRepositoryPath);
         var needPassword = folder.Config.EncryptionEnabled || await BackupRepository.IsEncryptedAsync(backend, ct);
-        return await DataFolderBackups.OpenAsync(folder, needPassword ? Password(context, parse, output) : null, create: true, cancellationToken: ct);
+        if (!create && !await BackupRepository.ExistsAsync(backend, ct))
+        {
+            throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{folder.BackupRepositoryPath}' yet: 'mdmai backup create' makes one.");
+        }
+
+        return await DataFolderBackups.OpenAsync(folder, needPassword ? Password(context, parse, output) : null, create, cancellationToken: ct);
     }
 
     private static DataFolder WithRepository(DataFolder folder, string repo) =>
@@ -90,8 +95,7 @@ internal static class BackupCommands
 
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            var snapshotKind = Enum.TryParse<SnapshotKind>(parse.GetValue(kind)!.Replace("_", "", StringComparison.Ordinal), ignoreCase: true, out var k)
-                ? k : throw new MdmaiException(MdmaiErrorCode.InvalidEnumValue, $"'{parse.GetValue(kind)}' is not a snapshot kind: manual, auto, shutdown or pre_restore.");
+            var snapshotKind = ParseKind(parse.GetValue(kind)!);
             using var backups = await OpenBackupsAsync(context, parse, output, ct);
             var result = await output.WithProgressAsync("Backing up", null, progress => backups.BackupAsync(snapshotKind, parse.GetValue(include), parse.GetValue(tag), parse.GetValue(description), parse.GetValue(level),
                 progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
@@ -146,6 +150,15 @@ internal static class BackupCommands
         }));
         return command;
     }
+
+    private static SnapshotKind ParseKind(string text) => text switch
+    {
+        "manual" => SnapshotKind.Manual,
+        "auto" => SnapshotKind.Auto,
+        "shutdown" => SnapshotKind.Shutdown,
+        "pre_restore" => SnapshotKind.PreRestore,
+        _ => throw new MdmaiException(MdmaiErrorCode.InvalidEnumValue, $"'{text}' is not a snapshot kind: manual, auto, shutdown or pre_restore."),
+    };
 
     private static string Kind(SnapshotKind kind) => kind == SnapshotKind.PreRestore ? "pre_restore" : kind.ToString().ToLowerInvariant();
 
@@ -290,7 +303,7 @@ internal static class BackupCommands
                 {
                     KeepLast = parse.GetValue(last), KeepHourly = parse.GetValue(hourly), KeepDaily = parse.GetValue(daily), KeepWeekly = parse.GetValue(weekly),
                     KeepMonthly = parse.GetValue(monthly), KeepYearly = parse.GetValue(yearly), KeepWithin = parse.GetValue(within) is { } w ? ParseSpan(w) : null,
-                    Kinds = parse.GetValue(kind) is { } k ? [Enum.Parse<SnapshotKind>(k.Replace("_", "", StringComparison.Ordinal), ignoreCase: true)] : [],
+                    Kinds = parse.GetValue(kind) is { } k ? [ParseKind(k)] : [],
                 };
                 removed = (await repository.ForgetAsync(policy, parse.GetValue(dryRun), ct)).Removed;
             }
@@ -342,6 +355,11 @@ internal static class BackupCommands
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var share = 100.0;
+            if (parse.GetValue(subset) is not null && !parse.GetValue(readData))
+            {
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "--subset chooses the packs --read-data reads; give --read-data too.");
+            }
+
             if (parse.GetValue(subset) is { } text && !(double.TryParse(text.TrimEnd('%'), NumberStyles.Float, CultureInfo.InvariantCulture, out share) && share is > 0 and <= 100))
             {
                 throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"--subset must be a percentage above 0 and up to 100, not '{text}'.");
@@ -396,7 +414,12 @@ internal static class BackupCommands
             RestoreResult result;
             if (parse.GetValue(inPlace))
             {
-                using var backups = await OpenBackupsAsync(context, parse, output, ct);
+                if (parse.GetValue(path) is not null)
+                {
+                    throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "--in-place restores the whole data folder; --path is for --target.");
+                }
+
+                using var backups = await OpenBackupsAsync(context, parse, output, ct, create: false);
                 result = await output.WithProgressAsync("Restoring", null, progress => backups.RestoreInPlaceAsync(parse.GetValue(id)!,
                     progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
             }

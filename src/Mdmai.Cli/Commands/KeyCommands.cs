@@ -56,11 +56,29 @@ internal static class KeyCommands
         command.Options.Add(newFile);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            var (_, keys) = await OpenAsync(context, parse, ct);
+            var (folder, keys) = await OpenAsync(context, parse, ct);
             var current = Passwords.Read(output, context.Environment, parse.GetValue(PasswordFile), "MDMAI_PASSWORD", "Current password:", confirm: false);
             var replacement = Passwords.Read(output, context.Environment, parse.GetValue(newFile), "MDMAI_NEW_PASSWORD", "New password:", confirm: true);
             await keys.ChangePasswordAsync(current, replacement, ct);
-            output.Report(new { Changed = true }, "Password changed. The recovery key, if any, still works.");
+
+            // The backup repository's key is wrapped by the same password by default: it follows.
+            var backups = "";
+            var backend = new DataManager.Backup.LocalFolderBackend(folder.BackupRepositoryPath);
+            if (await DataManager.Backup.BackupRepository.IsEncryptedAsync(backend, ct))
+            {
+                try
+                {
+                    using var repository = await DataManager.Backup.BackupRepository.OpenAsync(backend, current, ct);
+                    await repository.ChangePasswordAsync(current, replacement, ct);
+                    backups = " The backup repository's password changed with it.";
+                }
+                catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.WrongPassword)
+                {
+                    backups = " The backup repository has another password and was left as it is.";
+                }
+            }
+
+            output.Report(new { Changed = true, BackupRepository = backups.Length > 0 }, $"Password changed. The recovery key, if any, still works.{backups}");
 
             return ExitCodes.Ok;
         }));

@@ -45,8 +45,8 @@ public sealed record SnapshotOptions
     /// <summary>Worker threads for hashing, compressing and sealing (default: every core).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>Bytes of chunk data the pipeline may hold at once (default 24 MiB).</summary>
-    public long MemoryBudget { get; init; } = 24L * 1024 * 1024;
+    /// <summary>Bytes of chunk data the pipeline may hold at once, from read to pack (default 16 MiB; at least one maximum-size chunk).</summary>
+    public long MemoryBudget { get; init; } = 8L * 1024 * 1024;
 }
 
 public sealed partial class BackupRepository
@@ -71,6 +71,9 @@ public sealed partial class BackupRepository
         var roots = ResolveSources(sources);
         await using var repositoryLock = await RepositoryLock.AcquireAsync(Backend, exclusive: false, cancellationToken).ConfigureAwait(false);
         var stopwatch = Stopwatch.StartNew();
+
+        // Under the lock, the index is current: a prune since this repository was opened may have removed blobs.
+        await LoadIndexAsync(cancellationToken).ConfigureAwait(false);
         var sourceNames = roots.Select(r => r.Absolute).ToList();
         var parent = await FindParentAsync(sourceNames, cancellationToken).ConfigureAwait(false);
         string? stagedDatabase = null;
@@ -220,6 +223,7 @@ public sealed partial class BackupRepository
         private readonly IProgress<BackupProgress>? _progress;
         private readonly string? _stagedDatabase;
         private readonly ByteBudget _budget;
+        private readonly BufferPool _pool;
         private readonly Channel<ChunkJob> _work;
         private readonly Channel<FileJob> _files = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(512) { SingleReader = true, SingleWriter = true });
         private readonly Channel<SealedBlob> _sealed;
@@ -234,7 +238,8 @@ public sealed partial class BackupRepository
             _options = options;
             _progress = progress;
             _stagedDatabase = stagedDatabase;
-            _budget = new ByteBudget(Math.Max(options.MemoryBudget, repository._chunker.Parameters.MaxSize));
+            _budget = new ByteBudget(Math.Max(options.MemoryBudget, BufferPool.Rounded(repository._chunker.Parameters.MaxSize + RepositoryCrypto.Overhead)));
+            _pool = new BufferPool();
             var workers = Math.Max(1, options.Parallelism);
             _work = Channel.CreateBounded<ChunkJob>(new BoundedChannelOptions(workers * 2) { SingleWriter = true });
             _sealed = Channel.CreateBounded<SealedBlob>(new BoundedChannelOptions(workers * 2) { SingleReader = true });
@@ -244,11 +249,33 @@ public sealed partial class BackupRepository
         {
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var ct = cts.Token;
-            var workers = Enumerable.Range(0, Math.Max(1, _options.Parallelism)).Select(_ => Task.Run(() => WorkAsync(ct), ct)).ToArray();
-            var packer = Task.Run(() => PackAsync(ct), ct);
-            var assembler = Task.Run(() => AssembleAsync(ct), ct);
-            var producer = Task.Run(() => ProduceAsync(roots, parent, ct), ct);
+            var workers = Enumerable.Range(0, Math.Max(1, _options.Parallelism)).Select(_ => Stage(() => WorkAsync(ct))).ToArray();
+            var packer = Stage(() => PackAsync(ct));
+            var assembler = StageOf(() => AssembleAsync(ct));
+            var producer = Stage(() => ProduceAsync(roots, parent, ct));
             var stages = new List<Task>(workers) { packer, assembler, producer };
+
+            // Any stage that fails cancels the others at once: a stage upstream of it would otherwise wait on a full
+            // channel for a reader that is gone, and the run would never end.
+            Task Stage(Func<Task> body) => StageOf(async () =>
+            {
+                await body().ConfigureAwait(false);
+                return true;
+            });
+
+            Task<T> StageOf<T>(Func<Task<T>> body) => Task.Run(async () =>
+            {
+                try
+                {
+                    return await body().ConfigureAwait(false);
+                }
+                catch
+                {
+                    await cts.CancelAsync().ConfigureAwait(false);
+                    throw;
+                }
+            }, ct);
+
             try
             {
                 // Wait in pipeline order; the first failure cancels the rest.
@@ -265,7 +292,7 @@ public sealed partial class BackupRepository
                 };
                 return (tree, stats, [.. _errors]);
             }
-            catch
+            catch (Exception ex)
             {
                 await cts.CancelAsync().ConfigureAwait(false);
                 _work.Writer.TryComplete();
@@ -278,6 +305,12 @@ public sealed partial class BackupRepository
                 catch (Exception)
                 {
                     // The first failure is the one reported.
+                }
+
+                // The stage awaited was cancelled because another failed: report that failure, not the cancellation.
+                if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested && FirstFailure(stages) is { } failure)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
                 }
 
                 throw;
@@ -312,7 +345,7 @@ public sealed partial class BackupRepository
 
         private async Task ProduceAsync(List<SourceRoot> roots, SnapshotDocument? parent, CancellationToken ct)
         {
-            var scratch = GC.AllocateUninitializedArray<byte>(2 * _repository._chunker.Parameters.MaxSize);
+            var scratch = GC.AllocateUninitializedArray<byte>(StreamChunker.BufferSize(_repository._chunker.Parameters));
             var chunker = new StreamChunker(_repository._chunker, scratch);
             await using var parentEntries = (parent is null ? EmptyTree() : _repository.ReadTreeAsync(parent, ct)).GetAsyncEnumerator(ct);
             var hasParent = await parentEntries.MoveNextAsync().ConfigureAwait(false);
@@ -396,10 +429,12 @@ public sealed partial class BackupRepository
                         break;
                     }
 
-                    await _budget.AcquireAsync(chunk.Length, ct).ConfigureAwait(false);
-                    var buffer = ArrayPool<byte>.Shared.Rent(chunk.Length);
-                    chunk.Span.CopyTo(buffer);
-                    var job = new ChunkJob(buffer, chunk.Length, BlobType.Data, new TaskCompletionSource<BlobId>(TaskCreationOptions.RunContinuationsAsynchronously));
+                    // The chunk goes where its sealed form will be (after the nonce), so an incompressible chunk is sealed in place.
+                    var cost = BufferPool.Rounded(chunk.Length + RepositoryCrypto.Overhead);
+                    await _budget.AcquireAsync(cost, ct).ConfigureAwait(false);
+                    var buffer = _pool.Rent(chunk.Length + RepositoryCrypto.Overhead);
+                    chunk.Span.CopyTo(buffer.AsSpan(RepositoryCrypto.NonceSize));
+                    var job = new ChunkJob(buffer, chunk.Length, cost, new TaskCompletionSource<BlobId>(TaskCreationOptions.RunContinuationsAsynchronously));
                     chunks.Writer.TryWrite(job.Done.Task);
                     await _work.Writer.WriteAsync(job, ct).ConfigureAwait(false);
                     size += chunk.Length;
@@ -453,49 +488,58 @@ public sealed partial class BackupRepository
             var sample = new byte[ZstdSharp.Compressor.GetCompressBound(Security.ObjectCodec.SampleSize)];
             await foreach (var job in _work.Reader.ReadAllAsync(ct).ConfigureAwait(false))
             {
-                var data = job.Buffer.AsSpan(0, job.Length);
-                var id = _repository._crypto.ComputeId(data);
+                var id = _repository._crypto.ComputeId(job.Buffer.AsSpan(RepositoryCrypto.NonceSize, job.Length));
                 if (_repository._index.Contains(id) || !_pending.TryAdd(id, 0))
                 {
-                    ArrayPool<byte>.Shared.Return(job.Buffer);
-                    _budget.Release(job.Length);
+                    _pool.Return(job.Buffer);
+                    _budget.Release(job.Cost);
                     job.Done.SetResult(id);
                     continue;
                 }
 
-                var blob = Seal(id, job.Type, data, compressor, sampler, sample);
-                ArrayPool<byte>.Shared.Return(job.Buffer);
+                var blob = Seal(id, BlobType.Data, job.Buffer, job.Length, job.Cost, compressor, sampler, sample);
                 await _sealed.Writer.WriteAsync(blob, ct).ConfigureAwait(false);
                 job.Done.SetResult(id);
             }
         }
 
-        private SealedBlob Seal(BlobId id, BlobType type, ReadOnlySpan<byte> data, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample)
+        /// <summary>
+        /// Seals a blob whose plaintext is at <see cref="RepositoryCrypto.NonceSize"/> in <paramref name="buffer"/>: compressed
+        /// into a second buffer when a sample says it pays (and it does), else in place. The buffer not used goes back to the pool.
+        /// </summary>
+        private SealedBlob Seal(BlobId id, BlobType type, byte[] buffer, int length, long cost, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample)
         {
             Interlocked.Increment(ref _newBlobs);
-            Interlocked.Add(ref _newBytes, data.Length);
-            var compress = data.Length >= 64 && sampler.Wrap(data[..Math.Min(data.Length, Security.ObjectCodec.SampleSize)], sample) < Math.Min(data.Length, Security.ObjectCodec.SampleSize) * 0.9;
-            var output = ArrayPool<byte>.Shared.Rent(RepositoryCrypto.Overhead + (compress ? ZstdSharp.Compressor.GetCompressBound(data.Length) : data.Length));
-            var length = data.Length;
-            if (compress)
-            {
-                length = compressor.Wrap(data, output.AsSpan(RepositoryCrypto.NonceSize));
-                if (length >= data.Length)
-                {
-                    compress = false;
-                    length = data.Length;
-                }
-            }
-
-            if (!compress)
-            {
-                data.CopyTo(output.AsSpan(RepositoryCrypto.NonceSize));
-            }
-
+            Interlocked.Add(ref _newBytes, length);
             Span<byte> idBytes = stackalloc byte[BlobId.Size];
             id.Write(idBytes);
-            _repository._crypto.SealInPlace(output, length, idBytes);
-            return new SealedBlob(id, type, compress, (uint)data.Length, output, length + RepositoryCrypto.Overhead, data.Length);
+            var data = buffer.AsSpan(RepositoryCrypto.NonceSize, length);
+            var sampled = Math.Min(length, Security.ObjectCodec.SampleSize);
+            if (length >= 64 && sampler.Wrap(data[..sampled], sample) < sampled * 0.9)
+            {
+                var output = _pool.Rent(length + RepositoryCrypto.Overhead);
+                int compressed;
+                try
+                {
+                    compressed = compressor.Wrap(data, output.AsSpan(RepositoryCrypto.NonceSize, length - 1));
+                }
+                catch (ZstdSharp.ZstdException)
+                {
+                    compressed = -1; // larger than the content: store it as it is
+                }
+
+                if (compressed > 0)
+                {
+                    _pool.Return(buffer);
+                    _repository._crypto.SealInPlace(output, compressed, idBytes);
+                    return new SealedBlob(id, type, true, (uint)length, output, compressed + RepositoryCrypto.Overhead, cost);
+                }
+
+                _pool.Return(output);
+            }
+
+            _repository._crypto.SealInPlace(buffer, length, idBytes);
+            return new SealedBlob(id, type, false, (uint)length, buffer, length + RepositoryCrypto.Overhead, cost);
         }
 
         private async Task PackAsync(CancellationToken ct)
@@ -524,10 +568,8 @@ public sealed partial class BackupRepository
                     },
                     blob =>
                     {
-                        if (blob.Type == BlobType.Data)
-                        {
-                            _budget.Release(blob.Budget);
-                        }
+                        _pool.Return(blob.Buffer);
+                        _budget.Release(blob.Budget);
                     },
                     ct).ConfigureAwait(false);
                 Interlocked.Add(ref _stored, length);
@@ -558,10 +600,11 @@ public sealed partial class BackupRepository
                     var ids = new List<string>();
                     await foreach (var chunk in reader.ReadAllAsync(ct).ConfigureAwait(false))
                     {
-                        ids.Add((await chunk.ConfigureAwait(false)).ToString());
+                        // A chunk still queued when the run is cancelled is never sealed: its task never completes.
+                        ids.Add((await chunk.WaitAsync(ct).ConfigureAwait(false)).ToString());
                     }
 
-                    var (size, error) = await job.Outcome!.ConfigureAwait(false);
+                    var (size, error) = await job.Outcome!.WaitAsync(ct).ConfigureAwait(false);
                     if (error is not null)
                     {
                         _errors.Enqueue(error);
@@ -612,7 +655,9 @@ public sealed partial class BackupRepository
             var id = _repository._crypto.ComputeId(data);
             if (!_repository._index.Contains(id) && _pending.TryAdd(id, 0))
             {
-                var blob = Seal(id, BlobType.Tree, data, compressor, sampler, sample);
+                var copy = _pool.Rent(data.Length + RepositoryCrypto.Overhead);
+                data.CopyTo(copy.AsSpan(RepositoryCrypto.NonceSize));
+                var blob = Seal(id, BlobType.Tree, copy, data.Length, 0, compressor, sampler, sample);
                 await _sealed.Writer.WriteAsync(blob, ct).ConfigureAwait(false);
             }
 
@@ -746,7 +791,7 @@ public sealed partial class BackupRepository
         public string Path => Entry.Path;
     }
 
-    private sealed record ChunkJob(byte[] Buffer, int Length, BlobType Type, TaskCompletionSource<BlobId> Done);
+    private sealed record ChunkJob(byte[] Buffer, int Length, long Cost, TaskCompletionSource<BlobId> Done);
 
     private sealed record FileJob(TreeEntry Entry, IReadOnlyList<string>? Known, ChannelReader<Task<BlobId>>? Chunks, Task<(long Size, string? Error)>? Outcome);
 

@@ -105,14 +105,8 @@ public sealed partial class BackupRepository
     {
         options ??= new VerifyOptions();
         var errors = new List<string>();
-        try
-        {
-            await LoadIndexAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (MdmaiException ex)
-        {
-            return new VerifyReport { Errors = [ex.Message] };
-        }
+        await LoadIndexAsync(cancellationToken).ConfigureAwait(false);
+        errors.AddRange(DamagedIndexFiles.Select(d => $"Index file {d} ('mdmai backup prune' rebuilds the index from the packs' headers)."));
 
         var stored = new Dictionary<UInt128, long>();
         var unindexed = 0;
@@ -293,9 +287,27 @@ public sealed partial class BackupRepository
         var removed = new List<SnapshotInfo>();
         foreach (var id in snapshotIds)
         {
-            var snapshot = await FindSnapshotAsync(id, cancellationToken).ConfigureAwait(false);
-            await Backend.DeleteAsync($"{RepositoryNames.Snapshots}/{snapshot.Id}", cancellationToken).ConfigureAwait(false);
-            removed.Add(snapshot.Info);
+            SnapshotInfo info;
+            if (id == "latest")
+            {
+                info = (await FindSnapshotAsync(id, cancellationToken).ConfigureAwait(false)).Info;
+            }
+            else
+            {
+                var name = await ResolveSnapshotIdAsync(id, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    info = (await ReadSnapshotAsync(name, cancellationToken).ConfigureAwait(false)).Info;
+                }
+                catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.Corrupt)
+                {
+                    // A damaged snapshot is forgotten by its id alone: that is the remedy its error message gives.
+                    info = new SnapshotInfo { Id = name, Time = DateTimeOffset.MinValue, Kind = SnapshotKind.Manual, Description = "damaged" };
+                }
+            }
+
+            await Backend.DeleteAsync($"{RepositoryNames.Snapshots}/{info.Id}", cancellationToken).ConfigureAwait(false);
+            removed.Add(info);
         }
 
         return removed;
@@ -310,9 +322,34 @@ public sealed partial class BackupRepository
     {
         await using var repositoryLock = await RepositoryLock.AcquireAsync(Backend, exclusive: true, cancellationToken).ConfigureAwait(false);
         await LoadIndexAsync(cancellationToken).ConfigureAwait(false);
-        var oldIndexFiles = _indexFiles.ToList();
+        var oldIndexFiles = _indexFiles.Concat(_damagedIndexNames).ToList();
 
-        // 1. What is used: every blob of every snapshot's file list.
+        // 1. Every pack; those no index names (an interrupted backup, a damaged index file) are indexed first.
+        var stored = new Dictionary<UInt128, long>();
+        await foreach (var item in Backend.ListAsync(RepositoryNames.Data, cancellationToken).ConfigureAwait(false))
+        {
+            if (RepositoryNames.TryParsePack(item.Name, out var pack))
+            {
+                stored[pack] = item.Length;
+            }
+        }
+
+        // Packs no index names (an interrupted backup, a damaged index file) are indexed from their own headers, so
+        // what a snapshot uses in them is kept.
+        var indexed = _index.Packs.ToHashSet();
+        foreach (var pack in stored.Keys.Where(p => !indexed.Contains(p)).ToList())
+        {
+            try
+            {
+                _index.Add(pack, await PackFormat.ReadHeaderAsync(Backend, _crypto, RepositoryNames.Pack(pack), pack, cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception ex) when (ex is InvalidDataException or MdmaiException)
+            {
+                // unreadable: nothing in it can be used; it is deleted below like any unused pack
+            }
+        }
+
+        // 2. What is used: every blob of every snapshot's file list.
         var used = new HashSet<BlobId>();
         await foreach (var item in Backend.ListAsync(RepositoryNames.Snapshots, cancellationToken).ConfigureAwait(false))
         {
@@ -331,14 +368,11 @@ public sealed partial class BackupRepository
             }
         }
 
-        // 2. Per pack: live and dead bytes (a blob indexed twice lives only where the index points).
-        var stored = new Dictionary<UInt128, long>();
-        await foreach (var item in Backend.ListAsync(RepositoryNames.Data, cancellationToken).ConfigureAwait(false))
+        // 3. Per pack: live and dead bytes (a blob indexed twice lives only where the index points).
+        var lost = used.Where(id => !_index.TryGet(id, out var l) || !stored.ContainsKey(l.Pack)).Take(1).ToList();
+        if (lost.Count > 0)
         {
-            if (RepositoryNames.TryParsePack(item.Name, out var pack))
-            {
-                stored[pack] = item.Length;
-            }
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {lost[0]}, which a snapshot uses, is not in any pack of the repository. Nothing was pruned; run 'mdmai backup verify' to see what is damaged.");
         }
 
         var live = _index.Blobs.Where(b => used.Contains(b.Key)).GroupBy(b => b.Value.Pack).ToDictionary(g => g.Key, g => g.ToList());
@@ -348,7 +382,7 @@ public sealed partial class BackupRepository
             && 1 - ((double)p.Value.Sum(b => (long)b.Value.StoredLength) / Math.Max(1, length)) > repackThreshold).Select(p => p.Key).ToList();
         var keptPacks = live.Keys.Where(p => stored.ContainsKey(p) && !repack.Contains(p)).ToList();
 
-        // 3. Copy the live blobs of sparse packs into new packs (sealed bytes move as they are, after authenticating).
+        // 4. Copy the live blobs of sparse packs into new packs (sealed bytes move as they are, after authenticating).
         var newIndex = keptPacks.Select(p => (p, (IReadOnlyList<PackEntry>)[.. live[p].Select(b => new PackEntry(b.Key, b.Value.Type, b.Value.Compressed, b.Value.Offset, b.Value.StoredLength, b.Value.RawLength))])).ToList();
         var written = 0;
         long writtenBytes = 0;
@@ -376,17 +410,17 @@ public sealed partial class BackupRepository
                 }
 
                 return new SealedBlob(id, location.Type, location.Compressed, location.RawLength, buffer, (int)location.StoredLength, 0);
-            }, null, cancellationToken).ConfigureAwait(false);
+            }, blob => ArrayPool<byte>.Shared.Return(blob.Buffer), cancellationToken).ConfigureAwait(false);
             newIndex.Add((pack, entries));
             written++;
             writtenBytes += length;
             progress?.Report(new BackupProgress(written, writtenBytes, null, null, RepositoryNames.Pack(pack)));
         }
 
-        // 4. One new index for everything kept, then drop the old index files, then the old packs.
+        // 5. One new index for everything kept, then drop the old index files, then the old packs.
         var freed = 0L;
         var dropPacks = delete.Concat(repack).ToList();
-        if (dropPacks.Count > 0 || oldIndexFiles.Count > 1 || removedBlobs > 0)
+        if (dropPacks.Count > 0 || oldIndexFiles.Count > 1 || removedBlobs > 0 || DamagedIndexFiles.Count > 0 || stored.Keys.Any(p => !indexed.Contains(p)))
         {
             _indexFiles.Clear();
             await WriteIndexAsync(newIndex, cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using Mdmai.DataManager.Backup.Internal;
 
@@ -12,7 +11,7 @@ public sealed partial class BackupRepository
     /// <paramref name="written"/> is told. The pack becomes visible only whole.
     /// </summary>
     internal async Task<(UInt128 Pack, List<PackEntry> Entries, long Length)> WritePackAsync(
-        Func<long, CancellationToken, ValueTask<SealedBlob?>> next, Action<SealedBlob>? written, CancellationToken cancellationToken)
+        Func<long, CancellationToken, ValueTask<SealedBlob?>> next, Action<SealedBlob> written, CancellationToken cancellationToken)
     {
         var pack = RepositoryNames.NewPackId();
         var entries = new List<PackEntry>();
@@ -27,8 +26,7 @@ public sealed partial class BackupRepository
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(blob.Buffer);
-                    written?.Invoke(blob);
+                    written(blob);
                 }
 
                 entries.Add(new PackEntry(blob.Id, blob.Type, blob.Compressed, (uint)length, (uint)blob.Length, blob.RawLength));

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Mdmai.DataManager.Backup.Internal;
 using Mdmai.DataManager.Files.Internal;
@@ -53,10 +54,19 @@ public sealed partial class BackupRepository
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var workers = Enumerable.Range(0, Math.Max(1, options.Parallelism)).Select(_ => Task.Run(async () =>
         {
-            await foreach (var entry in files.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
+            try
             {
-                await writer.WriteFileAsync(entry, cts.Token).ConfigureAwait(false);
-                progress?.Report(new BackupProgress(writer.Files, writer.Bytes, snapshot.Stats.Files, totalBytes, entry.Path));
+                await foreach (var entry in files.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
+                {
+                    await writer.WriteFileAsync(entry, cts.Token).ConfigureAwait(false);
+                    progress?.Report(new BackupProgress(writer.Files, writer.Bytes, snapshot.Stats.Files, totalBytes, entry.Path));
+                }
+            }
+            catch
+            {
+                // Stop the reader of the file list too: with every worker gone it would wait on a full channel forever.
+                await cts.CancelAsync().ConfigureAwait(false);
+                throw;
             }
         }, cts.Token)).ToArray();
         try
@@ -92,7 +102,7 @@ public sealed partial class BackupRepository
             files.Writer.TryComplete();
             await Task.WhenAll(workers).ConfigureAwait(false);
         }
-        catch
+        catch (Exception ex)
         {
             files.Writer.TryComplete();
             await cts.CancelAsync().ConfigureAwait(false);
@@ -103,6 +113,12 @@ public sealed partial class BackupRepository
             catch (Exception)
             {
                 // The first failure is the one reported.
+            }
+
+            // A worker's failure cancelled the reader: report that failure, not the cancellation it caused.
+            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested && FirstFailure(workers) is { } failure)
+            {
+                ExceptionDispatchInfo.Throw(failure);
             }
 
             throw;
@@ -116,6 +132,10 @@ public sealed partial class BackupRepository
 
         return new RestoreResult(writer.Files, directories, links.Count, writer.Bytes, stopwatch.Elapsed.TotalSeconds);
     }
+
+    /// <summary>The failure of the first task that failed other than by cancellation, if any.</summary>
+    internal static Exception? FirstFailure(IEnumerable<Task> tasks) =>
+        tasks.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions).FirstOrDefault(e => e is not OperationCanceledException);
 
     private static TreeEntry? Strip(TreeEntry entry, string? prefix)
     {

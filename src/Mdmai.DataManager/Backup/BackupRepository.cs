@@ -122,7 +122,20 @@ public sealed partial class BackupRepository : IDisposable
             Chunker = new ChunkerConfig { Min = options.MinChunkSize, Average = options.AverageChunkSize, Max = options.MaxChunkSize },
             CreatedAt = Storage.Timestamps.Format(DateTimeOffset.UtcNow),
         };
-        config.Chunker.ToParameters().Validate();
+        if (options.PackSize is < 64 * 1024 or > 1024 * 1024 * 1024)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"The pack size must be between 64 KiB and 1 GiB, not {options.PackSize}.");
+        }
+
+        try
+        {
+            config.Chunker.ToParameters().Validate();
+        }
+        catch (MdmaiException ex)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, ex.Message.Replace("The repository's chunker parameters", "The chunk sizes", StringComparison.Ordinal), ex);
+        }
+
         RepositoryCrypto crypto;
         if (password is not null)
         {
@@ -132,6 +145,8 @@ public sealed partial class BackupRepository : IDisposable
                 crypto = RepositoryCrypto.FromKey(ring.Current);
             }
 
+            // The config names the key by a check value, so a key file left by an earlier, interrupted init is never taken for it.
+            config = config with { KeyCheck = crypto.KeyCheck(config.Id) };
             await backend.WriteAllAsync($"{RepositoryNames.Keys}/{RepositoryNames.NewId()}", keys.ToBytes(), cancellationToken).ConfigureAwait(false);
         }
         else
@@ -180,6 +195,11 @@ public sealed partial class BackupRepository : IDisposable
         }
 
         config.Chunker.ToParameters().Validate();
+        if (config.Chunker.Algorithm != "fastcdc-gear64" || config.PackSize is < 64 * 1024 or > 1024 * 1024 * 1024)
+        {
+            throw new MdmaiException(MdmaiErrorCode.ForeignFormat, $"The backup repository uses chunker '{config.Chunker.Algorithm}' and packs of {config.PackSize} bytes, which this mdmai does not support.");
+        }
+
         RepositoryCrypto crypto;
         if (config.Encrypted)
         {
@@ -188,7 +208,7 @@ public sealed partial class BackupRepository : IDisposable
                 throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The backup repository is encrypted: give its password (by default the app's password).");
             }
 
-            crypto = await UnlockAsync(backend, password, cancellationToken).ConfigureAwait(false);
+            crypto = await UnlockAsync(backend, config, password, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -209,31 +229,86 @@ public sealed partial class BackupRepository : IDisposable
         return repository;
     }
 
-    private static async Task<RepositoryCrypto> UnlockAsync(IBackupBackend backend, string password, CancellationToken cancellationToken)
+    private static async Task<RepositoryCrypto> UnlockAsync(IBackupBackend backend, RepositoryConfig config, string password, CancellationToken cancellationToken)
     {
-        MdmaiException? last = null;
+        var wrongPassword = false;
+        var damaged = new List<string>();
         await foreach (var item in backend.ListAsync(RepositoryNames.Keys, cancellationToken).ConfigureAwait(false))
         {
-            var keys = KeyFile.Parse(await backend.ReadAllAsync(item.Name, cancellationToken).ConfigureAwait(false), item.Name);
             try
             {
+                var keys = KeyFile.Parse(await backend.ReadAllAsync(item.Name, cancellationToken).ConfigureAwait(false), item.Name);
                 using var ring = keys.Unlock(password);
-                return RepositoryCrypto.FromKey(ring.Current);
+                var crypto = RepositoryCrypto.FromKey(ring.Current);
+                if (config.KeyCheck is null || crypto.KeyCheck(config.Id) == config.KeyCheck)
+                {
+                    return crypto;
+                }
+
+                crypto.Dispose(); // a key file that is not this repository's (left by an interrupted init)
             }
             catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.WrongPassword)
             {
-                last = ex;
+                wrongPassword = true;
+            }
+            catch (MdmaiException ex) when (ex.Code is MdmaiErrorCode.Corrupt or MdmaiErrorCode.ForeignFormat)
+            {
+                damaged.Add(item.Name);
             }
         }
 
-        throw last is null
-            ? new MdmaiException(MdmaiErrorCode.Corrupt, "The backup repository has no key file: its content cannot be decrypted.")
-            : new MdmaiException(MdmaiErrorCode.WrongPassword, "Wrong password: it does not unlock the backup repository. Nothing was changed.", last);
+        throw wrongPassword
+            ? new MdmaiException(MdmaiErrorCode.WrongPassword, "Wrong password: it does not unlock the backup repository. Nothing was changed.")
+            : new MdmaiException(MdmaiErrorCode.Corrupt, damaged.Count > 0
+                ? $"The backup repository's key file is damaged ({string.Join(", ", damaged)}): its content cannot be decrypted."
+                : "The backup repository has no key file: its content cannot be decrypted.");
+    }
+
+    /// <summary>
+    /// Changes the password of the repository's key (by default the app's: 'mdmai key change-password' calls this
+    /// too). Only the key slot is rewrapped; a new key file is written before the old one is deleted.
+    /// </summary>
+    public async Task ChangePasswordAsync(string currentPassword, string newPassword, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(currentPassword);
+        ArgumentNullException.ThrowIfNull(newPassword);
+        if (!Encrypted)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "The backup repository is not encrypted: it has no password.");
+        }
+
+        await foreach (var item in Backend.ListAsync(RepositoryNames.Keys, cancellationToken).ConfigureAwait(false))
+        {
+            KeyFile keys;
+            try
+            {
+                keys = KeyFile.Parse(await Backend.ReadAllAsync(item.Name, cancellationToken).ConfigureAwait(false), item.Name);
+                using var ring = keys.Unlock(currentPassword);
+                using var crypto = RepositoryCrypto.FromKey(ring.Current);
+                if (_config.KeyCheck is not null && crypto.KeyCheck(_config.Id) != _config.KeyCheck)
+                {
+                    continue;
+                }
+            }
+            catch (MdmaiException ex) when (ex.Code is MdmaiErrorCode.WrongPassword or MdmaiErrorCode.Corrupt or MdmaiErrorCode.ForeignFormat)
+            {
+                continue;
+            }
+
+            await keys.ChangePasswordAsync(currentPassword, newPassword, cancellationToken).ConfigureAwait(false);
+            await Backend.WriteAllAsync($"{RepositoryNames.Keys}/{RepositoryNames.NewId()}", keys.ToBytes(), cancellationToken).ConfigureAwait(false);
+            await Backend.DeleteAsync(item.Name, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        throw new MdmaiException(MdmaiErrorCode.WrongPassword, "Wrong password: it does not unlock the backup repository. Nothing was changed.");
     }
 
     internal async Task LoadIndexAsync(CancellationToken cancellationToken)
     {
         var index = new RepositoryIndex();
+        var damaged = new List<string>();
+        var damagedNames = new List<string>();
         _indexFiles.Clear();
         await foreach (var item in Backend.ListAsync(RepositoryNames.Index, cancellationToken).ConfigureAwait(false))
         {
@@ -243,9 +318,12 @@ public sealed partial class BackupRepository : IDisposable
             {
                 packs = RepositoryIndex.Decode(bytes, _crypto, item.Name);
             }
-            catch (InvalidDataException ex)
+            catch (Exception ex) when (ex is InvalidDataException or ArgumentException)
             {
-                throw new MdmaiException(MdmaiErrorCode.Corrupt, $"{ex.Message} Run 'mdmai backup verify', then 'mdmai backup prune' to rebuild the index from the packs.", ex);
+                // Its packs are still there; they count as unindexed until 'backup prune' indexes them from their headers.
+                damaged.Add($"{item.Name}: {ex.Message}");
+                damagedNames.Add(item.Name);
+                continue;
             }
 
             foreach (var (pack, entries) in packs)
@@ -257,7 +335,15 @@ public sealed partial class BackupRepository : IDisposable
         }
 
         _index = index;
+        _damagedIndexFiles = damaged;
+        _damagedIndexNames = damagedNames;
     }
+
+    private List<string> _damagedIndexFiles = [];
+    private List<string> _damagedIndexNames = [];
+
+    /// <summary>Index files that could not be read (named, with the reason); 'backup prune' rebuilds the index from the packs' headers.</summary>
+    internal IReadOnlyList<string> DamagedIndexFiles => _damagedIndexFiles;
 
     internal async Task WriteIndexAsync(IReadOnlyList<(UInt128 Pack, IReadOnlyList<PackEntry> Entries)> packs, CancellationToken cancellationToken)
     {
@@ -274,13 +360,20 @@ public sealed partial class BackupRepository : IDisposable
         }
     }
 
-    /// <summary>Every snapshot, oldest first.</summary>
+    /// <summary>Every readable snapshot, oldest first (a damaged one is left out here; 'backup verify' names it).</summary>
     public async Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(CancellationToken cancellationToken = default)
     {
         var result = new List<SnapshotInfo>();
         await foreach (var item in Backend.ListAsync(RepositoryNames.Snapshots, cancellationToken).ConfigureAwait(false))
         {
-            result.Add((await ReadSnapshotAsync(RepositoryNames.Leaf(item.Name), cancellationToken).ConfigureAwait(false)).Info);
+            try
+            {
+                result.Add((await ReadSnapshotAsync(RepositoryNames.Leaf(item.Name), cancellationToken).ConfigureAwait(false)).Info);
+            }
+            catch (MdmaiException ex) when (ex.Code is MdmaiErrorCode.Corrupt or MdmaiErrorCode.NotFound)
+            {
+                // damaged, or forgotten meanwhile
+            }
         }
 
         return [.. result.OrderBy(s => s.Time).ThenBy(s => s.Id, StringComparer.Ordinal)];
@@ -293,12 +386,6 @@ public sealed partial class BackupRepository : IDisposable
     internal async Task<SnapshotDocument> FindSnapshotAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(id);
-        var names = new List<string>();
-        await foreach (var item in Backend.ListAsync(RepositoryNames.Snapshots, cancellationToken).ConfigureAwait(false))
-        {
-            names.Add(RepositoryNames.Leaf(item.Name));
-        }
-
         if (id == "latest")
         {
             var all = await ListSnapshotsAsync(cancellationToken).ConfigureAwait(false);
@@ -307,10 +394,22 @@ public sealed partial class BackupRepository : IDisposable
                 : await ReadSnapshotAsync(all[^1].Id, cancellationToken).ConfigureAwait(false);
         }
 
+        return await ReadSnapshotAsync(await ResolveSnapshotIdAsync(id, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The full id of the snapshot whose id starts with <paramref name="id"/>, from the names alone (a damaged snapshot still resolves).</summary>
+    internal async Task<string> ResolveSnapshotIdAsync(string id, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        await foreach (var item in Backend.ListAsync(RepositoryNames.Snapshots, cancellationToken).ConfigureAwait(false))
+        {
+            names.Add(RepositoryNames.Leaf(item.Name));
+        }
+
         var matches = id.Length >= 4 ? names.Where(n => n.StartsWith(id, StringComparison.OrdinalIgnoreCase)).ToList() : [];
         return matches.Count switch
         {
-            1 => await ReadSnapshotAsync(matches[0], cancellationToken).ConfigureAwait(false),
+            1 => matches[0],
             0 => throw new MdmaiException(MdmaiErrorCode.NotFound, $"No snapshot has the id '{id}'. 'mdmai backup list' shows them."),
             _ => throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{id}' matches {matches.Count} snapshots; give more of the id."),
         };
@@ -532,6 +631,7 @@ public sealed partial class BackupRepository : IDisposable
         public int PackSize { get; init; } = 16 * 1024 * 1024;
         public ChunkerConfig Chunker { get; init; } = new();
         public string CreatedAt { get; init; } = "";
+        public string? KeyCheck { get; init; }
     }
 
     internal sealed record ChunkerConfig

@@ -45,6 +45,12 @@ public sealed class DataFolderBackups : IDisposable
             repository = await BackupRepository.OpenAsync(backend, password, cancellationToken).ConfigureAwait(false);
         }
 
+        if (folder.Config.EncryptionEnabled && !repository.Encrypted)
+        {
+            repository.Dispose();
+            throw new MdmaiException(MdmaiErrorCode.ForeignFormat, $"The data folder is encrypted but the backup repository at '{folder.BackupRepositoryPath}' is not: its backups would hold your data unprotected. Use another repository (backup_repository in mdmai.json).");
+        }
+
         return new DataFolderBackups(folder, repository);
     }
 
@@ -86,7 +92,8 @@ public sealed class DataFolderBackups : IDisposable
             var repositoryFolder = Path.GetFullPath(Folder.BackupRepositoryPath);
             var current = Directory.EnumerateFileSystemEntries(root).Select(p => Path.GetFileName(p)!)
                 .Where(n => !skipped.Contains(n) && Path.Combine(root, n) != repositoryFolder).ToList();
-            var entry = new RestoreJournal.Entry(staging, replaced, current);
+            var restored = Directory.EnumerateFileSystemEntries(staging).Select(p => Path.GetFileName(p)!).ToList();
+            var entry = new RestoreJournal.Entry(staging, replaced, current, restored);
             Directory.CreateDirectory(replaced);
             await RestoreJournal.WriteAsync(root, entry, cancellationToken).ConfigureAwait(false);
             try
@@ -96,9 +103,9 @@ public sealed class DataFolderBackups : IDisposable
                     RestoreJournal.Move(Path.Combine(root, name), Path.Combine(replaced, name));
                 }
 
-                foreach (var path in Directory.EnumerateFileSystemEntries(staging).ToList())
+                foreach (var name in restored)
                 {
-                    RestoreJournal.Move(path, Path.Combine(root, Path.GetFileName(path)!));
+                    RestoreJournal.Move(Path.Combine(staging, name), Path.Combine(root, name));
                 }
 
                 AtomicFile.FlushFolder(root);

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Microsoft.Win32.SafeHandles;
 using Mdmai.DataManager.Configuration;
 
 namespace Mdmai.DataManager.Backup;
@@ -55,7 +56,7 @@ public sealed class LocalFolderBackend : IBackupBackend
     /// <inheritdoc/>
     public async Task<int> ReadAsync(string name, long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
-        using var handle = File.OpenHandle(Resolve(name), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+        using var handle = OpenForReading(name);
         var total = 0;
         while (total < destination.Length)
         {
@@ -69,6 +70,19 @@ public sealed class LocalFolderBackend : IBackupBackend
         }
 
         return total;
+    }
+
+    private SafeFileHandle OpenForReading(string name)
+    {
+        try
+        {
+            return File.OpenHandle(Resolve(name), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+        }
+        catch (DirectoryNotFoundException ex)
+        {
+            // The contract says a missing item is FileNotFoundException, whether or not its folder is there too.
+            throw new FileNotFoundException($"The repository has no '{name}'.", name, ex);
+        }
     }
 
     /// <inheritdoc/>
@@ -119,7 +133,15 @@ public sealed class LocalFolderBackend : IBackupBackend
     public Task DeleteAsync(string name, CancellationToken cancellationToken = default)
     {
         var path = Resolve(name);
-        File.Delete(path);
+        try
+        {
+            File.Delete(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Its folder is gone too: the item is as deleted as it can be.
+        }
+
         return Task.CompletedTask;
     }
 

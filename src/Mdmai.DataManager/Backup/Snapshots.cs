@@ -59,7 +59,7 @@ public sealed record SnapshotStats
 /// <summary>A snapshot as <c>backup list</c> shows it.</summary>
 public sealed record SnapshotInfo
 {
-    /// <summary>The snapshot's id (32 hex digits; any unique prefix of 8 or more selects it).</summary>
+    /// <summary>The snapshot's id (32 hex digits; any unique prefix of 4 or more selects it).</summary>
     public required string Id { get; init; }
 
     /// <summary>When the snapshot was taken (UTC).</summary>

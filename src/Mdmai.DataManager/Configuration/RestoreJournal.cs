@@ -12,7 +12,15 @@ internal static class RestoreJournal
 {
     public const string FileName = ".mdmai-restore.json";
 
-    internal sealed record Entry(string Staging, string Replaced, IReadOnlyList<string> Items);
+    /// <param name="Staging">Where the restored items wait.</param>
+    /// <param name="Replaced">Where the current items are moved aside.</param>
+    /// <param name="Items">The current items (moved aside first, all of them, before any restored item moves in).</param>
+    /// <param name="Restored">The restored items.</param>
+    internal sealed record Entry(
+        [property: System.Text.Json.Serialization.JsonPropertyName("staging")] string Staging,
+        [property: System.Text.Json.Serialization.JsonPropertyName("replaced")] string Replaced,
+        [property: System.Text.Json.Serialization.JsonPropertyName("items")] IReadOnlyList<string> Items,
+        [property: System.Text.Json.Serialization.JsonPropertyName("restored")] IReadOnlyList<string> Restored);
 
     public static string PathIn(string dataFolder) => Path.Combine(dataFolder, FileName);
 
@@ -28,33 +36,52 @@ internal static class RestoreJournal
             return false;
         }
 
-        var entry = JsonSerializer.Deserialize<Entry>(File.ReadAllBytes(path))
-            ?? throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{path}' (the journal of an interrupted restore) is damaged. Its original items are in the folder it names; move them back by hand.");
+        Entry? entry;
+        try
+        {
+            entry = JsonSerializer.Deserialize<Entry>(File.ReadAllBytes(path));
+        }
+        catch (JsonException ex)
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{path}' (the journal of an interrupted restore) is damaged. The original items are in the data folder's tmp/replaced-* folder; move them back by hand, then delete the journal.", ex);
+        }
+
+        if (entry is null || entry.Items is null || entry.Restored is null)
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{path}' (the journal of an interrupted restore) is incomplete. The original items are in the data folder's tmp/replaced-* folder; move them back by hand, then delete the journal.");
+        }
+
         RollBack(dataFolder, entry);
         File.Delete(path);
         AtomicFile.FlushFolder(dataFolder);
         return true;
     }
 
-    /// <summary>Puts every moved-aside item back; a restored item in its place goes back to the staging folder.</summary>
+    /// <summary>
+    /// Takes every restored item out (back to the staging folder) and puts every moved-aside item back. Restored items
+    /// move in only after all current ones are aside, so an item in the folder is a restored one exactly when its name
+    /// is restored and it is either new or its original is aside.
+    /// </summary>
     public static void RollBack(string dataFolder, Entry entry)
     {
-        foreach (var name in entry.Items)
+        var items = entry.Items.ToHashSet(StringComparer.Ordinal);
+        foreach (var name in entry.Restored)
         {
-            var aside = Path.Combine(entry.Replaced, name);
-            if (!Path.Exists(aside))
-            {
-                continue; // never moved aside
-            }
-
             var current = Path.Combine(dataFolder, name);
-            if (Path.Exists(current))
+            if (Path.Exists(current) && (!items.Contains(name) || Path.Exists(Path.Combine(entry.Replaced, name))))
             {
                 Directory.CreateDirectory(entry.Staging);
                 Move(current, Path.Combine(entry.Staging, name + ".rolled-back-" + Guid.NewGuid().ToString("N")));
             }
+        }
 
-            Move(aside, current);
+        foreach (var name in entry.Items)
+        {
+            var aside = Path.Combine(entry.Replaced, name);
+            if (Path.Exists(aside))
+            {
+                Move(aside, Path.Combine(dataFolder, name));
+            }
         }
 
         AtomicFile.FlushFolder(dataFolder);

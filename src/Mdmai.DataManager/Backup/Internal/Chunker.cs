@@ -49,8 +49,19 @@ internal sealed class Chunker
 
     public ChunkerParameters Parameters { get; }
 
-    /// <summary>The length of the first chunk of <paramref name="data"/>; <paramref name="final"/> says no more data follows.</summary>
+    /// <summary>The length of the first chunk of <paramref name="data"/>; 0 when more data is needed to decide; <paramref name="final"/> says no more data follows.</summary>
     public int Cut(ReadOnlySpan<byte> data, bool final)
+    {
+        var position = 0;
+        ulong hash = 0;
+        return Scan(data, final, ref position, ref hash);
+    }
+
+    /// <summary>
+    /// Like <see cref="Cut"/>, resumable: <paramref name="position"/> and <paramref name="hash"/> carry the scan over
+    /// calls on a growing prefix of one chunk (start both at 0), so no byte is hashed twice.
+    /// </summary>
+    public int Scan(ReadOnlySpan<byte> data, bool final, ref int position, ref ulong hash)
     {
         var p = Parameters;
         if (data.Length <= p.MinSize)
@@ -60,18 +71,24 @@ internal sealed class Chunker
 
         var end = Math.Min(data.Length, p.MaxSize);
         var normal = Math.Min(end, p.AverageSize);
-        ulong hash = 0;
         var gear = _gear;
-        var i = p.MinSize - 64;
+        var i = position;
+        var h = hash;
+        if (i < p.MinSize - 64)
+        {
+            i = p.MinSize - 64;
+            h = 0;
+        }
+
         for (; i < p.MinSize; i++)
         {
-            hash = (hash << 1) + gear[data[i]];
+            h = (h << 1) + gear[data[i]];
         }
 
         for (; i < normal; i++)
         {
-            hash = (hash << 1) + gear[data[i]];
-            if ((hash & _maskHard) == 0)
+            h = (h << 1) + gear[data[i]];
+            if ((h & _maskHard) == 0)
             {
                 return i + 1;
             }
@@ -79,61 +96,95 @@ internal sealed class Chunker
 
         for (; i < end; i++)
         {
-            hash = (hash << 1) + gear[data[i]];
-            if ((hash & _maskEasy) == 0)
+            h = (h << 1) + gear[data[i]];
+            if ((h & _maskEasy) == 0)
             {
                 return i + 1;
             }
         }
 
-        return end == p.MaxSize || final ? end : 0;
+        if (end == p.MaxSize || final)
+        {
+            return end;
+        }
+
+        position = i;
+        hash = h;
+        return 0;
     }
 }
 
 /// <summary>
-/// Splits a stream into chunks with one reusable buffer of twice the maximum chunk size: bytes are moved at most
-/// once (when the unread tail is shifted to the front), so memory is constant whatever the file's size.
+/// Splits a stream into chunks with one reusable buffer of the maximum chunk size plus one read: the scan resumes
+/// where it stopped when more data arrives, and after a cut only the bytes read past it (less than one read) are
+/// moved — memory is constant and every byte is hashed once and moved at most once.
 /// </summary>
 internal sealed class StreamChunker
 {
+    public const int ReadSize = 1024 * 1024;
+
     private readonly Chunker _chunker;
     private readonly byte[] _buffer;
     private int _start;
     private int _end;
     private bool _eof;
+    private int _position;
+    private ulong _hash;
 
     public StreamChunker(Chunker chunker, byte[] buffer)
     {
         _chunker = chunker;
-        if (buffer.Length < 2 * chunker.Parameters.MaxSize)
+        if (buffer.Length < chunker.Parameters.MaxSize + ReadSize)
         {
-            throw new ArgumentException("The chunking buffer must hold two maximum-size chunks.", nameof(buffer));
+            throw new ArgumentException("The chunking buffer must hold a maximum-size chunk and one read.", nameof(buffer));
         }
 
         _buffer = buffer;
     }
 
+    /// <summary>The buffer size a chunker with <paramref name="parameters"/> needs.</summary>
+    public static int BufferSize(ChunkerParameters parameters) => parameters.MaxSize + ReadSize;
+
     /// <summary>Starts on a new source.</summary>
     public void Reset()
     {
-        _start = _end = 0;
+        _start = _end = _position = 0;
+        _hash = 0;
         _eof = false;
     }
 
     /// <summary>The next chunk (valid until the next call), or an empty memory at the end of <paramref name="read"/>'s data.</summary>
     public async ValueTask<ReadOnlyMemory<byte>> NextAsync(Func<Memory<byte>, CancellationToken, ValueTask<int>> read, CancellationToken cancellationToken)
     {
-        var max = _chunker.Parameters.MaxSize;
-        while (!_eof && _end - _start < max)
+        while (true)
         {
-            if (_buffer.Length - _end < max / 4)
+            if (_end > _start || _eof)
             {
+                var length = _chunker.Scan(_buffer.AsSpan(_start, _end - _start), _eof, ref _position, ref _hash);
+                if (length > 0)
+                {
+                    var chunk = _buffer.AsMemory(_start, length);
+                    _start += length;
+                    _position = 0;
+                    _hash = 0;
+                    return chunk;
+                }
+
+                if (_eof)
+                {
+                    return ReadOnlyMemory<byte>.Empty;
+                }
+            }
+
+            if (_buffer.Length - _end < ReadSize)
+            {
+                // Less than a maximum chunk is pending; shifting it leaves room for a full read.
                 _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
                 _end -= _start;
                 _start = 0;
             }
 
-            var n = await read(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            var n = await read(_buffer.AsMemory(_end, Math.Min(ReadSize, _buffer.Length - _end)), cancellationToken).ConfigureAwait(false);
             if (n == 0)
             {
                 _eof = true;
@@ -141,15 +192,5 @@ internal sealed class StreamChunker
 
             _end += n;
         }
-
-        if (_start == _end)
-        {
-            return ReadOnlyMemory<byte>.Empty;
-        }
-
-        var length = _chunker.Cut(_buffer.AsSpan(_start, _end - _start), _eof);
-        var chunk = _buffer.AsMemory(_start, length);
-        _start += length;
-        return chunk;
     }
 }

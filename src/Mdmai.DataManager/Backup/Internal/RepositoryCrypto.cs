@@ -46,6 +46,15 @@ internal sealed class RepositoryCrypto : IDisposable
     public static RepositoryCrypto Unencrypted(string repositoryId) =>
         new(null, null, SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("mdmai/backup/gear-seed/" + repositoryId)));
 
+    /// <summary>A value that tells this repository's key from another without revealing it (recorded in the config).</summary>
+    public string KeyCheck(string repositoryId)
+    {
+        var check = _idKey is null
+            ? SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("mdmai/backup/key-check/" + repositoryId))
+            : HMACSHA256.HashData(_idKey, System.Text.Encoding.UTF8.GetBytes("mdmai/backup/key-check/" + repositoryId));
+        return Convert.ToHexStringLower(check.AsSpan(0, 16));
+    }
+
     public BlobId ComputeId(ReadOnlySpan<byte> data)
     {
         Span<byte> hash = stackalloc byte[32];

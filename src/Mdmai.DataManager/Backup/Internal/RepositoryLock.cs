@@ -6,7 +6,7 @@ namespace Mdmai.DataManager.Backup.Internal;
 /// <summary>
 /// Repository locks (docs/backup-format.md): one small file per holder under <c>locks/</c>. Backups take shared
 /// locks, prune an exclusive one; a holder writes its lock first, then looks for conflicting ones, so two holders
-/// racing both see each other and the later one backs off. A lock left by a process of this host that is no longer
+/// racing both see each other and at least one backs off. A lock left by a process of this host that is no longer
 /// running (or whose pid now belongs to a process started later) is stale and removed.
 /// </summary>
 internal sealed class RepositoryLock : IAsyncDisposable
@@ -96,7 +96,7 @@ internal sealed class RepositoryLock : IAsyncDisposable
         }
 
         var start = ProcessStartTicks(info.Pid);
-        return start is null || (info.ProcessStart != 0 && start != info.ProcessStart);
+        return start is null || (info.ProcessStart != 0 && Math.Abs(start.Value - info.ProcessStart) > 1); // a second's slack: start times are rounded
     }
 
     private static long? ProcessStartTicks(int pid)

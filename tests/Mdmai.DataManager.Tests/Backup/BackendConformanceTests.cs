@@ -1,0 +1,307 @@
+using System.Text;
+using Mdmai.DataManager.Backup;
+
+namespace Mdmai.DataManager.Tests.Backup;
+
+/// <summary>The one suite every <see cref="IBackupBackend"/> must pass.</summary>
+public abstract class BackendConformanceTests : IDisposable
+{
+    private IBackupBackend? _created;
+
+    private IBackupBackend Backend => _created ??= CreateBackend();
+
+    private protected abstract IBackupBackend CreateBackend();
+
+    public void Dispose()
+    {
+        Cleanup();
+        GC.SuppressFinalize(this);
+    }
+
+    private protected virtual void Cleanup()
+    {
+    }
+
+    private static byte[] Bytes(string text) => Encoding.UTF8.GetBytes(text);
+
+    private async Task<byte[]> ReadAll(string name) => await Backend.ReadAllAsync(name);
+
+    [Fact]
+    public async Task List_returns_every_item_under_a_folder_at_any_depth_and_nothing_else()
+    {
+        await Backend.WriteAllAsync("data/00/aa", Bytes("one"));
+        await Backend.WriteAllAsync("data/01/bb", Bytes("three"));
+        await Backend.WriteAllAsync("data/top", Bytes("xy"));
+        await Backend.WriteAllAsync("datax/cc", Bytes("no"));
+        await Backend.WriteAllAsync("index/dd", Bytes("no"));
+        await Backend.WriteAllAsync("config", Bytes("no"));
+
+        var items = new List<BackendItem>();
+        await foreach (var item in Backend.ListAsync("data"))
+        {
+            items.Add(item);
+        }
+
+        Assert.Equal(
+            [new BackendItem("data/00/aa", 3), new BackendItem("data/01/bb", 5), new BackendItem("data/top", 2)],
+            items.OrderBy(i => i.Name, StringComparer.Ordinal));
+        Assert.Equal(["index/dd"], await BackupTesting.NamesAsync(Backend, "index"));
+    }
+
+    [Fact]
+    public async Task List_of_a_folder_that_does_not_exist_is_empty()
+    {
+        await Backend.WriteAllAsync("keys/k", Bytes("k"));
+
+        Assert.Empty(await BackupTesting.NamesAsync(Backend, "snapshots"));
+    }
+
+    [Fact]
+    public async Task Length_of_an_item_is_its_size_and_of_a_missing_one_is_null()
+    {
+        await Backend.WriteAllAsync("snapshots/s1", new byte[1234]);
+        await Backend.WriteAllAsync("snapshots/empty", Array.Empty<byte>());
+
+        Assert.Equal(1234, await Backend.LengthAsync("snapshots/s1"));
+        Assert.Equal(0, await Backend.LengthAsync("snapshots/empty"));
+        Assert.Null(await Backend.LengthAsync("snapshots/s2"));
+        Assert.Null(await Backend.LengthAsync("nowhere/deeper/s3"));
+    }
+
+    [Theory]
+    [InlineData(0, 10, 10)]
+    [InlineData(995, 10, 5)]
+    [InlineData(999, 10, 1)]
+    [InlineData(1000, 10, 0)]
+    [InlineData(5000, 10, 0)]
+    [InlineData(100, 0, 0)]
+    public async Task Read_returns_the_bytes_at_an_offset_and_fewer_only_at_the_end(long offset, int asked, int expected)
+    {
+        var content = BackupTesting.RandomBytes(1000, 11);
+        await Backend.WriteAllAsync("data/ab/pack", content);
+        var buffer = new byte[asked + 4];
+        Array.Fill(buffer, (byte)0xEE);
+
+        var n = await Backend.ReadAsync("data/ab/pack", offset, buffer.AsMemory(0, asked));
+
+        Assert.Equal(expected, n);
+        Assert.Equal(content.AsSpan((int)Math.Min(offset, content.Length), expected).ToArray(), buffer[..n]);
+        Assert.All(buffer[n..], b => Assert.Equal(0xEE, b));
+    }
+
+    [Fact]
+    public async Task Read_of_a_missing_item_is_FileNotFoundException_even_when_its_folder_is_missing()
+    {
+        await Backend.WriteAllAsync("data/ab/present", Bytes("x"));
+
+        await Assert.ThrowsAsync<FileNotFoundException>(() => Backend.ReadAsync("data/ab/absent", 0, new byte[4]));
+        await Assert.ThrowsAsync<FileNotFoundException>(() => Backend.ReadAsync("data/zz/absent", 0, new byte[4]));
+        await Assert.ThrowsAsync<FileNotFoundException>(() => Backend.ReadAllAsync("data/zz/absent"));
+    }
+
+    [Fact]
+    public async Task An_item_is_written_once_a_second_write_of_its_name_is_refused_and_changes_nothing()
+    {
+        await Backend.WriteAllAsync("snapshots/s", Bytes("original"));
+
+        var error = await Assert.ThrowsAsync<MdmaiException>(() => Backend.WriteAsync("snapshots/s", async (stream, ct) =>
+        {
+            await stream.WriteAsync(Bytes("replacement, longer than the original"), ct);
+        }));
+
+        Assert.Equal(MdmaiErrorCode.AlreadyExists, error.Code);
+        Assert.Contains("snapshots/s", error.Message, StringComparison.Ordinal);
+        Assert.Equal(Bytes("original"), await ReadAll("snapshots/s"));
+        Assert.Equal(["snapshots/s"], await BackupTesting.NamesAsync(Backend, "snapshots"));
+    }
+
+    [Fact]
+    public async Task Of_two_racing_writers_of_one_name_one_wins_whole_and_the_other_gets_AlreadyExists()
+    {
+        var inside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = Backend.WriteAsync("locks/l", async (stream, ct) =>
+        {
+            await stream.WriteAsync(Bytes("slow writer"), ct);
+            inside.SetResult();
+            await release.Task;
+        });
+        await inside.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await Backend.WriteAllAsync("locks/l", Bytes("fast"));
+        release.SetResult();
+
+        var error = await Assert.ThrowsAsync<MdmaiException>(() => slow.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(MdmaiErrorCode.AlreadyExists, error.Code);
+        Assert.Equal(Bytes("fast"), await ReadAll("locks/l"));
+        Assert.Equal(["locks/l"], await BackupTesting.NamesAsync(Backend, "locks"));
+    }
+
+    [Fact]
+    public async Task An_item_being_written_is_neither_listed_nor_readable_until_the_write_returns()
+    {
+        var listed = new List<string>();
+        long? length = -1;
+
+        await Backend.WriteAsync("index/i1", async (stream, ct) =>
+        {
+            await stream.WriteAsync(new byte[100_000], ct);
+            await stream.FlushAsync(ct);
+            listed = await BackupTesting.NamesAsync(Backend, "index");
+            length = await Backend.LengthAsync("index/i1", ct);
+        });
+
+        Assert.Empty(listed);
+        Assert.Null(length);
+        Assert.Equal(["index/i1"], await BackupTesting.NamesAsync(Backend, "index"));
+        Assert.Equal(100_000, await Backend.LengthAsync("index/i1"));
+    }
+
+    [Fact]
+    public async Task A_write_whose_producer_fails_leaves_nothing_behind_and_the_name_stays_free()
+    {
+        var error = await Assert.ThrowsAsync<InjectedFault>(() => Backend.WriteAsync("data/cd/pack", async (stream, ct) =>
+        {
+            await stream.WriteAsync(new byte[300_000], ct);
+            throw new InjectedFault("disk went away");
+        }));
+
+        Assert.Equal("disk went away", error.Message);
+        Assert.Null(await Backend.LengthAsync("data/cd/pack"));
+        Assert.Empty(await BackupTesting.NamesAsync(Backend, "data"));
+        AssertNoDebris();
+        await Backend.WriteAllAsync("data/cd/pack", Bytes("second try"));
+        Assert.Equal(Bytes("second try"), await ReadAll("data/cd/pack"));
+    }
+
+    [Fact]
+    public async Task A_cancelled_write_leaves_nothing_behind()
+    {
+        using var cts = new CancellationTokenSource();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Backend.WriteAsync("data/ef/pack", async (stream, ct) =>
+        {
+            await stream.WriteAsync(new byte[1000], ct);
+            await cts.CancelAsync();
+            ct.ThrowIfCancellationRequested();
+        }, cts.Token));
+
+        Assert.Null(await Backend.LengthAsync("data/ef/pack"));
+        AssertNoDebris();
+    }
+
+    [Fact]
+    public async Task Delete_removes_an_item_and_deleting_a_missing_one_is_not_an_error()
+    {
+        await Backend.WriteAllAsync("locks/a", Bytes("a"));
+        await Backend.WriteAllAsync("locks/b", Bytes("b"));
+
+        await Backend.DeleteAsync("locks/a");
+        await Backend.DeleteAsync("locks/a");
+        await Backend.DeleteAsync("locks/never");
+        await Backend.DeleteAsync("nowhere/deeper/never");
+
+        Assert.Equal(["locks/b"], await BackupTesting.NamesAsync(Backend, "locks"));
+        Assert.Null(await Backend.LengthAsync("locks/a"));
+        await Backend.WriteAllAsync("locks/a", Bytes("again"));
+        Assert.Equal(Bytes("again"), await ReadAll("locks/a"));
+    }
+
+    [Fact]
+    public async Task A_large_item_streams_in_and_reads_back_exactly()
+    {
+        var content = BackupTesting.RandomBytes(3 * 1024 * 1024 + 17, 12);
+
+        await Backend.WriteAsync("data/12/big", async (stream, ct) =>
+        {
+            for (var offset = 0; offset < content.Length; offset += 100_000)
+            {
+                await stream.WriteAsync(content.AsMemory(offset, Math.Min(100_000, content.Length - offset)), ct);
+            }
+        });
+
+        Assert.Equal(content.Length, await Backend.LengthAsync("data/12/big"));
+        Assert.Equal(content, await ReadAll("data/12/big"));
+    }
+
+    private protected virtual void AssertNoDebris()
+    {
+    }
+}
+
+public sealed class LocalFolderBackendConformanceTests : BackendConformanceTests
+{
+    private TempFolder? _folder;
+
+    private TempFolder Folder => _folder ??= new TempFolder();
+
+    private protected override IBackupBackend CreateBackend() => new LocalFolderBackend(Folder.Combine("repo"));
+
+    private protected override void Cleanup() => _folder?.Dispose();
+
+    private protected override void AssertNoDebris()
+    {
+        var repo = Folder.Combine("repo");
+        Assert.Empty(BackupTesting.Debris(repo));
+        Assert.Empty(Directory.Exists(repo) ? Directory.GetFiles(repo, "*", SearchOption.AllDirectories) : []);
+    }
+
+    [Theory]
+    [InlineData("../x")]
+    [InlineData("/abs")]
+    [InlineData("a//b")]
+    [InlineData("a/./b")]
+    [InlineData("a/../../b")]
+    [InlineData("a/")]
+    [InlineData("")]
+    [InlineData("a\\..\\b")]
+    public async Task Names_that_could_leave_the_repository_folder_are_refused(string name)
+    {
+        var backend = new LocalFolderBackend(Folder.Combine("repo"));
+
+        var write = await Assert.ThrowsAsync<MdmaiException>(() => backend.WriteAllAsync(name, "x"u8.ToArray()));
+        var length = await Assert.ThrowsAsync<MdmaiException>(() => backend.LengthAsync(name));
+        var read = await Assert.ThrowsAsync<MdmaiException>(() => backend.ReadAsync(name, 0, new byte[1]));
+        var delete = await Assert.ThrowsAsync<MdmaiException>(() => backend.DeleteAsync(name));
+
+        Assert.All([write, length, read, delete], e => Assert.Equal(MdmaiErrorCode.InvalidArgument, e.Code));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(Folder.Path, "*", SearchOption.AllDirectories), e => e != Folder.Combine("repo"));
+        Assert.False(File.Exists("/abs"));
+    }
+
+    [Fact]
+    public async Task Temp_files_of_an_interrupted_write_are_not_listed()
+    {
+        var backend = new LocalFolderBackend(Folder.Combine("repo"));
+        await backend.WriteAllAsync("data/ab/real", "r"u8.ToArray());
+        await File.WriteAllBytesAsync(Path.Combine(backend.Root, "data", "ab", ".real2.0123456789abcdef.tmp"), new byte[10]);
+
+        Assert.Equal(["data/ab/real"], await BackupTesting.NamesAsync(backend, "data"));
+    }
+
+    [Fact]
+    public async Task Items_are_plain_files_under_the_root_named_by_their_path()
+    {
+        var backend = new LocalFolderBackend(Folder.Combine("repo"));
+
+        await backend.WriteAllAsync("data/ab/abcdef", "content"u8.ToArray());
+
+        Assert.Equal("content"u8.ToArray(), await File.ReadAllBytesAsync(Path.Combine(Folder.Path, "repo", "data", "ab", "abcdef")));
+    }
+}
+
+public sealed class MemoryBackendConformanceTests : BackendConformanceTests
+{
+    private protected override IBackupBackend CreateBackend() => new MemoryBackend();
+
+    [Fact]
+    public async Task BeforeWrite_can_fail_a_write_which_then_leaves_nothing()
+    {
+        var backend = new MemoryBackend { BeforeWrite = name => throw new InjectedFault($"no space for {name}") };
+
+        var error = await Assert.ThrowsAsync<InjectedFault>(() => backend.WriteAllAsync("index/x", new byte[3]));
+
+        Assert.Contains("index/x", error.Message, StringComparison.Ordinal);
+        Assert.Empty(backend.Items);
+    }
+}

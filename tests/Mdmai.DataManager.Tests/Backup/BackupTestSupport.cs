@@ -1,0 +1,360 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Mdmai.DataManager.Backup;
+using Mdmai.DataManager.Backup.Internal;
+using Mdmai.DataManager.Security;
+
+namespace Mdmai.DataManager.Tests.Backup;
+
+/// <summary>Fast settings and seeded data shared by the backup tests.</summary>
+internal static class BackupTesting
+{
+    public const string Password = "correct horse battery staple";
+
+    public static readonly KdfParameters FastKdf = new(MemoryKib: 8 * 1024, Iterations: 1);
+
+    /// <summary>Small chunks and packs, so a few hundred KiB spread over several chunks and packs.</summary>
+    public static RepositoryOptions SmallChunks() => new()
+    {
+        Kdf = FastKdf, PackSize = 256 * 1024, MinChunkSize = 16 * 1024, AverageChunkSize = 64 * 1024, MaxChunkSize = 256 * 1024,
+    };
+
+    public static byte[] RandomBytes(int size, int seed)
+    {
+        var data = new byte[size];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    /// <summary>Compressible text (so zstd is used for its chunks).</summary>
+    public static byte[] Text(int size, int seed)
+    {
+        var random = new Random(seed);
+        string[] words = ["goblin", "wagon", "Triboar", "trail", "ambush", "dragon", "tavern", "the", "a", "of"];
+        var builder = new StringBuilder(size + 16);
+        while (builder.Length < size)
+        {
+            builder.Append(words[random.Next(words.Length)]).Append(random.Next(8) == 0 ? '\n' : ' ');
+        }
+
+        return Encoding.ASCII.GetBytes(builder.ToString(0, size));
+    }
+
+    public static string Write(string path, byte[] content)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, content);
+        return path;
+    }
+
+    /// <summary>Where a restore puts an included source path.</summary>
+    public static string Restored(string target, string source) => Path.Combine(target, "include", source.TrimStart('/'));
+
+    /// <summary>Temp files a writer left behind (the local backend's ".x.tmp", a restore's ".x.restore").</summary>
+    public static List<string> Debris(string folder) =>
+        !Directory.Exists(folder) ? [] :
+        [.. Directory.EnumerateFiles(folder, ".*", SearchOption.AllDirectories).Where(f => f.EndsWith(".tmp", StringComparison.Ordinal) || f.EndsWith(".restore", StringComparison.Ordinal))];
+
+    /// <summary>Every file under <paramref name="folder"/> with its content, by relative path.</summary>
+    public static SortedDictionary<string, byte[]> Files(string folder) =>
+        new(Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).ToDictionary(f => Path.GetRelativePath(folder, f), File.ReadAllBytes), StringComparer.Ordinal);
+
+    public static void AssertSameFiles(string expected, string actual)
+    {
+        var a = Files(expected);
+        var b = Files(actual);
+        Assert.Equal(a.Keys, b.Keys);
+        foreach (var (name, content) in a)
+        {
+            Assert.True(content.AsSpan().SequenceEqual(b[name]), $"'{name}' differs");
+        }
+    }
+
+    /// <summary>Every entry (files, folders, links) under <paramref name="folder"/>, relative.</summary>
+    public static List<string> Entries(string folder) =>
+        [.. Directory.EnumerateFileSystemEntries(folder, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
+            .Select(e => Path.GetRelativePath(folder, e)).Order(StringComparer.Ordinal)];
+
+    /// <summary>The total size of the items under a backend folder.</summary>
+    public static async Task<long> SizeAsync(IBackupBackend backend, string folder)
+    {
+        long total = 0;
+        await foreach (var item in backend.ListAsync(folder))
+        {
+            total += item.Length;
+        }
+
+        return total;
+    }
+
+    public static async Task<List<string>> NamesAsync(IBackupBackend backend, string folder)
+    {
+        var names = new List<string>();
+        await foreach (var item in backend.ListAsync(folder))
+        {
+            names.Add(item.Name);
+        }
+
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
+
+    /// <summary>The chunk ids of one file of a snapshot, in order.</summary>
+    public static async Task<IReadOnlyList<BlobId>> ChunksOfAsync(BackupRepository repository, string snapshotId, string path)
+    {
+        var snapshot = await repository.FindSnapshotAsync(snapshotId, CancellationToken.None);
+        await foreach (var entry in repository.ReadTreeAsync(snapshot, CancellationToken.None))
+        {
+            if (entry.Path == path)
+            {
+                return [.. (entry.Chunks ?? []).Select(BlobId.Parse)];
+            }
+        }
+
+        throw new InvalidOperationException($"'{path}' is not in snapshot {snapshotId}.");
+    }
+
+    /// <summary>Starts a process that stays alive (a live pid of this host that is not ours).</summary>
+    public static Process StartSleeper()
+    {
+        var start = new ProcessStartInfo("sleep", "30") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        return Process.Start(start)!;
+    }
+
+    public static void Stop(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone
+        }
+
+        process.WaitForExit();
+        process.Dispose();
+    }
+
+    /// <summary>Writes a lock file as another holder would.</summary>
+    public static async Task<string> PlantLockAsync(IBackupBackend backend, string host, int pid, long processStart, bool exclusive)
+    {
+        var name = $"{RepositoryNames.Locks}/{RepositoryNames.NewId()}";
+        var info = new RepositoryLock.LockInfo { Host = host, Pid = pid, ProcessStart = processStart, Exclusive = exclusive, Time = DateTimeOffset.UtcNow };
+        await backend.WriteAllAsync(name, JsonSerializer.SerializeToUtf8Bytes(info, BackupRepository.Json));
+        return name;
+    }
+
+    public static long StartSeconds(Process process) => process.StartTime.ToUniversalTime().Ticks / TimeSpan.TicksPerSecond;
+}
+
+/// <summary>
+/// Writes a snapshot whose file list is exactly the given entries, bypassing the walk of the snapshot builder: how a
+/// hostile or damaged repository would look to a restore. Content blobs and the tree blob go into one pack, indexed.
+/// </summary>
+internal static class CraftedSnapshot
+{
+    public static TreeEntry FileEntry(string path, int mode = 0x1A4) => new() { Path = path, Type = SnapshotEntryType.File, Mode = mode };
+
+    public static TreeEntry FolderEntry(string path) => new() { Path = path, Type = SnapshotEntryType.Directory, Mode = 0x1ED };
+
+    public static TreeEntry LinkEntry(string path, string target) => new() { Path = path, Type = SnapshotEntryType.Symlink, LinkTarget = target };
+
+    public static async Task<string> WriteAsync(BackupRepository repository, params (TreeEntry Entry, byte[]? Content)[] entries)
+    {
+        var blobs = new List<(BlobId Id, BlobType Type, byte[] Data)>();
+        var lines = new List<string>();
+        foreach (var (entry, content) in entries)
+        {
+            var stored = entry;
+            if (content is not null)
+            {
+                var id = repository.Crypto.ComputeId(content);
+                if (!blobs.Any(b => b.Id == id))
+                {
+                    blobs.Add((id, BlobType.Data, content));
+                }
+
+                stored = entry with { Size = content.Length, Chunks = [id.ToString()] };
+            }
+
+            lines.Add(JsonSerializer.Serialize(stored, TreeEntry.Json));
+        }
+
+        var tree = Encoding.UTF8.GetBytes(string.Join("\n", lines));
+        var treeId = repository.Crypto.ComputeId(tree);
+        blobs.Add((treeId, BlobType.Tree, tree));
+        var queue = new Queue<(BlobId Id, BlobType Type, byte[] Data)>(blobs);
+        var (pack, packed, _) = await repository.WritePackAsync((_, _) =>
+        {
+            if (!queue.TryDequeue(out var blob))
+            {
+                return ValueTask.FromResult<SealedBlob?>(null);
+            }
+
+            var id = new byte[BlobId.Size];
+            blob.Id.Write(id);
+            var sealedBlob = repository.Crypto.Seal(blob.Data, id);
+            return ValueTask.FromResult<SealedBlob?>(new SealedBlob(blob.Id, blob.Type, false, (uint)blob.Data.Length, sealedBlob, sealedBlob.Length, 0));
+        }, _ => { }, CancellationToken.None);
+        repository.Index.Add(pack, packed);
+        await repository.WriteIndexAsync([(pack, packed)], CancellationToken.None);
+        return await repository.WriteSnapshotAsync(new BackupRepository.SnapshotDocument
+        {
+            Time = DateTimeOffset.UtcNow,
+            Kind = SnapshotKind.Manual,
+            Host = "crafted",
+            Tree = [treeId.ToString()],
+            Stats = new SnapshotStats { Files = entries.Count(e => e.Entry.Type == SnapshotEntryType.File) },
+        }, CancellationToken.None);
+    }
+}
+
+/// <summary>A backend wrapper that can fail deletes (MemoryBackend has hooks for reads and writes only).</summary>
+internal sealed class FaultingBackend(IBackupBackend inner) : IBackupBackend
+{
+    public Action<string>? BeforeDelete { get; set; }
+
+    public List<string> Deleted { get; } = [];
+
+    public async IAsyncEnumerable<BackendItem> ListAsync(string folder, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var item in inner.ListAsync(folder, cancellationToken))
+        {
+            yield return item;
+        }
+    }
+
+    public Task<long?> LengthAsync(string name, CancellationToken cancellationToken = default) => inner.LengthAsync(name, cancellationToken);
+
+    public Task<int> ReadAsync(string name, long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
+        inner.ReadAsync(name, offset, destination, cancellationToken);
+
+    public Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default) =>
+        inner.WriteAsync(name, write, cancellationToken);
+
+    public Task DeleteAsync(string name, CancellationToken cancellationToken = default)
+    {
+        BeforeDelete?.Invoke(name);
+        lock (Deleted)
+        {
+            Deleted.Add(name);
+        }
+
+        return inner.DeleteAsync(name, cancellationToken);
+    }
+}
+
+/// <summary>The failure a fault hook throws, told apart from anything the code under test throws.</summary>
+internal sealed class InjectedFault(string message) : IOException(message);
+
+/// <summary>
+/// A <see cref="TimeProvider"/> whose time and timers move only when the test says (PeriodicTimer needs real timer
+/// support, which <see cref="ManualClock"/> does not have). Due callbacks run synchronously inside <see cref="Advance"/>.
+/// </summary>
+internal sealed class ManualTimeProvider : TimeProvider
+{
+    private readonly Lock _lock = new();
+    private readonly List<ManualTimer> _timers = [];
+    private DateTimeOffset _now = new(2026, 1, 5, 9, 0, 0, TimeSpan.Zero);
+
+    public TaskCompletionSource TimerCreated { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public int TimersCreated { get; private set; }
+
+    public int Fired { get; private set; }
+
+    public override DateTimeOffset GetUtcNow()
+    {
+        lock (_lock)
+        {
+            return _now;
+        }
+    }
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public override long GetTimestamp() => GetUtcNow().UtcTicks;
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var timer = new ManualTimer(this, callback, state);
+        lock (_lock)
+        {
+            timer.Set(_now, dueTime, period);
+            _timers.Add(timer);
+            TimersCreated++;
+        }
+
+        TimerCreated.TrySetResult();
+        return timer;
+    }
+
+    public void Advance(TimeSpan by)
+    {
+        List<ManualTimer> due = [];
+        lock (_lock)
+        {
+            _now += by;
+            foreach (var timer in _timers)
+            {
+                while (timer.Due is { } at && at <= _now)
+                {
+                    due.Add(timer);
+                    timer.Due = timer.Period > TimeSpan.Zero && timer.Period != Timeout.InfiniteTimeSpan ? at + timer.Period : null;
+                }
+            }
+        }
+
+        foreach (var timer in due)
+        {
+            Fired++;
+            timer.Callback(timer.State);
+        }
+    }
+
+    private void Remove(ManualTimer timer)
+    {
+        lock (_lock)
+        {
+            _timers.Remove(timer);
+        }
+    }
+
+    private sealed class ManualTimer(ManualTimeProvider owner, TimerCallback callback, object? state) : ITimer
+    {
+        public TimerCallback Callback { get; } = callback;
+
+        public object? State { get; } = state;
+
+        public DateTimeOffset? Due { get; set; }
+
+        public TimeSpan Period { get; private set; }
+
+        public void Set(DateTimeOffset now, TimeSpan dueTime, TimeSpan period)
+        {
+            Due = dueTime == Timeout.InfiniteTimeSpan ? null : now + dueTime;
+            Period = period;
+        }
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            lock (owner._lock)
+            {
+                Set(owner._now, dueTime, period);
+            }
+
+            return true;
+        }
+
+        public void Dispose() => owner.Remove(this);
+
+        public ValueTask DisposeAsync()
+        {
+            Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

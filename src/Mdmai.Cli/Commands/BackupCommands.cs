@@ -339,7 +339,7 @@ internal static class BackupCommands
         {
             using var repository = await OpenRepositoryAsync(context, parse, output, ct);
             var result = await repository.PruneAsync(cancellationToken: ct);
-            output.Report(result, $"Pruned: {result.BlobsRemoved} unused blob(s); {result.PacksDeleted} pack(s) deleted, {result.PacksRepacked} repacked into {result.PacksWritten}; {GeneralCommands.Bytes(result.BytesFreed)} freed.");
+            output.Report(result, $"Pruned: {result.BlobsRemoved} unused blob(s); {result.PacksDeleted} pack(s) deleted, {result.PacksRepacked} repacked into {result.PacksWritten}; {GeneralCommands.Bytes(result.BytesFreed)} freed{(result.IncompleteWritesRemoved > 0 ? $"; {result.IncompleteWritesRemoved} leftover(s) of interrupted writes removed" : "")}.");
             return ExitCodes.Ok;
         }));
         return command;

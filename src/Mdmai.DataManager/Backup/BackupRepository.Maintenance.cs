@@ -93,7 +93,11 @@ public sealed record ForgetResult(IReadOnlyList<SnapshotInfo> Kept, IReadOnlyLis
 /// <param name="PacksWritten">New packs written by repacking.</param>
 /// <param name="BlobsRemoved">Blobs no snapshot uses any more.</param>
 /// <param name="BytesFreed">Bytes of packs deleted minus bytes of packs written.</param>
-public sealed record PruneResult(int PacksDeleted, int PacksRepacked, int PacksWritten, long BlobsRemoved, long BytesFreed);
+public sealed record PruneResult(int PacksDeleted, int PacksRepacked, int PacksWritten, long BlobsRemoved, long BytesFreed)
+{
+    /// <summary>Leftovers of interrupted writes removed (temp files of a crashed backup).</summary>
+    public int IncompleteWritesRemoved { get; init; }
+}
 
 public sealed partial class BackupRepository
 {
@@ -437,7 +441,8 @@ public sealed partial class BackupRepository
         }
 
         await LoadIndexAsync(cancellationToken).ConfigureAwait(false);
-        return new PruneResult(dropPacks.Count, repack.Count, written, removedBlobs, freed - writtenBytes);
+        var debris = await Backend.DeleteIncompleteAsync(cancellationToken).ConfigureAwait(false);
+        return new PruneResult(dropPacks.Count, repack.Count, written, removedBlobs, freed - writtenBytes) { IncompleteWritesRemoved = debris };
     }
 
     /// <summary>The retention rules.</summary>

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Mdmai.DataManager.Backup.Internal;
+using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files.Internal;
 
 namespace Mdmai.DataManager.Backup;
@@ -16,6 +17,12 @@ public sealed record RestoreOptions
 
     /// <summary>Files restored at once (default: cores + 1).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount + 1;
+
+    /// <summary>
+    /// Makes the restored files durable before returning (one syncfs of the target's file system at the end, not an
+    /// fsync per file). An in-place restore sets it; a restore into a folder does not need it (default false).
+    /// </summary>
+    public bool Durable { get; init; }
 
     /// <summary>Strips this snapshot path prefix from every restored path (an in-place restore restores <c>data/</c> as the folder itself).</summary>
     public string? StripPrefix { get; init; }
@@ -128,6 +135,11 @@ public sealed partial class BackupRepository
         foreach (var link in links)
         {
             writer.CreateLink(link);
+        }
+
+        if (options.Durable)
+        {
+            AtomicFile.SyncFileSystem(root);
         }
 
         return new RestoreResult(writer.Files, directories, links.Count, writer.Bytes, stopwatch.Elapsed.TotalSeconds);
@@ -263,7 +275,6 @@ public sealed partial class BackupRepository
                         throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{entry.Path}' restored to {written} bytes, but {entry.Size} were backed up.");
                     }
 
-                    RandomAccess.FlushToDisk(handle);
                 }
 
                 if (!OperatingSystem.IsWindows() && entry.Mode != 0)

@@ -84,7 +84,7 @@ public sealed class DataFolderBackups : IDisposable
         var replaced = Path.Combine(root, "tmp", $"replaced-{Guid.NewGuid():N}");
         try
         {
-            var result = await Repository.RestoreAsync(snapshot.Id, staging, new RestoreOptions { PathPattern = "data", StripPrefix = "data" }, progress, cancellationToken).ConfigureAwait(false);
+            var result = await Repository.RestoreAsync(snapshot.Id, staging, new RestoreOptions { PathPattern = "data", StripPrefix = "data", Durable = true }, progress, cancellationToken).ConfigureAwait(false);
             CheckStaged(staging);
             cancellationToken.ThrowIfCancellationRequested();
 

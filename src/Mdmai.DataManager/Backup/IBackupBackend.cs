@@ -31,6 +31,12 @@ public interface IBackupBackend
     /// </summary>
     Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Removes what writes that never completed left behind (a crash mid-write) and returns how many; only called
+    /// when no writer can be active (under the repository's exclusive lock).
+    /// </summary>
+    Task<int> DeleteIncompleteAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Deletes an item; deleting a missing one is not an error.</summary>
     Task DeleteAsync(string name, CancellationToken cancellationToken = default);
 }

@@ -91,6 +91,7 @@ public sealed class LocalFolderBackend : IBackupBackend
         ArgumentNullException.ThrowIfNull(write);
         var path = Resolve(name);
         var folder = Path.GetDirectoryName(path)!;
+        var created = !Directory.Exists(folder);
         Directory.CreateDirectory(folder);
         if (File.Exists(path))
         {
@@ -122,11 +123,36 @@ public sealed class LocalFolderBackend : IBackupBackend
             }
 
             AtomicFile.FlushFolder(folder);
+            if (created)
+            {
+                // A new folder's own entry lives in its parents: make those durable too.
+                for (var parent = Path.GetDirectoryName(folder); parent is not null && parent.Length >= Root.Length; parent = Path.GetDirectoryName(parent))
+                {
+                    AtomicFile.FlushFolder(parent);
+                }
+            }
         }
         finally
         {
             File.Delete(temp);
         }
+    }
+
+    /// <inheritdoc/>
+    public Task<int> DeleteIncompleteAsync(CancellationToken cancellationToken = default)
+    {
+        var deleted = 0;
+        if (Directory.Exists(Root))
+        {
+            foreach (var file in Directory.EnumerateFiles(Root, "." + "*" + TempSuffix, SearchOption.AllDirectories))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                File.Delete(file);
+                deleted++;
+            }
+        }
+
+        return Task.FromResult(deleted);
     }
 
     /// <inheritdoc/>

@@ -78,6 +78,9 @@ public sealed class MemoryBackend : IBackupBackend
     }
 
     /// <inheritdoc/>
+    public Task<int> DeleteIncompleteAsync(CancellationToken cancellationToken = default) => Task.FromResult(0); // writes are whole or absent
+
+    /// <inheritdoc/>
     public Task DeleteAsync(string name, CancellationToken cancellationToken = default)
     {
         _items.TryRemove(name, out _);

@@ -235,6 +235,8 @@ internal sealed class FaultingBackend(IBackupBackend inner) : IBackupBackend
     public Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default) =>
         inner.WriteAsync(name, write, cancellationToken);
 
+    public Task<int> DeleteIncompleteAsync(CancellationToken cancellationToken = default) => inner.DeleteIncompleteAsync(cancellationToken);
+
     public Task DeleteAsync(string name, CancellationToken cancellationToken = default)
     {
         BeforeDelete?.Invoke(name);

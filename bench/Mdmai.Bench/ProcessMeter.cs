@@ -28,6 +28,10 @@ public sealed class Measurement
 
     /// <summary>User + system CPU seconds.</summary>
     public double CpuSeconds => UserSeconds + SysSeconds;
+
+    /// <summary>What the process printed on stdout (not kept in the results file).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Output { get; set; } = "";
 }
 
 /// <summary>
@@ -87,6 +91,7 @@ public static class ProcessMeter
 
             var m = parseResult ? ParseResult(output) : new Measurement();
             m.ProcessSeconds = stopwatch.Elapsed.TotalSeconds;
+            m.Output = output;
             if (!parseResult)
             {
                 m.WallSeconds = m.ProcessSeconds;

@@ -12,6 +12,10 @@ try
             return await ChildScenarios.RunAsync(options);
         case "dupes":
             return await DupesScenario.RunAsync(options);
+        case "backup":
+            return await BackupScenario.RunAsync(options);
+        case "backup-kill":
+            return await BackupScenario.RunKillAsync(options);
         case "micro":
             // In process: BenchmarkDotNet's default toolchain would build a copy of the solution (and the library) again.
             var microArgs = args.Skip(1).ToList();
@@ -40,6 +44,12 @@ try
                   prepare [--scenario ..]  only make the data sets
                   micro [BenchmarkDotNet args]  micro-benchmarks, e.g. micro --job short --filter *EnumText*
                   dupes [--dupes-files N]  mdmai dupes against jdupes -r on a generated tree (not part of all)
+                  backup [--backup-size 1g[,5g]] [--big-runs N]
+                                           mdmai backup create/restore/verify against restic, borg and tar | zstd
+                                           on a generated encrypted data folder (not part of all)
+                  backup-kill [--trials 20] [--kill-size 200m]
+                                           SIGKILL mdmai backup create at random moments; verify and the next
+                                           backup must succeed (not part of all)
 
                 Scenarios: bulk-insert, point-ops, list-page, export-sql, import-sql, concurrent-readers
 

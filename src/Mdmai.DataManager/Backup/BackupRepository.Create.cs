@@ -52,7 +52,7 @@ public sealed record SnapshotOptions
 public sealed partial class BackupRepository
 {
     internal static readonly string[] DatabaseFiles = ["mdmai.db", "mdmai.db-wal", "mdmai.db-shm", "mdmai.db-journal"];
-    internal static readonly string[] SkippedDataFolders = ["tmp", "backups"];
+    internal static readonly string[] SkippedDataFolders = ["tmp", "backups", ".mdmai.lock"];
 
     /// <summary>
     /// Takes a snapshot: every file is read once through one pipeline (read → chunk → hash → dedup → compress →

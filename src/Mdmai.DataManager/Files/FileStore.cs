@@ -506,12 +506,12 @@ public sealed class FileStore
                 : throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The catalog names object {objectId}, which it does not record. Run 'mdmai check'.");
         }, cancellationToken);
 
-    private async Task<Stream> OpenObjectAsync(string objectId, string storage, string name, CancellationToken cancellationToken)
+    private async Task<Stream> OpenObjectAsync(string objectId, string storage, string name, CancellationToken cancellationToken, string? path = null)
     {
         FileStream stream;
         try
         {
-            stream = new FileStream(ObjectPath(objectId), FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            stream = new FileStream(path ?? ObjectPath(objectId), FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -757,7 +757,11 @@ public sealed class FileStore
     /// Re-reads every object (on all cores, a bounded number at a time), checks each segment, re-hashes the
     /// content and compares it with the object's id. Returns every object that failed, with why.
     /// </summary>
-    public async Task<IReadOnlyList<ObjectProblem>> VerifyAsync(IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<ObjectProblem>> VerifyAsync(IProgress<long>? progress = null, CancellationToken cancellationToken = default) =>
+        VerifyObjectsAsync(null, progress, cancellationToken);
+
+    /// <summary>Verifies the objects <paramref name="include"/> selects by id (all when null); see <see cref="VerifyAsync"/>.</summary>
+    internal async Task<IReadOnlyList<ObjectProblem>> VerifyObjectsAsync(Func<string, bool>? include, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         var objects = _database.Readers.Read(c =>
         {
@@ -765,7 +769,10 @@ public sealed class FileStore
             using var reader = c.Get("SELECT object_id, storage, size FROM objects ORDER BY object_id", 0).ExecuteReader();
             while (reader.Read())
             {
-                list.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+                if (include is null || include(reader.GetString(0)))
+                {
+                    list.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+                }
             }
 
             return list;
@@ -784,13 +791,23 @@ public sealed class FileStore
         return [.. problems.OrderBy(p => p.ObjectId, StringComparer.Ordinal)];
     }
 
-    private async Task<string?> CheckObjectAsync(string objectId, string storage, long size, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks a candidate copy of an object (restored from a backup, say) at <paramref name="path"/> against what the
+    /// catalog records for <paramref name="objectId"/>: null when it decodes and hashes to the id with the recorded size.
+    /// </summary>
+    internal async Task<string?> CheckObjectFileAsync(string objectId, string path, CancellationToken cancellationToken)
+    {
+        var (storage, size) = ObjectInfo(objectId, cancellationToken);
+        return await CheckObjectAsync(objectId, storage, size, cancellationToken, path).ConfigureAwait(false);
+    }
+
+    private async Task<string?> CheckObjectAsync(string objectId, string storage, long size, CancellationToken cancellationToken, string? path = null)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
             using var hash = NewContentHash();
-            await using var stream = await OpenObjectAsync(objectId, storage, objectId, cancellationToken).ConfigureAwait(false);
+            await using var stream = await OpenObjectAsync(objectId, storage, objectId, cancellationToken, path).ConfigureAwait(false);
             long total = 0;
             int read;
             while ((read = await stream.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)

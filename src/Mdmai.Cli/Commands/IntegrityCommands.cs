@@ -1,0 +1,172 @@
+using System.CommandLine;
+using Mdmai.DataManager;
+using Mdmai.DataManager.Backup;
+using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.Files;
+using Mdmai.DataManager.Integrity;
+using Mdmai.DataManager.Security;
+using Mdmai.DataManager.Storage;
+
+namespace Mdmai.Cli.Commands;
+
+/// <summary><c>mdmai check [--read-data]</c> and <c>mdmai repair [--yes]</c>.</summary>
+internal static class IntegrityCommands
+{
+    public static IEnumerable<Command> Create(CliContext context) => [Check(context), Repair(context)];
+
+    /// <summary>Everything a check needs, open; disposed in the reverse order.</summary>
+    private sealed class Session : IAsyncDisposable
+    {
+        public required MdmaiDatabase Database { get; init; }
+        public required IntegrityChecker Checker { get; init; }
+        public KeyRing? Keys { get; init; }
+        public BackupRepository? Repository { get; init; }
+
+        public async ValueTask DisposeAsync()
+        {
+            Repository?.Dispose();
+            await Database.DisposeAsync();
+            Keys?.Dispose();
+        }
+    }
+
+    private static async Task<Session> OpenAsync(CliContext context, ParseResult parse, Output output, bool backups, CancellationToken ct)
+    {
+        var folder = await DataFolder.OpenAsync(context.DataPath(parse), ct);
+        string? password = null;
+        KeyRing? keys = null;
+        if (folder.Config.EncryptionEnabled)
+        {
+            password = Passwords.Read(output, context.Environment, parse.GetValue(KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
+            keys = (await KeyFile.LoadAsync(folder.KeyFilePath, ct)).Unlock(password);
+        }
+
+        MdmaiDatabase? database = null;
+        BackupRepository? repository = null;
+        try
+        {
+            database = await folder.OpenDatabaseAsync(new DatabaseOptions { Keys = keys }, ct);
+            var store = new FileStore(database, folder.Path, keys);
+            var backend = new LocalFolderBackend(folder.BackupRepositoryPath);
+            MdmaiException? repositoryError = null;
+            if (backups && await BackupRepository.ExistsAsync(backend, ct))
+            {
+                try
+                {
+                    repository = await BackupRepository.OpenAsync(backend, await BackupRepository.IsEncryptedAsync(backend, ct)
+                        ? password ?? Passwords.Read(output, context.Environment, parse.GetValue(KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Backup password:", confirm: false)
+                        : null, ct);
+                }
+                catch (MdmaiException ex) when (ex.Code != MdmaiErrorCode.WrongPassword)
+                {
+                    repositoryError = ex; // reported as a finding, not as the command's failure
+                }
+            }
+
+            var checker = new IntegrityChecker(folder, database, store, _ => repositoryError is null ? Task.FromResult(repository) : throw repositoryError);
+            return new Session { Database = database, Checker = checker, Keys = keys, Repository = repository };
+        }
+        catch
+        {
+            repository?.Dispose();
+            if (database is not null)
+            {
+                await database.DisposeAsync();
+            }
+
+            keys?.Dispose();
+            throw;
+        }
+    }
+
+    private static void Print(Output output, IntegrityReport report)
+    {
+        foreach (var group in report.Issues.GroupBy(i => i.Severity))
+        {
+            output.Line($"{group.Key.ToString().ToUpperInvariant()} ({group.Count()}):");
+            foreach (var issue in group)
+            {
+                output.Line($"  [{issue.Kind}] {issue.Subject}: {issue.Message}");
+            }
+        }
+
+        output.Line($"{report.Objects} object(s) in the catalog{(report.ObjectsRead > 0 ? $", {report.ObjectsRead} read and re-hashed" : "")}; {report.Errors} error(s), {report.Warnings} warning(s) in {report.DurationSeconds:F1} s.");
+        output.Line(report.Ok ? "The data is whole." : "Run 'mdmai repair' to fix what can be fixed.");
+    }
+
+    private static Command Check(CliContext context)
+    {
+        var command = new Command("check", "Check that database, catalog, objects, key file and backups agree (non-zero exit when anything is wrong)");
+        var readData = new Option<bool>("--read-data") { Description = "Also read every object and re-hash it (and the backups' data)" };
+        var noBackups = new Option<bool>("--no-backups") { Description = "Do not verify the backup repository" };
+        command.Options.Add(readData);
+        command.Options.Add(noBackups);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            await using var session = await OpenAsync(context, parse, output, !parse.GetValue(noBackups), ct);
+            var report = await output.WithProgressAsync("Checking", null, progress => session.Checker.CheckAsync(new IntegrityOptions { ReadData = parse.GetValue(readData), Backups = !parse.GetValue(noBackups) }, progress, ct));
+            if (output.Json)
+            {
+                output.WriteJson(new { report.Ok, report.Errors, report.Warnings, report.Objects, report.ObjectsRead, report.DurationSeconds, report.Issues });
+            }
+            else
+            {
+                Print(output, report);
+            }
+
+            return report.Ok ? ExitCodes.Ok : ExitCodes.CheckFailed;
+        }));
+        return command;
+    }
+
+    private static Command Repair(CliContext context)
+    {
+        var command = new Command("repair", "Fix what a check finds: recount references, quarantine unreferenced objects, restore damaged or missing ones from backups (needs --yes)");
+        var yes = new Option<bool>("--yes") { Description = "Confirm: without it, only say what would be done" };
+        command.Options.Add(yes);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            await using var session = await OpenAsync(context, parse, output, backups: true, ct);
+            var findings = await session.Checker.CheckAsync(new IntegrityOptions { ReadData = true, Backups = false }, null, ct);
+            if (!parse.GetValue(yes))
+            {
+                if (output.Json)
+                {
+                    output.WriteJson(new { DryRun = true, findings.Issues });
+                }
+                else
+                {
+                    Print(output, findings);
+                    output.Line(findings.Ok ? "Nothing to repair." : "Run 'mdmai repair --yes' to repair.");
+                }
+
+                return findings.Ok ? ExitCodes.Ok : ExitCodes.CheckFailed;
+            }
+
+            var repair = await session.Checker.RepairAsync(findings, ct);
+            var after = await session.Checker.CheckAsync(new IntegrityOptions { ReadData = true, Backups = false }, null, ct);
+            if (output.Json)
+            {
+                output.WriteJson(new { repair, After = new { after.Ok, after.Errors, after.Warnings, after.Issues } });
+            }
+            else
+            {
+                output.Line($"Recounted {repair.ReferenceCountsFixed} reference count(s); quarantined {repair.Quarantined.Count} object(s){(repair.QuarantineFolder is { } q ? $" in {q}" : "")}; restored {repair.Restored.Count} object(s) from backups.");
+                foreach (var (id, snapshot) in repair.Restored)
+                {
+                    output.Line($"  restored {id} from snapshot {snapshot[..8]} (verified by hash)");
+                }
+
+                foreach (var line in repair.NotRepaired)
+                {
+                    output.Line($"  not repaired: {line}");
+                }
+
+                output.Line(after.Ok ? "The data is whole now." : $"{after.Errors} error(s) and {after.Warnings} warning(s) remain.");
+            }
+
+            return after.Ok ? ExitCodes.Ok : ExitCodes.CheckFailed;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,302 @@
+using Mdmai.DataManager.Backup;
+using Mdmai.DataManager.Caching;
+using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.Files;
+using Mdmai.DataManager.Integrity;
+using Mdmai.DataManager.Security;
+using Mdmai.DataManager.Storage;
+
+namespace Mdmai.DataManager;
+
+/// <summary>How the app opens its data.</summary>
+public sealed record DataManagerOptions
+{
+    /// <summary>The data folder (default: <see cref="DataFolder.ResolveDefaultPath"/>).</summary>
+    public string? DataFolder { get; init; }
+
+    /// <summary>Create and initialise the folder when it does not exist (default true).</summary>
+    public bool CreateIfMissing { get; init; } = true;
+
+    /// <summary>Run the background work: auto backups, scheduled integrity checks (default true).</summary>
+    public bool BackgroundWork { get; init; } = true;
+
+    /// <summary>Take a backup when closing; null follows the config's <c>backup_on_shutdown</c>.</summary>
+    public bool? ShutdownBackup { get; init; }
+
+    /// <summary>Scheduled integrity checks re-read all objects over this many runs (default 7: a week of daily checks).</summary>
+    public int IntegritySlices { get; init; } = 7;
+
+    /// <summary>Clock for the schedules (tests); default the system clock.</summary>
+    public TimeProvider? Clock { get; init; }
+}
+
+/// <summary>A snapshot of what the data manager holds and does.</summary>
+/// <param name="Database">Database size and row counts.</param>
+/// <param name="Files">File store totals.</param>
+/// <param name="Cache">Cache hits, misses and size.</param>
+/// <param name="Snapshots">Backups in the repository (0 when there is none).</param>
+/// <param name="LastIntegrityCheck">When the last scheduled check ran, with its error and warning counts.</param>
+public sealed record DataManagerStatistics(DatabaseStats Database, FileStoreStats Files, CacheStatistics Cache, int Snapshots, (DateTimeOffset Time, int Errors, int Warnings)? LastIntegrityCheck);
+
+/// <summary>
+/// The one object the desktop app opens: storage, files, backups, integrity, cache and statistics of a data folder.
+/// It holds the folder's lock (a second process gets <see cref="MdmaiErrorCode.Locked"/>, never shared writes), owns
+/// the background work (auto backups with retention, incremental integrity checks), and on
+/// <see cref="DisposeAsync"/> cancels that work, waits for it, takes the shutdown backup if configured, and closes
+/// the database.
+/// </summary>
+public sealed class MdmaiDataManager : IAsyncDisposable
+{
+    /// <summary>The lock file in the data folder.</summary>
+    public const string LockFileName = ".mdmai.lock";
+
+    private readonly FileStream _lock;
+    private readonly KeyRing? _keys;
+    private readonly DataManagerOptions _options;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _background = [];
+    private DataFolderBackups? _backups;
+    private BackupScheduler? _scheduler;
+    private int _disposed;
+
+    private MdmaiDataManager(DataFolder folder, FileStream folderLock, KeyRing? keys, MdmaiDatabase database, FileStore files, DataFolderBackups? backups, DataManagerOptions options)
+    {
+        Folder = folder;
+        _lock = folderLock;
+        _keys = keys;
+        Storage = database;
+        Files = files;
+        _backups = backups;
+        _options = options;
+        Integrity = new IntegrityChecker(folder, database, files, _ => Task.FromResult(_backups?.Repository));
+    }
+
+    /// <summary>The data folder and its config.</summary>
+    public DataFolder Folder { get; }
+
+    /// <summary>The database: every entity's typed store, search, audit, SQL export.</summary>
+    public MdmaiDatabase Storage { get; }
+
+    /// <summary>The file store.</summary>
+    public FileStore Files { get; }
+
+    /// <summary>The integrity checker.</summary>
+    public IntegrityChecker Integrity { get; }
+
+    /// <summary>The cache of small objects and catalog rows.</summary>
+    public ByteLruCache<string, object> Cache => Files.Cache;
+
+    /// <summary>
+    /// The backups of this folder, or null when they are not open: no repository exists yet and neither auto nor
+    /// shutdown backups are configured (then <see cref="OpenBackupsAsync"/> creates one).
+    /// </summary>
+    public DataFolderBackups? Backups => _backups;
+
+    /// <summary>Opens (creating if need be) the backup repository; the password is needed again when the folder is encrypted.</summary>
+    public async Task<DataFolderBackups> OpenBackupsAsync(string? password, CancellationToken cancellationToken = default)
+    {
+        _backups ??= await DataFolderBackups.OpenAsync(Folder, password, create: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return _backups;
+    }
+
+    /// <summary>Auto backups taken by the schedule since opening.</summary>
+    public int AutoBackups => _scheduler?.Runs ?? 0;
+
+    /// <summary>Raised when background work fails (it goes on).</summary>
+    public event EventHandler<Exception>? BackgroundFailed;
+
+    /// <summary>
+    /// Opens (and, by default, creates) a data folder. Fails clearly when another process has it open
+    /// (<see cref="MdmaiErrorCode.Locked"/>), when its database was written by a newer mdmai
+    /// (<see cref="MdmaiErrorCode.MigrationMismatch"/>), or on a wrong password.
+    /// </summary>
+    public static async Task<MdmaiDataManager> OpenAsync(DataManagerOptions? options = null, string? password = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new DataManagerOptions();
+        var path = Path.GetFullPath(options.DataFolder ?? DataFolder.ResolveDefaultPath());
+        if (!DataFolder.Exists(path))
+        {
+            if (!options.CreateIfMissing)
+            {
+                throw new MdmaiException(MdmaiErrorCode.NotInitialized, $"No mdmai data folder at '{path}'.");
+            }
+
+            Directory.CreateDirectory(path);
+        }
+
+        var folderLock = AcquireLock(path);
+        KeyRing? keys = null;
+        MdmaiDatabase? database = null;
+        DataFolderBackups? backups = null;
+        try
+        {
+            var folder = DataFolder.Exists(path)
+                ? await DataFolder.OpenAsync(path, cancellationToken).ConfigureAwait(false)
+                : await DataFolder.InitAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (folder.Config.EncryptionEnabled)
+            {
+                if (string.IsNullOrEmpty(password))
+                {
+                    throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The data folder is encrypted: give its password.");
+                }
+
+                keys = (await KeyFile.LoadAsync(folder.KeyFilePath, cancellationToken).ConfigureAwait(false)).Unlock(password);
+            }
+
+            database = await folder.OpenDatabaseAsync(new DatabaseOptions { Keys = keys, Clock = options.Clock ?? TimeProvider.System }, cancellationToken).ConfigureAwait(false);
+            var files = new FileStore(database, folder.Path, keys, folder.Config.CacheSizeLimitMb * 1024L * 1024);
+            files.CleanTemporaryFiles(); // nothing imports yet: what is there was left by a crash
+
+            // The repository is opened now, while the password is at hand (it is not kept): when backups run on a
+            // schedule or a repository already exists.
+            var wantsBackups = options.BackgroundWork && (folder.Config.AutoBackupIntervalMinutes > 0 || folder.Config.BackupOnShutdown);
+            if (wantsBackups || await BackupRepository.ExistsAsync(new LocalFolderBackend(folder.BackupRepositoryPath), cancellationToken).ConfigureAwait(false))
+            {
+                backups = await DataFolderBackups.OpenAsync(folder, password, create: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+
+            var manager = new MdmaiDataManager(folder, folderLock, keys, database, files, backups, options);
+            if (options.BackgroundWork)
+            {
+                manager.StartBackgroundWork();
+            }
+
+            return manager;
+        }
+        catch
+        {
+            backups?.Dispose();
+            if (database is not null)
+            {
+                await database.DisposeAsync().ConfigureAwait(false);
+            }
+
+            keys?.Dispose();
+            await folderLock.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Takes the folder's lock: an exclusive advisory lock on <see cref="LockFileName"/>, released when the process ends, however it ends.</summary>
+    private static FileStream AcquireLock(string path)
+    {
+        try
+        {
+            var stream = new FileStream(Path.Combine(path, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            stream.SetLength(0);
+            var owner = System.Text.Encoding.UTF8.GetBytes($"{Environment.ProcessId} {Environment.MachineName} {DateTimeOffset.UtcNow:O}\n");
+            stream.Write(owner);
+            stream.Flush();
+            return stream;
+        }
+        catch (IOException ex)
+        {
+            var holder = "";
+            try
+            {
+                using var reader = new FileStream(Path.Combine(path, LockFileName), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                using var text = new StreamReader(reader);
+                holder = $" (process {text.ReadLine()?.Split(' ')[0]})";
+            }
+            catch (IOException)
+            {
+                // who holds it is only for the message
+            }
+
+            throw new MdmaiException(MdmaiErrorCode.Locked, $"The data folder '{path}' is open in another process{holder}. Close it there first; two processes never write to one folder.", ex);
+        }
+    }
+
+    private void StartBackgroundWork()
+    {
+        var clock = _options.Clock ?? TimeProvider.System;
+        if (_backups is not null && Folder.Config.AutoBackupIntervalMinutes > 0)
+        {
+            _scheduler = new BackupScheduler(_backups, clock);
+            _scheduler.Failed += (_, ex) => BackgroundFailed?.Invoke(this, ex);
+            _scheduler.Start();
+        }
+
+        if (Folder.Config.IntegrityCheckingEnabled)
+        {
+            _background.Add(Task.Run(() => IntegrityLoopAsync(TimeSpan.FromHours(Folder.Config.IntegrityCheckIntervalHours), clock, _stop.Token)));
+        }
+    }
+
+    private async Task IntegrityLoopAsync(TimeSpan interval, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval, clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await Integrity.RunScheduledAsync(_options.IntegritySlices, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    BackgroundFailed?.Invoke(this, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // closing
+        }
+    }
+
+    /// <summary>Statistics of the database, the files, the cache, the backups and the last integrity check.</summary>
+    public async Task<DataManagerStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
+    {
+        var database = await Storage.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+        var files = await Files.GetStatsAsync(cancellationToken).ConfigureAwait(false);
+        var snapshots = _backups is null ? 0 : (await _backups.Repository.ListSnapshotsAsync(cancellationToken).ConfigureAwait(false)).Count;
+        var history = await Integrity.LoadHistoryAsync(cancellationToken).ConfigureAwait(false);
+        var last = history.Runs.Count == 0 ? ((DateTimeOffset, int, int)?)null : (history.Runs[^1].CheckedAt, history.Runs[^1].Errors, history.Runs[^1].Warnings);
+        return new DataManagerStatistics(database, files, Cache.Statistics, snapshots, last);
+    }
+
+    /// <summary>
+    /// Closes: cancels the background work and waits for it, takes the shutdown backup when configured (or asked in
+    /// the options), closes the database and releases the folder's lock.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_background).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // expected
+        }
+
+        try
+        {
+            if (_scheduler is not null)
+            {
+                await _scheduler.StopAsync(_options.ShutdownBackup ?? Folder.Config.BackupOnShutdown).ConfigureAwait(false);
+                await _scheduler.DisposeAsync().ConfigureAwait(false);
+            }
+            else if (_backups is not null && (_options.ShutdownBackup ?? Folder.Config.BackupOnShutdown))
+            {
+                await _backups.BackupAsync(SnapshotKind.Shutdown).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _backups?.Dispose();
+            await Storage.DisposeAsync().ConfigureAwait(false);
+            _keys?.Dispose();
+            await _lock.DisposeAsync().ConfigureAwait(false);
+            _stop.Dispose();
+        }
+    }
+}

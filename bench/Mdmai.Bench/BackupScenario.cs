@@ -255,7 +255,7 @@ public static class BackupScenario
     private static IEnumerable<string> Rows(Prepared p, Dictionary<string, List<Measurement>> r)
     {
         var data = $"{SizeLabel(p.Size)}: {p.FolderBytes / 1e9:F2} GB folder, {p.Catalogued:N0} files";
-        var first = new (string Tool, string Name)[] { ("ours", "ours (mdmai, --level 3)"), ("restic", "restic"), ("borg", "borg -C zstd,3"), ("tar", "tar | zstd -T0 -3") };
+        var first = new (string Tool, string Name)[] { ("ours", "ours (mdmai, --level 3)"), ("restic", "restic"), ("borg", "borg -C zstd,3"), ("tar", "tar \\| zstd -T0 -3") };
         foreach (var (step, title, target, targetTool, limit) in new (string, string, string, string, double)[]
         {
             ("first", "first backup", "≤ 0.6× restic", "restic", 0.6),
@@ -276,12 +276,12 @@ public static class BackupScenario
                     ("restore", "ours") => "ours (backup restore latest --target)",
                     ("restore", "restic") => "restic restore latest --target",
                     ("restore", "borg") => "borg extract",
-                    ("restore", "tar") => "zstd -d | tar -x",
+                    ("restore", "tar") => "zstd -d \\| tar -x",
                     ("verify", "ours") => "ours (backup verify --read-data)",
                     ("verify", "restic") => "restic check --read-data",
                     ("verify", "borg") => "borg check --verify-data",
                     ("verify", "tar") => "zstd -t (checksums only)",
-                    ("nochange" or "change", "tar") => "tar | zstd -T0 -3 (full archive again)",
+                    ("nochange" or "change", "tar") => "tar \\| zstd -T0 -3 (full archive again)",
                     _ => name,
                 };
                 var ratio = tool == "ours" ? "" : $"{ourWall / wall:F2}×";

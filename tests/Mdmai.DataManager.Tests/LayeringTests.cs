@@ -52,6 +52,33 @@ public sealed class LayeringTests
         Assert.Empty(offenders);
     }
 
+    // Integrity checks and repairs everything, backups included: nothing below it may depend on it.
+    [Theory]
+    [InlineData("src/Mdmai.DataManager/Backup")]
+    [InlineData("src/Mdmai.DataManager/Files")]
+    [InlineData("src/Mdmai.DataManager/Security")]
+    [InlineData("src/Mdmai.DataManager/Configuration")]
+    public void Lower_layers_do_not_use_integrity(string folder)
+    {
+        var offenders = Sources(folder)
+            .Where(s => s.Text.Contains("Mdmai.DataManager.Integrity", StringComparison.Ordinal))
+            .Select(s => s.File)
+            .ToList();
+
+        Assert.Empty(offenders);
+    }
+
+    [Fact]
+    public void The_file_store_does_not_use_backups()
+    {
+        var offenders = Sources("src/Mdmai.DataManager/Files")
+            .Where(s => s.Text.Contains("Mdmai.DataManager.Backup", StringComparison.Ordinal))
+            .Select(s => s.File)
+            .ToList();
+
+        Assert.Empty(offenders);
+    }
+
     [Fact]
     public void The_cli_does_not_talk_to_sqlite_directly()
     {

@@ -55,6 +55,7 @@ public static class BackupScenario
         var tables = new List<string>();
         var raw = new Dictionary<string, object>(StringComparer.Ordinal);
         var firstRss = new List<(long Size, double Rss, double Baseline)>();
+        var stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", Inv);
         foreach (var size in sizes)
         {
             var prepared = await PrepareAsync(work, size, seed, library, $"backup-{SizeLabel(size)}-{Datasets.Label(rows)}-s{seed}");
@@ -63,39 +64,48 @@ public static class BackupScenario
             tables.AddRange(Rows(prepared, results));
             firstRss.Add((size, Runner.Median(results[Key("first", "ours")], m => m.MaxRssKb), Runner.Median(results[Key("list", "ours")], m => m.MaxRssKb)));
             raw[SizeLabel(size)] = new { prepared, results = results.ToDictionary(r => r.Key, r => r.Value) };
+            await WriteReportAsync(size == sizes[^1]); // after each size, so a failure later keeps what was measured
         }
 
-        foreach (var (size, rss, baseline) in firstRss)
+        async Task WriteReportAsync(bool last)
         {
-            tables.Add(Row("memory", SizeLabel(size), "ours: peak RSS of the first backup (`backup list` baseline)", "", "", "", $"{rss / 1024:F0} MB ({baseline / 1024:F0} MB)", "", "", "≤ 80 MB", rss <= 80 * 1024, 0));
+            var memory = new List<string>();
+            foreach (var (size, rss, baseline) in firstRss)
+            {
+                memory.Add(Row("memory", SizeLabel(size), "ours: peak RSS of the first backup (`backup list` baseline)", "", "", "", $"{rss / 1024:F0} MB ({baseline / 1024:F0} MB)", "", "", "≤ 80 MB", rss <= 80 * 1024, 0));
+            }
+
+            if (firstRss.Count > 1)
+            {
+                var growth = firstRss[^1].Rss / firstRss[0].Rss;
+                memory.Add(Row("memory", $"{SizeLabel(firstRss[0].Size)} → {SizeLabel(firstRss[^1].Size)}", "ours: peak RSS of the first backup, small → large",
+                    "", "", "", $"{firstRss[0].Rss / 1024:F0} → {firstRss[^1].Rss / 1024:F0} MB", "", $"{growth:F2}×", "the same (≤ 1.1×)", growth <= 1.1, 0));
+            }
+
+            var report = new StringBuilder();
+            report.AppendLine(Inv, $"## backup ({DateTime.Now:yyyy-MM-dd HH:mm}, --backup-size {string.Join(',', sizes.Select(SizeLabel))}, --runs {runs}, --big-runs {bigRuns}, seed {seed}, total {total.Elapsed.TotalMinutes:F1} min{(last ? "" : ", partial")})");
+            report.AppendLine();
+            report.AppendLine(Inv, $"- machine: {Environment.ProcessorCount} cores, load average at the end {LoadAverage()}; warm page cache");
+            report.AppendLine(Inv, $"- {Capture("restic", "version")}; {Capture("borg", "--version")}; {Capture("zstd", "--version")}; {Capture("tar", "--version").Split('\n')[0]}");
+            report.AppendLine("- every tool backs up the same encrypted data folder (the file store's objects are AES-GCM sealed, so incompressible for all; only the SQLite database compresses)");
+            report.AppendLine("- MB/s = MB of the data folder ÷ wall s; `repo MB` = size of the repository (archive) after the step; `ours ÷ tool` = our wall time ÷ that tool's");
+            report.AppendLine();
+            report.AppendLine("| step | data | tool | wall s | MB/s | CPU s | peak RSS | repo MB | ours ÷ tool | target | met | runs |");
+            report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var row in tables.Concat(memory))
+            {
+                report.AppendLine(row);
+            }
+
+            if (last)
+            {
+                Console.WriteLine(report);
+            }
+
+            await File.WriteAllTextAsync(Path.Combine(work, $"results-backup-{stamp}.md"), report.ToString());
+            await File.WriteAllTextAsync(Path.Combine(work, $"results-backup-{stamp}.json"), JsonSerializer.Serialize(raw, Indented));
         }
 
-        if (firstRss.Count > 1)
-        {
-            var growth = firstRss[^1].Rss / firstRss[0].Rss;
-            tables.Add(Row("memory", $"{SizeLabel(firstRss[0].Size)} → {SizeLabel(firstRss[^1].Size)}", "ours: peak RSS of the first backup, small → large",
-                "", "", "", $"{firstRss[0].Rss / 1024:F0} → {firstRss[^1].Rss / 1024:F0} MB", "", $"{growth:F2}×", "the same (≤ 1.1×)", growth <= 1.1, 0));
-        }
-
-        var report = new StringBuilder();
-        report.AppendLine(Inv, $"## backup ({DateTime.Now:yyyy-MM-dd HH:mm}, --backup-size {string.Join(',', sizes.Select(SizeLabel))}, --runs {runs}, --big-runs {bigRuns}, seed {seed}, total {total.Elapsed.TotalMinutes:F1} min)");
-        report.AppendLine();
-        report.AppendLine(Inv, $"- machine: {Environment.ProcessorCount} cores, load average at the end {LoadAverage()}; warm page cache");
-        report.AppendLine(Inv, $"- {Capture("restic", "version")}; {Capture("borg", "--version")}; {Capture("zstd", "--version")}; {Capture("tar", "--version").Split('\n')[0]}");
-        report.AppendLine("- every tool backs up the same encrypted data folder (the file store's objects are AES-GCM sealed, so incompressible for all; only the SQLite database compresses)");
-        report.AppendLine("- MB/s = MB of the data folder ÷ wall s; `repo MB` = size of the repository (archive) after the step; `ours ÷ tool` = our wall time ÷ that tool's");
-        report.AppendLine();
-        report.AppendLine("| step | data | tool | wall s | MB/s | CPU s | peak RSS | repo MB | ours ÷ tool | target | met | runs |");
-        report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
-        foreach (var row in tables)
-        {
-            report.AppendLine(row);
-        }
-
-        Console.WriteLine(report);
-        var stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", Inv);
-        await File.WriteAllTextAsync(Path.Combine(work, $"results-backup-{stamp}.md"), report.ToString());
-        await File.WriteAllTextAsync(Path.Combine(work, $"results-backup-{stamp}.json"), JsonSerializer.Serialize(raw, Indented));
         Datasets.Log($"backup: results in {Path.Combine(work, $"results-backup-{stamp}.md")} (and .json); total {total.Elapsed.TotalMinutes:F1} min");
         return 0;
     }
@@ -158,6 +168,7 @@ public static class BackupScenario
             Add("first", "borg", ProcessMeter.Run("borg", ["create", "-C", "zstd,3", borg + "::first", data], parseResult: false), borg);
             var tarFirst = Path.Combine(dir, "first.tar.zst");
             Add("first", "tar", TarCreate(dir, tarFirst), tarFirst);
+            File.Delete(tarFirst); // only the last archive is restored; disk space matters at 5 GB
             Add("first-l6", "ours", cli.Run("--data-dir", data, "--json", "backup", "create", "--level", "6", "--repo", ours6), ours6);
             DeleteFolder(ours6);
             NativeMethods.Sync();
@@ -168,7 +179,7 @@ public static class BackupScenario
             Add("nochange", "borg", ProcessMeter.Run("borg", ["create", "-C", "zstd,3", borg + "::nochange", data], parseResult: false), borg);
             var tarSecond = Path.Combine(dir, "nochange.tar.zst");
             Add("nochange", "tar", TarCreate(dir, tarSecond), tarSecond);
-            File.Delete(tarFirst);
+            File.Delete(tarSecond);
 
             // 3. A 1 % change, made through the library, then every tool backs up the changed folder.
             var change = await ApplyChangeAsync(data, p, seed);
@@ -180,7 +191,6 @@ public static class BackupScenario
             Add("change", "borg", ProcessMeter.Run("borg", ["create", "-C", "zstd,3", borg + "::change", data], parseResult: false), borg, after);
             var tar = Path.Combine(dir, "change.tar.zst");
             Add("change", "tar", TarCreate(dir, tar), tar, after);
-            File.Delete(tarSecond);
 
             // 4. Restore the latest snapshot into an empty folder; the objects must come back exactly.
             var (objectFiles, objectBytes) = Tree(Path.Combine(data, "objects"));
@@ -659,8 +669,8 @@ public static class BackupScenario
     // ================================================================ backup-kill
 
     /// <summary>One kill trial.</summary>
-    public sealed record KillTrial(int Trial, string Kind, double KillAtSeconds, bool Killed, int VerifyExit, bool VerifyPassed, string VerifyNote,
-        int NextExit, int AfterVerifyExit, int TmpFiles, long UnindexedPacks, int TmpAfterPrune, int PruneExit, int VerifyAfterPruneExit);
+    public sealed record KillTrial(int Trial, string Kind, double KillAtSeconds, bool Killed, int TmpAfterKill, int LocksAfterKill, int VerifyExit, bool VerifyPassed, string VerifyNote,
+        long UnindexedAfterKill, int NextExit, int AfterVerifyExit, int TmpFiles, long UnindexedPacks, int TmpAfterPrune, int PruneExit, int VerifyAfterPruneExit);
 
     /// <summary>Runs <c>backup-kill</c>.</summary>
     public static async Task<int> RunKillAsync(Options o)
@@ -708,7 +718,9 @@ public static class BackupScenario
             var duration = fresh ? firstDuration : includeDuration;
             var killAt = random.NextDouble() * duration;
             var killed = cli.StartAndKill(Create(repository!, !fresh), killAt);
-            var (verifyExit, _) = cli.Exec("--json", "backup", "verify", "--read-data", "--repo", repository!);
+            var tmpAfterKill = CountTemp(repository!);
+            var locksAfterKill = Directory.Exists(Path.Combine(repository!, "locks")) ? Directory.GetFiles(Path.Combine(repository!, "locks")).Length : 0;
+            var (verifyExit, verifyOutput) = cli.Exec("--json", "backup", "verify", "--read-data", "--repo", repository!);
             var noRepository = verifyExit == 5 && !File.Exists(Path.Combine(repository!, "config"));
             var verifyNote = verifyExit == 0 ? "" : noRepository ? "no repository yet (killed before its config was written)" : "FAILED";
             var (nextExit, _) = cli.Exec(Create(repository!, !fresh));
@@ -724,10 +736,10 @@ public static class BackupScenario
                 DeleteFolder(repository!);
             }
 
-            var trial = new KillTrial(t, fresh ? "first backup (new repository)" : "backup --include (repository with 1 snapshot)", killAt, killed, verifyExit,
-                verifyExit == 0 || noRepository, verifyNote, nextExit, afterExit, tmp, unindexed, tmpAfterPrune, prune, verifyAfterPrune);
+            var trial = new KillTrial(t, fresh ? "first backup (new repository)" : "backup --include (repository with 1 snapshot)", killAt, killed, tmpAfterKill, locksAfterKill, verifyExit,
+                verifyExit == 0 || noRepository, verifyNote, JsonLong(verifyOutput, "unindexed_packs"), nextExit, afterExit, tmp, unindexed, tmpAfterPrune, prune, verifyAfterPrune);
             results.Add(trial);
-            Datasets.Log($"backup-kill trial {t}/{trials}: {trial.Kind}, kill at {killAt:F2} s ({(killed ? "killed" : "had finished")}); verify {verifyExit}{(verifyNote.Length > 0 ? $" ({verifyNote})" : "")}; next backup {nextExit}; verify after {afterExit} (unindexed packs {unindexed}); .tmp files {tmp}"
+            Datasets.Log($"backup-kill trial {t}/{trials}: {trial.Kind}, kill at {killAt:F2} s ({(killed ? "killed" : "had finished")}; left {tmpAfterKill} .tmp, {locksAfterKill} lock(s)); verify {verifyExit} (unindexed packs {trial.UnindexedAfterKill}){(verifyNote.Length > 0 ? $" ({verifyNote})" : "")}; next backup {nextExit}; verify after {afterExit} (unindexed packs {unindexed}); .tmp files {tmp}"
                 + (prune >= 0 ? $"; prune {prune}, .tmp after prune {tmpAfterPrune}, verify after prune {verifyAfterPrune}" : ""));
         }
 
@@ -741,15 +753,15 @@ public static class BackupScenario
         report.AppendLine(Inv, $"- normal durations (whole process): first backup {firstDuration:F2} s; backup with --include into a repository with one snapshot {includeDuration:F2} s; SIGKILL at a seeded uniform moment in [0, duration)");
         report.AppendLine("- odd trials kill the first backup of a new repository; even trials kill a backup with new data (--include) into the repository of the trial before (which holds one complete snapshot); after each pair: `backup prune`, .tmp count, verify again");
         report.AppendLine();
-        report.AppendLine("| trials | killed mid-run | verify --read-data passed | next backup completed | verify after next backup passed | failures | .tmp files after next backup (total / max) | unindexed packs after next backup (total) | .tmp after prune | staged database copies left in data/tmp |");
+        report.AppendLine("| trials | killed mid-run | verify --read-data passed | next backup completed | verify after next backup passed | failures | left by the kill: .tmp files / stale locks / unindexed packs (total) | .tmp files after next backup (total) | .tmp after prune | staged database copies left in data/tmp |");
         report.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
-        report.AppendLine(Inv, $"| {results.Count} | {results.Count(r => r.Killed)} | {results.Count(r => r.VerifyPassed)} ({results.Count(r => r.VerifyNote.StartsWith("no repository", StringComparison.Ordinal))} before the repository existed) | {results.Count(r => r.NextExit == 0)} | {results.Count(r => r.AfterVerifyExit == 0)} | {failures} | {results.Sum(r => r.TmpFiles)} / {results.Max(r => r.TmpFiles)} | {results.Sum(r => r.UnindexedPacks)} | {results.Where(r => r.TmpAfterPrune >= 0).Sum(r => r.TmpAfterPrune)} | {staged.Length} ({stagedBytes / 1e6:F0} MB) |");
+        report.AppendLine(Inv, $"| {results.Count} | {results.Count(r => r.Killed)} | {results.Count(r => r.VerifyPassed)} ({results.Count(r => r.VerifyNote.StartsWith("no repository", StringComparison.Ordinal))} before the repository existed) | {results.Count(r => r.NextExit == 0)} | {results.Count(r => r.AfterVerifyExit == 0)} | {failures} | {results.Sum(r => r.TmpAfterKill)} / {results.Sum(r => r.LocksAfterKill)} / {results.Sum(r => Math.Max(0, r.UnindexedAfterKill))} | {results.Sum(r => r.TmpFiles)} | {results.Where(r => r.TmpAfterPrune >= 0).Sum(r => r.TmpAfterPrune)} | {staged.Length} ({stagedBytes / 1e6:F0} MB) |");
         report.AppendLine();
-        report.AppendLine("| trial | kind | kill at s | killed | verify exit | next backup exit | verify after exit | .tmp | unindexed packs | prune exit | .tmp after prune | verify after prune |");
+        report.AppendLine("| trial | kind | kill at s | killed | left: .tmp / locks | verify exit (unindexed packs) | next backup exit | verify after exit (unindexed packs) | .tmp after | prune exit | .tmp after prune | verify after prune |");
         report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
         {
-            report.AppendLine(Inv, $"| {r.Trial} | {r.Kind} | {r.KillAtSeconds:F2} | {(r.Killed ? "yes" : "finished")} | {r.VerifyExit}{(r.VerifyNote.Length > 0 ? $" ({r.VerifyNote})" : "")} | {r.NextExit} | {r.AfterVerifyExit} | {r.TmpFiles} | {r.UnindexedPacks} | {(r.PruneExit >= 0 ? r.PruneExit.ToString(Inv) : "")} | {(r.TmpAfterPrune >= 0 ? r.TmpAfterPrune.ToString(Inv) : "")} | {(r.VerifyAfterPruneExit >= 0 ? r.VerifyAfterPruneExit.ToString(Inv) : "")} |");
+            report.AppendLine(Inv, $"| {r.Trial} | {r.Kind} | {r.KillAtSeconds:F2} | {(r.Killed ? "yes" : "finished")} | {r.TmpAfterKill} / {r.LocksAfterKill} | {r.VerifyExit}{(r.VerifyNote.Length > 0 ? $" ({r.VerifyNote})" : $" ({r.UnindexedAfterKill})")} | {r.NextExit} | {r.AfterVerifyExit} ({r.UnindexedPacks}) | {r.TmpFiles} | {(r.PruneExit >= 0 ? r.PruneExit.ToString(Inv) : "")} | {(r.TmpAfterPrune >= 0 ? r.TmpAfterPrune.ToString(Inv) : "")} | {(r.VerifyAfterPruneExit >= 0 ? r.VerifyAfterPruneExit.ToString(Inv) : "")} |");
         }
 
         Console.WriteLine(report);

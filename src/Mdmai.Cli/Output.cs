@@ -64,8 +64,11 @@ internal sealed class Output
         }
     }
 
-    /// <summary>Runs long work with a progress bar on a terminal; silently in JSON mode or when piped.</summary>
-    public async Task<T> WithProgressAsync<T>(string label, long? total, Func<IProgress<long>?, Task<T>> work)
+    /// <summary>
+    /// Runs long work with a progress bar on a terminal (ETA; with <paramref name="bytes"/> also bytes done and the rate);
+    /// silently in JSON mode or when piped.
+    /// </summary>
+    public async Task<T> WithProgressAsync<T>(string label, long? total, Func<IProgress<long>?, Task<T>> work, bool bytes = false)
     {
         if (!Interactive)
         {
@@ -75,7 +78,9 @@ internal sealed class Output
         T result = default!;
         await Console.Progress()
             .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Columns(bytes
+                ? [new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn(), new SpinnerColumn()]
+                : [new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn()])
             .StartAsync(async context =>
             {
                 var task = context.AddTask(label, maxValue: total is > 0 ? total.Value : 1);

@@ -97,8 +97,9 @@ internal static class BackupCommands
         {
             var snapshotKind = ParseKind(parse.GetValue(kind)!);
             using var backups = await OpenBackupsAsync(context, parse, output, ct);
-            var result = await output.WithProgressAsync("Backing up", null, progress => backups.BackupAsync(snapshotKind, parse.GetValue(include), parse.GetValue(tag), parse.GetValue(description), parse.GetValue(level),
-                progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
+            var estimate = (await backups.Repository.ListSnapshotsAsync(ct)).LastOrDefault(s => s.Host == Environment.MachineName)?.Stats.Bytes;
+            var result = await output.WithProgressAsync("Backing up", estimate, progress => backups.BackupAsync(snapshotKind, parse.GetValue(include), parse.GetValue(tag), parse.GetValue(description), parse.GetValue(level),
+                progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
             if (snapshotKind == SnapshotKind.Auto)
             {
                 await backups.ApplyRetentionAsync(ct);
@@ -367,7 +368,7 @@ internal static class BackupCommands
 
             using var repository = await OpenRepositoryAsync(context, parse, output, ct);
             var report = await output.WithProgressAsync("Verifying", null, progress => repository.VerifyAsync(new VerifyOptions { ReadData = parse.GetValue(readData), SubsetPercent = share },
-                progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
+                progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
             if (output.Json)
             {
                 output.WriteJson(report);
@@ -421,7 +422,7 @@ internal static class BackupCommands
 
                 using var backups = await OpenBackupsAsync(context, parse, output, ct, create: false);
                 result = await output.WithProgressAsync("Restoring", null, progress => backups.RestoreInPlaceAsync(parse.GetValue(id)!,
-                    progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
+                    progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
             }
             else
             {
@@ -429,7 +430,7 @@ internal static class BackupCommands
                 var snapshot = await repository.GetSnapshotAsync(parse.GetValue(id)!, ct);
                 result = await output.WithProgressAsync("Restoring", snapshot.Stats.Bytes, progress => repository.RestoreAsync(snapshot.Id, parse.GetValue(target)!,
                     new RestoreOptions { PathPattern = parse.GetValue(path) },
-                    progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
+                    progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
             }
 
             output.Report(result, $"Restored {result.Files} file(s), {GeneralCommands.Bytes(result.Bytes)}, {result.Directories} folder(s), {result.Symlinks} link(s) in {result.DurationSeconds:F1} s; every file verified.");
@@ -482,7 +483,7 @@ internal static class BackupCommands
                 await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
                 {
                     result = await output.WithProgressAsync("Exporting", snapshot.Stats.Bytes, progress => repository.ExportAsync(snapshot.Id, stream, options,
-                        progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct));
+                        progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
                     stream.Flush(flushToDisk: true);
                 }
 
@@ -516,7 +517,7 @@ internal static class BackupCommands
             await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
             var target = context.DataPath(parse);
             var result = await output.WithProgressAsync("Importing", stream.Length, progress => PortableArchive.ImportAsync(stream, target, password,
-                progress is null ? null : new Progress<BackupProgress>(_ => progress.Report(stream.Position)), ct));
+                progress is null ? null : new Progress<BackupProgress>(_ => progress.Report(stream.Position)), ct), bytes: true);
             output.Report(new { DataFolder = Path.GetFullPath(target), result.Files, result.Bytes, result.SkippedIncludes },
                 $"Imported into {Path.GetFullPath(target)}: {result.Files} file(s), {GeneralCommands.Bytes(result.Bytes)}; every hash matched.{(result.SkippedIncludes > 0 ? $" {result.SkippedIncludes} entries of included folders were left out (extract them with tar)." : "")}");
             return ExitCodes.Ok;

@@ -86,7 +86,7 @@ internal static class FilesCommands
             await using var open = await OpenAsync(context, parse, output, needKeys: true, ct);
             var started = DateTime.UtcNow;
             var result = await output.WithProgressAsync("Importing", null, progress => open.Store.ImportPathsAsync(parse.GetValue(paths)!, options,
-                progress is null ? null : new Progress<FolderImportProgress>(p => progress.Report(p.Bytes)), ct));
+                progress is null ? null : new Progress<FolderImportProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
             if (output.Json)
             {
                 output.WriteJson(new { result.Imported, result.Errors });

@@ -231,6 +231,8 @@ public sealed partial class BackupRepository
         private readonly ConcurrentQueue<string> _errors = new();
         private long _fileCount, _directories, _bytes, _newFiles, _changed, _unchanged, _bytesRead, _newBlobs, _newBytes, _stored;
         private long _lastReport;
+        private long _covered;
+        private long? _estimate;
 
         public SnapshotBuilder(BackupRepository repository, SnapshotOptions options, IProgress<BackupProgress>? progress, string? stagedDatabase)
         {
@@ -249,6 +251,7 @@ public sealed partial class BackupRepository
         {
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var ct = cts.Token;
+            _estimate = parent?.Stats.Bytes;
             var workers = Enumerable.Range(0, Math.Max(1, _options.Parallelism)).Select(_ => Stage(() => WorkAsync(ct))).ToArray();
             var packer = Stage(() => PackAsync(ct));
             var assembler = StageOf(() => AssembleAsync(ct));
@@ -392,6 +395,8 @@ public sealed partial class BackupRepository
                 && known.All(c => _repository._index.Contains(BlobId.Parse(c))))
             {
                 Interlocked.Increment(ref _unchanged);
+                Interlocked.Add(ref _covered, entry.Size);
+                Report(entry.Path);
                 await _files.Writer.WriteAsync(new FileJob(entry with { Chunks = known }, known, null, null), ct).ConfigureAwait(false);
                 return;
             }
@@ -439,6 +444,7 @@ public sealed partial class BackupRepository
                     await _work.Writer.WriteAsync(job, ct).ConfigureAwait(false);
                     size += chunk.Length;
                     Interlocked.Add(ref _bytesRead, chunk.Length);
+                    Interlocked.Add(ref _covered, chunk.Length);
                     Report(entry.Path);
                 }
 
@@ -477,7 +483,8 @@ public sealed partial class BackupRepository
             var last = Interlocked.Read(ref _lastReport);
             if (now - last >= 100 && Interlocked.CompareExchange(ref _lastReport, now, last) == last)
             {
-                _progress.Report(new BackupProgress(Interlocked.Read(ref _fileCount), Interlocked.Read(ref _bytesRead), null, null, current));
+                // Bytes covered so far (read, or taken unchanged from the parent); the parent's size estimates the total.
+                _progress.Report(new BackupProgress(Interlocked.Read(ref _fileCount), Interlocked.Read(ref _covered), null, _estimate, current));
             }
         }
 

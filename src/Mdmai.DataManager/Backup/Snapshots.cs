@@ -133,8 +133,8 @@ public sealed record SnapshotResult(SnapshotInfo Snapshot, IReadOnlyList<string>
 
 /// <summary>Progress of a long repository operation.</summary>
 /// <param name="Files">Files done.</param>
-/// <param name="Bytes">Bytes done.</param>
+/// <param name="Bytes">Bytes done (for a snapshot: read, or taken unchanged from the parent).</param>
 /// <param name="TotalFiles">Files to do, when known.</param>
-/// <param name="TotalBytes">Bytes to do, when known.</param>
+/// <param name="TotalBytes">Bytes to do, when known (for a snapshot: the parent's size, an estimate).</param>
 /// <param name="Current">The file being worked on.</param>
 public readonly record struct BackupProgress(long Files, long Bytes, long? TotalFiles, long? TotalBytes, string? Current);

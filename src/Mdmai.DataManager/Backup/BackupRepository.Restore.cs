@@ -306,6 +306,11 @@ public sealed partial class BackupRepository
         public void CreateLink(TreeEntry entry)
         {
             var path = Place(entry.Path);
+            if (Directory.Exists(path) && new FileInfo(path).LinkTarget is null)
+            {
+                throw new MdmaiException(MdmaiErrorCode.UnsafePath, $"Cannot restore the link '{entry.Path}': a folder of that name is in the way (the snapshot also holds entries under it).");
+            }
+
             if (File.Exists(path) || new FileInfo(path).LinkTarget is not null)
             {
                 File.Delete(path);

@@ -21,7 +21,11 @@ internal sealed record TreeEntry
 
     public SnapshotEntry ToPublic() => new(Path, Type, Size, DateTimeOffset.UnixEpoch.AddTicks(ModifiedNanoseconds / 100), Mode, LinkTarget);
 
-    public static readonly JsonSerializerOptions Json = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
 }
 
 /// <summary>

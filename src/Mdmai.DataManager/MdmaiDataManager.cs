@@ -292,6 +292,15 @@ public sealed class MdmaiDataManager : IAsyncDisposable
         }
         finally
         {
+            try
+            {
+                await CacheStatisticsFile.SaveAsync(Folder.Path, Cache.Statistics, DateTimeOffset.UtcNow).ConfigureAwait(false);
+            }
+            catch (IOException)
+            {
+                // the counters are only for 'mdmai status'; a full disk must not stop the close
+            }
+
             _backups?.Dispose();
             await Storage.DisposeAsync().ConfigureAwait(false);
             _keys?.Dispose();

@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using Mdmai.DataManager;
+using Mdmai.DataManager.Backup;
+using Mdmai.DataManager.Caching;
 using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.Integrity;
 using Mdmai.DataManager.Storage;
 using Spectre.Console;
 
@@ -73,9 +76,18 @@ internal static class GeneralCommands
             var folder = await DataFolder.OpenAsync(path, ct);
             await using var db = await folder.OpenDatabaseAsync(cancellationToken: ct);
             var stats = await db.GetStatsAsync(ct);
+            var cache = CacheStatisticsFile.Load(folder.Path);
+            var integrity = IntegrityChecker.LastRun(folder.Path);
+            var repository = await BackupRepository.ExistsAsync(new LocalFolderBackend(folder.BackupRepositoryPath), ct);
             if (output.Json)
             {
-                output.WriteJson(new { DataDir = folder.Path, Initialised = initialised, folder.Config, Database = stats });
+                output.WriteJson(new
+                {
+                    DataDir = folder.Path, Initialised = initialised, folder.Config, Database = stats,
+                    Cache = cache is { } c0 ? new { SessionEnded = c0.Time, c0.Statistics.Hits, c0.Statistics.Misses, c0.Statistics.Evictions, c0.Statistics.HitRate, c0.Statistics.Count, c0.Statistics.Bytes, c0.Statistics.CapacityBytes } : null,
+                    LastIntegrityCheck = integrity,
+                    BackupRepository = new { Path = folder.BackupRepositoryPath, Exists = repository },
+                });
                 return ExitCodes.Ok;
             }
 
@@ -90,6 +102,13 @@ internal static class GeneralCommands
             grid.AddRow("schema", $"version {stats.SchemaVersion} of {MdmaiDatabase.LatestSchemaVersion}, SQLite {stats.SqliteVersion}");
             var c = folder.Config;
             grid.AddRow("config", Markup.Escape($"encryption {(c.EncryptionEnabled ? "on" : "off")}, auto-backup every {c.AutoBackupIntervalMinutes} min, keep {c.MaxBackupCount}, cache {c.CacheSizeLimitMb} MB, integrity checks {(c.IntegrityCheckingEnabled ? $"every {c.IntegrityCheckIntervalHours} h" : "off")}, backup zstd level {c.BackupCompressionLevel}"));
+            grid.AddRow("cache", cache is { } cs
+                ? Markup.Escape($"last app session (ended {cs.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC): {cs.Statistics.Hits:N0} hits, {cs.Statistics.Misses:N0} misses ({cs.Statistics.HitRate:P0}), {cs.Statistics.Evictions:N0} evictions; {Bytes(cs.Statistics.Bytes)} of {Bytes(cs.Statistics.CapacityBytes)} held")
+                : $"no app session recorded yet (limit {c.CacheSizeLimitMb} MB)");
+            grid.AddRow("integrity", integrity is { } last
+                ? Markup.Escape($"last scheduled check {last.CheckedAt.UtcDateTime:yyyy-MM-dd HH:mm} UTC: {last.Errors} error(s), {last.Warnings} warning(s)")
+                : "no scheduled check yet ('mdmai check' checks now)");
+            grid.AddRow("backups", Markup.Escape(repository ? $"repository at {folder.BackupRepositoryPath} ('mdmai backup list')" : $"none yet ('mdmai backup create' makes {folder.BackupRepositoryPath})"));
             foreach (var (table, count) in stats.RowCounts)
             {
                 grid.AddRow(table, count.ToString("N0", CultureInfo.InvariantCulture));

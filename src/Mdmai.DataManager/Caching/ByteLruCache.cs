@@ -13,6 +13,35 @@ public sealed record CacheStatistics(long Hits, long Misses, long Evictions, lon
     public double HitRate => Hits + Misses == 0 ? 0 : (double)Hits / (Hits + Misses);
 }
 
+/// <summary>The cache counters of the last app session, kept in the data folder so <c>mdmai status</c> can show them.</summary>
+public static class CacheStatisticsFile
+{
+    /// <summary>File name, in the data folder, of the last app session's cache counters.</summary>
+    public const string FileName = "cache-stats.json";
+
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+
+    /// <summary>Records a session's counters (the app does this when it closes), atomically.</summary>
+    public static Task SaveAsync(string dataFolder, CacheStatistics statistics, DateTimeOffset time, CancellationToken cancellationToken = default) =>
+        Configuration.AtomicFile.WriteAllBytesAsync(Path.Combine(dataFolder, FileName), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new Saved(time, statistics), Json), cancellationToken);
+
+    /// <summary>The last recorded session's counters and when it ended, or null when none was recorded (or the file is damaged).</summary>
+    public static (DateTimeOffset Time, CacheStatistics Statistics)? Load(string dataFolder)
+    {
+        try
+        {
+            var saved = System.Text.Json.JsonSerializer.Deserialize<Saved>(File.ReadAllBytes(Path.Combine(dataFolder, FileName)), Json);
+            return saved?.Statistics is null ? null : (saved.Time, saved.Statistics);
+        }
+        catch (Exception ex) when (ex is IOException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record Saved(DateTimeOffset Time, CacheStatistics Statistics);
+}
+
 /// <summary>
 /// A least-recently-used cache bounded by bytes rather than by entry count (docs/adr/0003-cache.md):
 /// adding an entry evicts the least recently used ones until the total fits. Thread-safe; every operation

@@ -74,6 +74,13 @@ public sealed record IntegrityReport
     public bool Ok => Errors == 0 && Warnings == 0;
 }
 
+/// <summary>A scheduled check as recorded: when it ran, what it found, how many objects it re-read.</summary>
+/// <param name="CheckedAt">When it ran.</param>
+/// <param name="Errors">Errors found.</param>
+/// <param name="Warnings">Warnings found.</param>
+/// <param name="ObjectsRead">Objects re-read (its slice).</param>
+public sealed record ScheduledCheck(DateTimeOffset CheckedAt, int Errors, int Warnings, long ObjectsRead);
+
 /// <summary>What <see cref="IntegrityChecker.RepairAsync"/> did and could not do.</summary>
 public sealed record RepairReport
 {
@@ -130,7 +137,7 @@ public sealed class IntegrityChecker
 
         // The database: integrity_check covers pages, indexes, CHECK and NOT NULL rules; then foreign keys.
         var database = await _database.CheckAsync(cancellationToken).ConfigureAwait(false);
-        issues.AddRange(database.Problems.Select(p => new IntegrityIssue(IssueSeverity.Error, p.StartsWith("foreign_key_check", StringComparison.Ordinal) ? "schema" : "database", DataFolder.DatabaseFileName, p)));
+        issues.AddRange(database.Problems.Select(DatabaseIssue));
 
         // The catalog against the disk.
         var objects = ReadObjects(cancellationToken);
@@ -256,27 +263,47 @@ public sealed class IntegrityChecker
             cancellationToken).ConfigureAwait(false);
 
         // Unreferenced objects: to quarantine, their rows removed.
+        var removed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var issue in findings.Issues.Where(i => i.Kind == "unreferenced_object"))
         {
             var id = issue.Subject;
             var path = _store.ObjectPath(id);
-            await _database.Writer.ExecuteAsync(commands =>
+            var deleted = await _database.Writer.ExecuteAsync(commands =>
             {
                 var delete = commands.Get("DELETE FROM objects WHERE object_id = $p0 AND NOT EXISTS (SELECT 1 FROM files WHERE object_id = $p0)", 1);
                 delete.Parameters[0].Value = id;
-                delete.ExecuteNonQuery();
-                if (File.Exists(path))
+                return delete.ExecuteNonQuery() == 1;
+            }, cancellationToken).ConfigureAwait(false);
+
+            // After the commit, alone on the writer thread (where imports put objects in place and record them): the
+            // file moves only if no row records the object now. An import of the same content since the check made
+            // it referenced again, and it stays.
+            var moved = await _database.Writer.ExecuteExclusiveAsync(commands =>
+            {
+                var check = commands.Get("SELECT 1 FROM objects WHERE object_id = $p0", 1);
+                check.Parameters[0].Value = id;
+                if (check.ExecuteScalar() is not null || !File.Exists(path))
                 {
-                    MoveToQuarantine(path, quarantine);
+                    return false;
                 }
 
-                return 0;
+                MoveToQuarantine(path, quarantine);
+                return true;
             }, cancellationToken).ConfigureAwait(false);
-            quarantined.Add(id);
+            if (moved)
+            {
+                quarantined.Add(id);
+            }
+
+            if (deleted)
+            {
+                removed.Add(id);
+            }
         }
 
         // Missing or damaged objects: from the newest snapshot with a good copy.
-        var broken = findings.Issues.Where(i => i.Kind is "missing_object" or "damaged_object").Select(i => i.Subject).Distinct(StringComparer.Ordinal).ToList();
+        // (An object whose row went with the unreferenced ones above has nothing left to restore.)
+        var broken = findings.Issues.Where(i => i.Kind is "missing_object" or "damaged_object" && !removed.Contains(i.Subject)).Select(i => i.Subject).Distinct(StringComparer.Ordinal).ToList();
         var restored = new Dictionary<string, string>(StringComparer.Ordinal);
         if (broken.Count > 0)
         {
@@ -350,6 +377,30 @@ public sealed class IntegrityChecker
         };
     }
 
+    /// <summary>
+    /// A problem of the database's own checks as a finding: a broken schema rule (a foreign key, a CHECK or NOT NULL
+    /// rule) names its row or table (kind <c>schema</c>); anything else is damage to the file (kind <c>database</c>).
+    /// </summary>
+    private static IntegrityIssue DatabaseIssue(string problem)
+    {
+        // "foreign_key_check: characters row 12 refers to a missing campaigns record"
+        var foreignKey = System.Text.RegularExpressions.Regex.Match(problem, @"^foreign_key_check: (\S+ row \S+) ");
+        if (foreignKey.Success)
+        {
+            return new IntegrityIssue(IssueSeverity.Error, "schema", foreignKey.Groups[1].Value, problem);
+        }
+
+        // SQLite's integrity_check: "CHECK constraint failed in spells", "NULL value in spells.name", "non-... value in t.c"
+        var rule = System.Text.RegularExpressions.Regex.Match(problem, @"^integrity_check: (?:CHECK constraint failed in (\S+)|NULL value in (\S+)|non-\S+ value in (\S+))$");
+        if (rule.Success)
+        {
+            var subject = rule.Groups.Cast<System.Text.RegularExpressions.Group>().Skip(1).First(g => g.Success).Value;
+            return new IntegrityIssue(IssueSeverity.Error, "schema", subject, problem);
+        }
+
+        return new IntegrityIssue(IssueSeverity.Error, problem.StartsWith("foreign_key_check", StringComparison.Ordinal) ? "schema" : "database", DataFolder.DatabaseFileName, problem);
+    }
+
     private void MoveToQuarantine(string path, string quarantine)
     {
         var target = Path.Combine(quarantine, Path.GetRelativePath(_folder.Path, path));
@@ -404,6 +455,20 @@ public sealed class IntegrityChecker
         var updated = new History { NextSlice = (slice + 1) % slices, Runs = [.. history.Runs.TakeLast(29), entry] };
         await AtomicFile.WriteAllBytesAsync(HistoryPath, JsonSerializer.SerializeToUtf8Bytes(updated, HistoryJson), cancellationToken).ConfigureAwait(false);
         return report;
+    }
+
+    /// <summary>The last scheduled check recorded in <paramref name="dataFolder"/>: when, with its error and warning counts (null when none).</summary>
+    public static ScheduledCheck? LastRun(string dataFolder)
+    {
+        try
+        {
+            var history = JsonSerializer.Deserialize<History>(File.ReadAllBytes(Path.Combine(dataFolder, "integrity.json")), HistoryJson);
+            return history?.Runs.Count > 0 ? new ScheduledCheck(history.Runs[^1].CheckedAt, history.Runs[^1].Errors, history.Runs[^1].Warnings, history.Runs[^1].ObjectsRead) : null;
+        }
+        catch (Exception ex) when (ex is IOException or JsonException)
+        {
+            return null;
+        }
     }
 
     internal async Task<History> LoadHistoryAsync(CancellationToken cancellationToken)

@@ -167,7 +167,7 @@ internal static class BackupCommands
     {
         var command = new Command("show", "Show a snapshot: its stats, and its files with what is new since its parent");
         var id = new Argument<string>("id") { Description = "Snapshot id (or a unique prefix, or 'latest')" };
-        var path = new Option<string?>("--path") { Description = "Only entries under or matching this path" };
+        var path = new Option<string?>("--path") { Description = "Only this entry and the entries under it" };
         command.Arguments.Add(id);
         command.Options.Add(path);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>

@@ -433,10 +433,19 @@ public sealed partial class BackupRepository : IDisposable
             var plain = _crypto.Open(bytes, SnapshotAssociatedData(id), $"Snapshot '{id}'");
             var document = JsonSerializer.Deserialize<SnapshotDocument>(plain, Json)
                 ?? throw new InvalidDataException($"Snapshot '{id}' is empty.");
+            if (document.Version > 1)
+            {
+                throw new MdmaiException(MdmaiErrorCode.ForeignFormat, $"Snapshot '{id}' has format version {document.Version}; this mdmai reads 1. Upgrade mdmai.");
+            }
+
+            foreach (var tree in document.Tree)
+            {
+                _ = BlobId.Parse(tree);
+            }
             document.Id = id;
             return document;
         }
-        catch (Exception ex) when (ex is InvalidDataException or JsonException)
+        catch (Exception ex) when (ex is InvalidDataException or JsonException or FormatException)
         {
             throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Snapshot '{id}' is damaged ({ex.Message.Split(" Path: ")[0]}). 'mdmai backup forget {id}' removes it; the others are not affected.", ex);
         }
@@ -515,8 +524,21 @@ public sealed partial class BackupRepository : IDisposable
                     end = blob.Length;
                 }
 
-                var entry = JsonSerializer.Deserialize<TreeEntry>(blob.AsSpan(start, end - start), TreeEntry.Json)
-                    ?? throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Snapshot '{snapshot.Id}' has an empty entry in its file list.");
+                TreeEntry? entry;
+                try
+                {
+                    entry = JsonSerializer.Deserialize<TreeEntry>(blob.AsSpan(start, end - start), TreeEntry.Json);
+                    foreach (var chunk in entry?.Chunks ?? [])
+                    {
+                        _ = BlobId.Parse(chunk);
+                    }
+                }
+                catch (Exception ex) when (ex is JsonException or FormatException)
+                {
+                    throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Snapshot '{snapshot.Id}' has a malformed entry in its file list ({ex.Message.Split(" Path: ")[0]}).", ex);
+                }
+
+                entry = entry ?? throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Snapshot '{snapshot.Id}' has an empty entry in its file list.");
                 if (!SnapshotPaths.IsSafe(entry.Path))
                 {
                     throw new MdmaiException(MdmaiErrorCode.UnsafePath, $"Snapshot '{snapshot.Id}' holds the path '{entry.Path}', which could leave the target folder; it is refused.");

@@ -211,6 +211,11 @@ internal sealed class RepositoryIndex
 
         var result = new List<(UInt128, List<PackEntry>)>();
         var span = plain.AsSpan();
+        if (span.Length < 4)
+        {
+            throw new InvalidDataException($"Index file '{name}' is malformed (too short).");
+        }
+
         var packs = BinaryPrimitives.ReadUInt32LittleEndian(span);
         span = span[4..];
         for (var p = 0; p < packs; p++)

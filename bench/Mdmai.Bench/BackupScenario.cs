@@ -670,7 +670,7 @@ public static class BackupScenario
 
     /// <summary>One kill trial.</summary>
     public sealed record KillTrial(int Trial, string Kind, double KillAtSeconds, bool Killed, int TmpAfterKill, int LocksAfterKill, int VerifyExit, bool VerifyPassed, string VerifyNote,
-        long UnindexedAfterKill, int NextExit, int AfterVerifyExit, int TmpFiles, long UnindexedPacks, int TmpAfterPrune, int PruneExit, int VerifyAfterPruneExit);
+        long UnindexedAfterKill, long UnindexedLeft, int NextExit, int AfterVerifyExit, int TmpFiles, long UnindexedPacks, int KeyFiles, int TmpAfterPrune, int PruneExit, int VerifyAfterPruneExit);
 
     /// <summary>Runs <c>backup-kill</c>.</summary>
     public static async Task<int> RunKillAsync(Options o)
@@ -699,36 +699,73 @@ public static class BackupScenario
         string[] Create(string repo, bool include) => include
             ? ["--data-dir", data, "--json", "backup", "create", "--repo", repo, "--include", extra]
             : ["--data-dir", data, "--json", "backup", "create", "--repo", repo];
-        var firstDuration = cli.Run(Create(calibration, false)).WallSeconds;
-        var includeDuration = cli.Run(Create(calibration, true)).WallSeconds;
-        DeleteFolder(calibration);
+        // The median of three of each (a single run on this shared machine can be far off, and kills after the end test nothing).
+        var firstRuns = new List<Measurement>();
+        var includeRuns = new List<Measurement>();
+        for (var i = 0; i < 3; i++)
+        {
+            firstRuns.Add(cli.Run(Create(calibration, false)));
+            includeRuns.Add(cli.Run(Create(calibration, true)));
+            DeleteFolder(calibration);
+        }
+
+        var firstDuration = Runner.Median(firstRuns, m => m.WallSeconds);
+        var includeDuration = Runner.Median(includeRuns, m => m.WallSeconds);
+        static double Median(IEnumerable<double> values) => Runner.Median(values.Select(v => new Measurement { WallSeconds = v }), m => m.WallSeconds);
         Datasets.Log($"backup-kill: folder {prepared.FolderBytes / 1e6:F0} MB (+ {FolderBytes(extra) / 1e6:F0} MB to --include); normal durations: first backup {firstDuration:F2} s, backup with --include {includeDuration:F2} s");
 
         var random = new Random(seed + 2);
         var results = new List<KillTrial>();
         string? repository = null;
-        for (var t = 1; t <= trials; t++)
+        long unindexedBefore = 0;
+        // Until --trials backups were really killed (an attempt the backup outlives is recorded, not counted; at most 3× attempts).
+        // The kill moment is uniform in [0, D), D the median of the last three normal runs of that kind (the calibration, then
+        // each trial's "next backup"), so it follows the load of this shared machine.
+        var durations = new Dictionary<bool, List<double>> { [false] = [.. firstRuns.Select(m => m.WallSeconds)], [true] = [.. includeRuns.Select(m => m.WallSeconds)] };
+        double Recent(bool include) => Median(durations[include].TakeLast(3));
+        var killedCount = 0;
+        var last = false;
+        for (var t = 1; !last && t <= 3 * trials; t++)
         {
             var fresh = t % 2 == 1;
             if (fresh)
             {
                 repository = Path.Combine(dir, $"repo-{t:D2}");
+                unindexedBefore = 0;
             }
 
-            var duration = fresh ? firstDuration : includeDuration;
+            var duration = Recent(!fresh);
             var killAt = random.NextDouble() * duration;
+            var tmpBefore = CountTemp(repository!);
             var killed = cli.StartAndKill(Create(repository!, !fresh), killAt);
-            var tmpAfterKill = CountTemp(repository!);
+            var tmpAfterKill = CountTemp(repository!) - tmpBefore; // what this kill left (the trial before may have left some too)
             var locksAfterKill = Directory.Exists(Path.Combine(repository!, "locks")) ? Directory.GetFiles(Path.Combine(repository!, "locks")).Length : 0;
             var (verifyExit, verifyOutput) = cli.Exec("--json", "backup", "verify", "--read-data", "--repo", repository!);
             var noRepository = verifyExit == 5 && !File.Exists(Path.Combine(repository!, "config"));
             var verifyNote = verifyExit == 0 ? "" : noRepository ? "no repository yet (killed before its config was written)" : "FAILED";
+            if (killed)
+            {
+                killedCount++;
+            }
+
+            last = killedCount >= trials && !fresh; // end after a whole pair
+            var nextClock = Stopwatch.StartNew();
             var (nextExit, _) = cli.Exec(Create(repository!, !fresh));
+            if (killed && nextExit == 0)
+            {
+                // After a kill the next backup redoes the whole run (blobs in unindexed packs are not known); after a finished one it would have nothing to do.
+                durations[!fresh].Add(nextClock.Elapsed.TotalSeconds);
+            }
+
             var (afterExit, afterOutput) = cli.Exec("--json", "backup", "verify", "--read-data", "--repo", repository!);
             var unindexed = JsonLong(afterOutput, "unindexed_packs");
             var tmp = CountTemp(repository!);
+            var keyFiles = Directory.Exists(Path.Combine(repository!, "keys")) ? Directory.GetFiles(Path.Combine(repository!, "keys")).Length : 0;
+            var unindexedAfterKill = JsonLong(verifyOutput, "unindexed_packs");
+            var unindexedLeft = Math.Max(0, unindexedAfterKill - unindexedBefore); // packs this kill left complete but unindexed
+            unindexedBefore = Math.Max(unindexedBefore, unindexed);
             int prune = -1, tmpAfterPrune = -1, verifyAfterPrune = -1;
-            if (!fresh || t == trials)
+            if (!fresh || last)
             {
                 (prune, _) = cli.Exec("--json", "backup", "prune", "--repo", repository!);
                 tmpAfterPrune = CountTemp(repository!);
@@ -737,7 +774,7 @@ public static class BackupScenario
             }
 
             var trial = new KillTrial(t, fresh ? "first backup (new repository)" : "backup --include (repository with 1 snapshot)", killAt, killed, tmpAfterKill, locksAfterKill, verifyExit,
-                verifyExit == 0 || noRepository, verifyNote, JsonLong(verifyOutput, "unindexed_packs"), nextExit, afterExit, tmp, unindexed, tmpAfterPrune, prune, verifyAfterPrune);
+                verifyExit == 0 || noRepository, verifyNote, unindexedAfterKill, unindexedLeft, nextExit, afterExit, tmp, unindexed, keyFiles, tmpAfterPrune, prune, verifyAfterPrune);
             results.Add(trial);
             Datasets.Log($"backup-kill trial {t}/{trials}: {trial.Kind}, kill at {killAt:F2} s ({(killed ? "killed" : "had finished")}; left {tmpAfterKill} .tmp, {locksAfterKill} lock(s)); verify {verifyExit} (unindexed packs {trial.UnindexedAfterKill}){(verifyNote.Length > 0 ? $" ({verifyNote})" : "")}; next backup {nextExit}; verify after {afterExit} (unindexed packs {unindexed}); .tmp files {tmp}"
                 + (prune >= 0 ? $"; prune {prune}, .tmp after prune {tmpAfterPrune}, verify after prune {verifyAfterPrune}" : ""));
@@ -747,17 +784,17 @@ public static class BackupScenario
         var stagedBytes = staged.Sum(f => new FileInfo(f).Length);
         var failures = results.Count(r => !r.VerifyPassed || r.NextExit != 0 || r.AfterVerifyExit != 0 || (r.PruneExit >= 0 && (r.PruneExit != 0 || r.VerifyAfterPruneExit != 0 || r.TmpAfterPrune != 0)));
         var report = new StringBuilder();
-        report.AppendLine(Inv, $"## backup-kill ({DateTime.Now:yyyy-MM-dd HH:mm}, --trials {trials}, seed {seed}, total {total.Elapsed.TotalMinutes:F1} min)");
+        report.AppendLine(Inv, $"## backup-kill ({DateTime.Now:yyyy-MM-dd HH:mm}, --trials {trials}: {results.Count} attempts, {results.Count(r => r.Killed)} killed, seed {seed}, total {total.Elapsed.TotalMinutes:F1} min)");
         report.AppendLine();
         report.AppendLine(Inv, $"- data folder {prepared.FolderBytes / 1e6:F0} MB ({prepared.Catalogued:N0} files, database {prepared.DatabaseBytes / 1e6:F0} MB, {Datasets.Label(rows)} rows), encrypted; --include folder {FolderBytes(extra) / 1e6:F0} MB");
-        report.AppendLine(Inv, $"- normal durations (whole process): first backup {firstDuration:F2} s; backup with --include into a repository with one snapshot {includeDuration:F2} s; SIGKILL at a seeded uniform moment in [0, duration)");
+        report.AppendLine(Inv, $"- normal durations (whole process, median of 3 before the trials): first backup {firstDuration:F2} s; backup with --include into a repository with one snapshot {includeDuration:F2} s. SIGKILL at a seeded uniform moment in [0, D), D = median of the last 3 normal runs of that kind (the next backups after kills count), so D follows the machine's load; an attempt that finished before its kill is listed but not counted, and attempts go on until --trials backups were killed");
         report.AppendLine("- odd trials kill the first backup of a new repository; even trials kill a backup with new data (--include) into the repository of the trial before (which holds one complete snapshot); after each pair: `backup prune`, .tmp count, verify again");
         report.AppendLine();
-        report.AppendLine("| trials | killed mid-run | verify --read-data passed | next backup completed | verify after next backup passed | failures | left by the kill: .tmp files / stale locks / unindexed packs (total) | .tmp files after next backup (total) | .tmp after prune | staged database copies left in data/tmp |");
-        report.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
-        report.AppendLine(Inv, $"| {results.Count} | {results.Count(r => r.Killed)} | {results.Count(r => r.VerifyPassed)} ({results.Count(r => r.VerifyNote.StartsWith("no repository", StringComparison.Ordinal))} before the repository existed) | {results.Count(r => r.NextExit == 0)} | {results.Count(r => r.AfterVerifyExit == 0)} | {failures} | {results.Sum(r => r.TmpAfterKill)} / {results.Sum(r => r.LocksAfterKill)} / {results.Sum(r => Math.Max(0, r.UnindexedAfterKill))} | {results.Sum(r => r.TmpFiles)} | {results.Where(r => r.TmpAfterPrune >= 0).Sum(r => r.TmpAfterPrune)} | {staged.Length} ({stagedBytes / 1e6:F0} MB) |");
+        report.AppendLine("| attempts | killed mid-run | verify --read-data passed | next backup completed | verify after next backup passed | failures | left by the kills: .tmp files / stale locks / complete unindexed packs (in N trials) | .tmp files in the repository after the next backup (sum over trials) | orphan key files (interrupted init) | .tmp after prune | staged database copies left in data/tmp |");
+        report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        report.AppendLine(Inv, $"| {results.Count} | {results.Count(r => r.Killed)} | {results.Count(r => r.VerifyPassed)} ({results.Count(r => r.VerifyNote.StartsWith("no repository", StringComparison.Ordinal))} before the repository existed) | {results.Count(r => r.NextExit == 0)} | {results.Count(r => r.AfterVerifyExit == 0)} | {failures} | {results.Sum(r => r.TmpAfterKill)} / {results.Sum(r => r.LocksAfterKill)} / {results.Sum(r => r.UnindexedLeft)} ({results.Count(r => r.UnindexedLeft > 0)}) | {results.Sum(r => r.TmpFiles)} | {results.Where(r => r.Kind.StartsWith("first", StringComparison.Ordinal)).Sum(r => Math.Max(0, r.KeyFiles - 1))} | {results.Where(r => r.TmpAfterPrune >= 0).Sum(r => r.TmpAfterPrune)} | {staged.Length} ({stagedBytes / 1e6:F0} MB) |");
         report.AppendLine();
-        report.AppendLine("| trial | kind | kill at s | killed | left: .tmp / locks | verify exit (unindexed packs) | next backup exit | verify after exit (unindexed packs) | .tmp after | prune exit | .tmp after prune | verify after prune |");
+        report.AppendLine("| trial | kind | kill at s | killed | left by the kill: .tmp / locks | verify exit (unindexed packs) | next backup exit | verify after exit (unindexed packs) | .tmp in the repository | prune exit | .tmp after prune | verify after prune |");
         report.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in results)
         {

@@ -423,12 +423,13 @@ internal static class EntityDescriptorAccess
 
 /// <summary>
 /// Samples the process's anonymous resident memory (RssAnon of /proc/self/status: heap, stacks, native buffers;
-/// not the file pages SQLite maps with mmap_size) every 20 ms and keeps the peak.
+/// not the file pages SQLite maps with mmap_size) every 20 ms and keeps the peak; and the whole resident set (VmRSS).
 /// </summary>
 internal sealed class PeakAnonSampler : IDisposable
 {
     private readonly Timer _timer;
     private long _peak;
+    private long _peakRss;
 
     public PeakAnonSampler() => _timer = new Timer(_ => Sample(), null, 0, 20);
 
@@ -441,22 +442,47 @@ internal sealed class PeakAnonSampler : IDisposable
         }
     }
 
+    /// <summary>Peak of the whole resident set (VmRSS) as sampled since the start or the last <see cref="Reset"/>.</summary>
+    public long PeakRssKb
+    {
+        get
+        {
+            Sample();
+            return Interlocked.Read(ref _peakRss);
+        }
+    }
+
     public void Dispose() => _timer.Dispose();
+
+    /// <summary>Starts the peaks afresh from the current figures (to measure one operation after set-up); returns the anonymous one.</summary>
+    public long Reset()
+    {
+        Interlocked.Exchange(ref _peak, 0);
+        Interlocked.Exchange(ref _peakRss, 0);
+        Sample();
+        return Interlocked.Read(ref _peak);
+    }
 
     private void Sample()
     {
         try
         {
+            var found = 0;
             foreach (var line in File.ReadLines("/proc/self/status"))
             {
                 if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
                 {
-                    var kb = long.Parse(line.AsSpan(8).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture);
-                    long seen;
-                    while (kb > (seen = Interlocked.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, kb, seen) != seen)
-                    {
-                    }
+                    Raise(ref _peak, line);
+                    found++;
+                }
+                else if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    Raise(ref _peakRss, line);
+                    found++;
+                }
 
+                if (found == 2)
+                {
                     return;
                 }
             }
@@ -464,6 +490,15 @@ internal sealed class PeakAnonSampler : IDisposable
         catch (IOException)
         {
             // Not Linux: no figure.
+        }
+    }
+
+    private static void Raise(ref long peak, string line)
+    {
+        var kb = long.Parse(line.AsSpan(line.IndexOf(':', StringComparison.Ordinal) + 1).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture);
+        long seen;
+        while (kb > (seen = Interlocked.Read(ref peak)) && Interlocked.CompareExchange(ref peak, kb, seen) != seen)
+        {
         }
     }
 }

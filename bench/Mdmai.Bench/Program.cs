@@ -14,6 +14,8 @@ try
             return await DupesScenario.RunAsync(options);
         case "backup":
             return await BackupScenario.RunAsync(options);
+        case "files":
+            return await FilesScenario.RunAsync(options);
         case "backup-kill":
             return await BackupScenario.RunKillAsync(options);
         case "micro":
@@ -47,6 +49,12 @@ try
                   backup [--backup-size 1g[,5g]] [--big-runs N]
                                            mdmai backup create/restore/verify against restic, borg and tar | zstd
                                            on a generated encrypted data folder (not part of all)
+                  files [--files-parts single,folder,concurrent,cache] [--files-sizes 100m,1g] [--big-runs N]
+                      [--folder-files N] [--clients 16] [--concurrent-seconds 20] [--cache-mb 0,8,64]
+                      [--cache-objects 2000] [--cache-reads 40000] [--zipf 1.1]
+                                           the encrypted file store: 1 file import/export/read against
+                                           cp + sha256sum, folder import, concurrent clients, cache hit
+                                           rate (not part of all)
                   backup-kill [--trials 20] [--kill-size 200m]
                                            SIGKILL mdmai backup create at random moments; verify and the next
                                            backup must succeed (not part of all)

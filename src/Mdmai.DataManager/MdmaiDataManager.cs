@@ -194,11 +194,16 @@ public sealed class MdmaiDataManager : IAsyncDisposable
             var holder = "";
             try
             {
-                using var reader = new FileStream(Path.Combine(path, LockFileName), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                using var text = new StreamReader(reader);
-                holder = $" (process {text.ReadLine()?.Split(' ')[0]})";
+                // Not through a FileStream by path: .NET takes an advisory lock of its own to open a file, which the
+                // holder's exclusive lock refuses. A plain open(2) reads the holder's line.
+                using var handle = global::Mdmai.DataManager.Files.Internal.UnixFileCalls.TryOpenForReading(Path.Combine(path, LockFileName));
+                if (handle is not null)
+                {
+                    using var text = new StreamReader(new FileStream(handle, FileAccess.Read));
+                    holder = $" (process {text.ReadLine()?.Split(' ')[0]})";
+                }
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // who holds it is only for the message
             }

@@ -77,14 +77,32 @@ public sealed partial class BackupRepository
         var sourceNames = roots.Select(r => r.Absolute).ToList();
         var parent = await FindParentAsync(sourceNames, cancellationToken).ConfigureAwait(false);
         string? stagedDatabase = null;
+        TreeEntry? reusedDatabase = null;
+        string? stamp = null;
         try
         {
             if (sources.DataFolder is { } dataFolder && File.Exists(Path.Combine(dataFolder, DatabaseFiles[0])))
             {
-                stagedDatabase = await CaptureDatabaseAsync(dataFolder, cancellationToken).ConfigureAwait(false);
+                // The stamp is taken before the capture: a commit after it changes the stamp, so at worst the next
+                // backup captures again; it can never make a backup skip a commit.
+                stamp = DatabaseStamp(dataFolder);
+                var previous = parent is null ? null : await FindEntryAsync(parent, $"data/{DatabaseFiles[0]}", cancellationToken).ConfigureAwait(false);
+                if (stamp is not null && previous is { SourceStamp: { } before, Chunks: { } chunks } && before == stamp && chunks.All(c => _index.Contains(BlobId.Parse(c))))
+                {
+                    reusedDatabase = previous; // not one commit since the parent: its copy is this one
+                }
+                else
+                {
+                    stagedDatabase = await CaptureDatabaseAsync(dataFolder, cancellationToken).ConfigureAwait(false);
+                }
             }
 
-            var builder = new SnapshotBuilder(this, options, progress, stagedDatabase) { Excludes = [.. sources.Excludes.Select(e => Path.TrimEndingDirectorySeparator(Path.GetFullPath(e)))] };
+            var builder = new SnapshotBuilder(this, options, progress, stagedDatabase)
+            {
+                Excludes = [.. sources.Excludes.Select(e => Path.TrimEndingDirectorySeparator(Path.GetFullPath(e)))],
+                ReusedDatabase = reusedDatabase,
+                DatabaseStampValue = stamp,
+            };
             var (tree, stats, errors) = await builder.RunAsync(roots, parent, cancellationToken).ConfigureAwait(false);
             var document = new SnapshotDocument
             {
@@ -125,7 +143,8 @@ public sealed partial class BackupRepository
     {
         var temp = Path.Combine(dataFolder, "tmp");
         Directory.CreateDirectory(temp);
-        var staged = Path.Combine(temp, $"backup-{Guid.NewGuid():N}.db");
+        RemoveStaleCaptures(temp);
+        var staged = Path.Combine(temp, $"backup-{Environment.ProcessId}-{Guid.NewGuid():N}.db");
         var source = new SqliteConnectionStringBuilder { DataSource = Path.Combine(dataFolder, DatabaseFiles[0]), Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString();
         var target = new SqliteConnectionStringBuilder { DataSource = staged, Pooling = false }.ToString();
         try
@@ -158,6 +177,111 @@ public sealed partial class BackupRepository
             File.Delete(staged);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Copies of the database left by backups that were killed (their process is gone): each is a full copy of the
+    /// database, so they are removed before the next capture. A copy of a running backup is never touched.
+    /// </summary>
+    private static void RemoveStaleCaptures(string temp)
+    {
+        foreach (var file in Directory.EnumerateFiles(temp, "backup-*.db"))
+        {
+            var parts = Path.GetFileNameWithoutExtension(file).Split('-');
+            var alive = parts.Length == 3 && int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) && IsAlive(pid);
+            if (!alive)
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// What the live database looks like on disk, without opening it: the main file's size, modification time and
+    /// 100-byte header (its change counter moves with every commit outside WAL mode), and the WAL's size, modification
+    /// time, header (new salts at every reset) and last frame header (a running checksum of every frame). Any commit
+    /// changes it; a checkpoint may too (then the database is captured again, needlessly but safely).
+    /// </summary>
+    internal static string? DatabaseStamp(string dataFolder)
+    {
+        try
+        {
+            using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            Span<byte> head = stackalloc byte[100];
+            Span<byte> last = stackalloc byte[24];
+            foreach (var name in new[] { DatabaseFiles[0], DatabaseFiles[1] })
+            {
+                var path = Path.Combine(dataFolder, name);
+
+                // An empty WAL holds nothing: the same as none (a reader's open creates one where the last writer deleted it).
+                if (!FileIdentity.TryGet(path, out var identity, out _) || (name == DatabaseFiles[1] && identity.Size == 0))
+                {
+                    hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{name}:absent;"));
+                    continue;
+                }
+
+                hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{name}:{identity.Inode}:{identity.Size}:{identity.ModifiedNanoseconds};"));
+                using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                var n = RandomAccess.Read(handle, head, 0);
+                hash.AppendData(head[..n]);
+                if (name == DatabaseFiles[1] && n >= 32)
+                {
+                    var pageSize = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(head[8..]);
+                    var frame = 24L + pageSize;
+                    var frames = (identity.Size - 32) / frame;
+                    if (pageSize is >= 512 and <= 65536 && frames > 0)
+                    {
+                        hash.AppendData(last[..RandomAccess.Read(handle, last, 32 + ((frames - 1) * frame))]);
+                    }
+                }
+            }
+
+            return Convert.ToHexStringLower(hash.GetHashAndReset());
+        }
+        catch (IOException)
+        {
+            return null; // no stamp: the database is captured
+        }
+    }
+
+    /// <summary>The entry at <paramref name="path"/> of a snapshot (null when absent), reading its file list only as far as needed.</summary>
+    private async Task<TreeEntry?> FindEntryAsync(SnapshotDocument snapshot, string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var entry in ReadTreeAsync(snapshot, cancellationToken).ConfigureAwait(false))
+            {
+                var order = PathOrder.Instance.Compare(entry.Path, path);
+                if (order == 0)
+                {
+                    return entry;
+                }
+
+                if (order > 0)
+                {
+                    break;
+                }
+            }
+        }
+        catch (MdmaiException)
+        {
+            // a damaged parent: capture as if there were none
+        }
+
+        return null;
     }
 
     internal sealed record SourceRoot(string SnapshotPath, string Absolute, bool IsDataFolder);
@@ -388,6 +512,14 @@ public sealed partial class BackupRepository
             if (entry.Type != SnapshotEntryType.File)
             {
                 await _files.Writer.WriteAsync(new FileJob(entry, entry.Type == SnapshotEntryType.Directory ? [] : null, null, null), ct).ConfigureAwait(false);
+                return;
+            }
+
+            if (item.Source == ReusedSource && entry.Chunks is { } reused)
+            {
+                Interlocked.Increment(ref _unchanged);
+                Interlocked.Add(ref _covered, entry.Size);
+                await _files.Writer.WriteAsync(new FileJob(entry, reused, null, null), ct).ConfigureAwait(false);
                 return;
             }
 
@@ -711,7 +843,7 @@ public sealed partial class BackupRepository
                 yield break;
             }
 
-            var databaseStaged = top && root.IsDataFolder && _stagedDatabase is not null;
+            var databaseStaged = top && root.IsDataFolder && (_stagedDatabase is not null || ReusedDatabase is not null);
             if (top && root.IsDataFolder)
             {
                 names = [.. names.Where(n => !DatabaseFiles.Contains(n) && !SkippedDataFolders.Contains(n) && !n.StartsWith(RestoreJournalPrefix, StringComparison.Ordinal))];
@@ -727,9 +859,13 @@ public sealed partial class BackupRepository
                 var childPath = $"{path}/{name}";
                 if (databaseStaged && name == DatabaseFiles[0])
                 {
-                    if (FileIdentity.TryGet(_stagedDatabase!, out var staged, out _))
+                    if (ReusedDatabase is not null)
                     {
-                        yield return new WalkItem(Entry(childPath, _stagedDatabase!, staged)!, _stagedDatabase!);
+                        yield return new WalkItem(ReusedDatabase, ReusedSource);
+                    }
+                    else if (FileIdentity.TryGet(_stagedDatabase!, out var staged, out _))
+                    {
+                        yield return new WalkItem(Entry(childPath, _stagedDatabase!, staged)! with { SourceStamp = DatabaseStampValue }, _stagedDatabase!);
                     }
 
                     continue;
@@ -759,6 +895,12 @@ public sealed partial class BackupRepository
         }
 
         public IReadOnlyList<string> Excludes { get; init; } = [];
+
+        /// <summary>The parent's database entry, when the database has not changed since (then it is not captured).</summary>
+        public TreeEntry? ReusedDatabase { get; init; }
+
+        /// <summary>The live database's stamp, recorded with its entry.</summary>
+        public string? DatabaseStampValue { get; init; }
 
         private bool IsExcluded(string absolute) => Excludes.Count > 0 && Excludes.Contains(absolute, StringComparer.Ordinal);
 
@@ -792,6 +934,9 @@ public sealed partial class BackupRepository
     }
 
     internal const string RestoreJournalPrefix = ".mdmai-restore";
+
+    /// <summary>The source of a walk item taken whole from the parent snapshot (the unchanged database).</summary>
+    private const string ReusedSource = "\0reused";
 
     private readonly record struct WalkItem(TreeEntry Entry, string Source)
     {

@@ -69,7 +69,8 @@ public sealed class DataFolderBackups : IDisposable
 
     /// <summary>
     /// Restores the data folder itself from a snapshot. The database must be closed. First a pre-restore snapshot of
-    /// the current data; then the snapshot's <c>data/</c> is restored into a staging folder and checked (every chunk
+    /// the current data (when its database is too damaged to be captured, the current items are moved to
+    /// <c>quarantine/&lt;time&gt;-before-restore-&lt;id&gt;/</c> instead of being deleted at the end); then the snapshot's <c>data/</c> is restored into a staging folder and checked (every chunk
     /// re-hashed, the database's integrity check, the key file readable); then the current items are moved aside and
     /// the staged ones moved in under a journal, so a failure or crash at any point leaves (or, on the next open,
     /// puts back) the data exactly as it was.
@@ -79,7 +80,19 @@ public sealed class DataFolderBackups : IDisposable
         var snapshot = await Repository.GetSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
         var root = Folder.Path;
         RestoreJournal.Recover(root);
-        await BackupAsync(SnapshotKind.PreRestore, description: $"before restoring {snapshot.Id[..8]}", cancellationToken: cancellationToken).ConfigureAwait(false);
+
+        // The current data goes into a pre-restore snapshot. When it cannot be captured because the database is
+        // damaged (the very reason to restore), it is kept as it is instead: moved to quarantine/, never deleted.
+        string? keptAside = null;
+        try
+        {
+            await BackupAsync(SnapshotKind.PreRestore, description: $"before restoring {snapshot.Id[..8]}", cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.Corrupt)
+        {
+            keptAside = Path.Combine(root, "quarantine", $"{DateTime.UtcNow:yyyyMMdd-HHmmss}-before-restore-{snapshot.Id[..8]}");
+        }
+
         var staging = Path.Combine(root, "tmp", $"restore-{Guid.NewGuid():N}");
         var replaced = Path.Combine(root, "tmp", $"replaced-{Guid.NewGuid():N}");
         try
@@ -119,7 +132,17 @@ public sealed class DataFolderBackups : IDisposable
 
             File.Delete(RestoreJournal.PathIn(root));
             AtomicFile.FlushFolder(root);
-            Directory.Delete(replaced, recursive: true); // held by the pre-restore snapshot
+            if (keptAside is null)
+            {
+                Directory.Delete(replaced, recursive: true); // held by the pre-restore snapshot
+            }
+            else
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(keptAside)!);
+                Directory.Move(replaced, keptAside);
+                AtomicFile.FlushFolder(Path.GetDirectoryName(keptAside)!);
+            }
+
             return result;
         }
         finally

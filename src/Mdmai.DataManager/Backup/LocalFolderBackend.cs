@@ -88,6 +88,22 @@ public sealed class LocalFolderBackend : IBackupBackend
     /// <inheritdoc/>
     public async Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default)
     {
+        try
+        {
+            await WriteFileAsync(name, write, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex) when (MdmaiException.IsDiskFull(ex))
+        {
+            throw new MdmaiException(MdmaiErrorCode.DiskFull, $"The disk of the backup repository '{Root}' is full (writing '{name}', which was not kept). Free some space and try again.", ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new MdmaiException(MdmaiErrorCode.ReadOnly, $"The backup repository '{Root}' cannot be written ('{name}': {ex.Message}). Check its permissions, or whether its disk is read-only.", ex);
+        }
+    }
+
+    private async Task WriteFileAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(write);
         var path = Resolve(name);
         var folder = Path.GetDirectoryName(path)!;

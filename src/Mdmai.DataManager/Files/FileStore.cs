@@ -190,6 +190,10 @@ public sealed class FileStore
         {
             throw new MdmaiException(MdmaiErrorCode.DiskFull, $"The disk is full while importing '{name}'; nothing was stored. Free some space and try again.", ex);
         }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new MdmaiException(MdmaiErrorCode.ReadOnly, $"The data folder cannot be written while importing '{name}' ({ex.Message}); nothing was stored. Check its permissions, or whether it is on a read-only disk.", ex);
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);

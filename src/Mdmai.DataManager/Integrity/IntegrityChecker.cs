@@ -136,11 +136,34 @@ public sealed class IntegrityChecker
         var issues = new List<IntegrityIssue>();
 
         // The database: integrity_check covers pages, indexes, CHECK and NOT NULL rules; then foreign keys.
-        var database = await _database.CheckAsync(cancellationToken).ConfigureAwait(false);
-        issues.AddRange(database.Problems.Select(DatabaseIssue));
+        // A database too damaged for SQLite to get through its own check, or to read the catalog, is a finding too:
+        // the report says so instead of the check failing, and what needs the catalog is skipped (an unreadable
+        // catalog must not make every object look unreferenced).
+        try
+        {
+            var database = await _database.CheckAsync(cancellationToken).ConfigureAwait(false);
+            issues.AddRange(database.Problems.Select(DatabaseIssue));
+        }
+        catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.Corrupt)
+        {
+            issues.Add(new IntegrityIssue(IssueSeverity.Error, "database", DataFolder.DatabaseFileName, $"SQLite cannot complete its integrity check: {ex.Message}"));
+        }
 
         // The catalog against the disk.
-        var objects = ReadObjects(cancellationToken);
+        List<ObjectRow> objects;
+        var catalogRead = true;
+        try
+        {
+            objects = ReadObjects(cancellationToken);
+        }
+        catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.Corrupt)
+        {
+            issues.Add(new IntegrityIssue(IssueSeverity.Error, "database", DataFolder.DatabaseFileName,
+                $"The file catalog cannot be read, so the objects were not checked against it: {ex.Message}"));
+            objects = [];
+            catalogRead = false;
+        }
+
         foreach (var o in objects)
         {
             var path = _store.ObjectPath(o.Id);
@@ -164,7 +187,7 @@ public sealed class IntegrityChecker
         }
 
         var known = objects.Select(o => o.Id).ToHashSet(StringComparer.Ordinal);
-        foreach (var file in EnumerateObjectFiles())
+        foreach (var file in catalogRead ? EnumerateObjectFiles() : [])
         {
             var id = Path.GetFileName(file);
             if (!known.Contains(id))
@@ -181,7 +204,7 @@ public sealed class IntegrityChecker
 
         // Content (read-data), in slices for scheduled checks.
         long read = 0;
-        if (options.ReadData)
+        if (options.ReadData && catalogRead)
         {
             var slices = Math.Max(1, options.SliceCount);
             var slice = ((options.SliceIndex % slices) + slices) % slices;

@@ -72,10 +72,15 @@ public sealed class BackupRepositoryTests : DataFolderTest
         var second = await repository.CreateSnapshotAsync(new BackupSources { DataFolder = _root });
         Assert.Equal(first.Snapshot.Id, second.Snapshot.Parent);
         Assert.Equal(0, second.Snapshot.Stats.NewFiles);
-        Assert.Equal(2, second.Snapshot.Stats.UnchangedFiles); // the two objects; the database is captured anew
-        Assert.Equal(1, second.Snapshot.Stats.ChangedFiles);
-        var diff = await repository.DiffAsync(first.Snapshot.Id, second.Snapshot.Id).ToListAsync();
-        Assert.All(diff, d => Assert.Equal("data/mdmai.db", d.Path));
+        Assert.Equal(3, second.Snapshot.Stats.UnchangedFiles); // the two objects, and the database: not one commit since
+        Assert.Equal(0, second.Snapshot.Stats.BytesRead);
+        Assert.Empty(await repository.DiffAsync(first.Snapshot.Id, second.Snapshot.Id).ToListAsync());
+
+        // One write, and the database is captured again (and only it is read).
+        await _db.Campaigns.CreateAsync(Samples.Campaign("Out of the Abyss"));
+        var third = await repository.CreateSnapshotAsync(new BackupSources { DataFolder = _root });
+        Assert.Equal(1, third.Snapshot.Stats.ChangedFiles);
+        Assert.Equal("data/mdmai.db", Assert.Single(await repository.DiffAsync(second.Snapshot.Id, third.Snapshot.Id).ToListAsync()).Path);
     }
 
     [Fact]

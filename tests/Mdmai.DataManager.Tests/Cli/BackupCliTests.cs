@@ -76,7 +76,7 @@ public sealed class BackupCliTests : IDisposable
     }
 
     [Fact]
-    public async Task Verify_and_restore_exit_0_and_a_second_backup_reads_only_the_database_again()
+    public async Task Verify_exits_0_and_a_second_backup_of_unchanged_data_reads_nothing()
     {
         await InitAsync();
         var first = await Json("backup", "create");
@@ -87,7 +87,10 @@ public sealed class BackupCliTests : IDisposable
         Assert.Equal(0, exit);
         Assert.Contains("No errors found.", output, StringComparison.Ordinal);
         Assert.Equal(first.GetProperty("snapshot").GetProperty("id").GetString(), second.GetProperty("snapshot").GetProperty("parent").GetString());
-        Assert.Equal(1, second.GetProperty("snapshot").GetProperty("stats").GetProperty("changed_files").GetInt64());
+        var stats = second.GetProperty("snapshot").GetProperty("stats");
+        Assert.Equal(0, stats.GetProperty("changed_files").GetInt64()); // not even the database: not one commit since
+        Assert.Equal(0, stats.GetProperty("bytes_read").GetInt64());
+        Assert.Equal(stats.GetProperty("files").GetInt64(), stats.GetProperty("unchanged_files").GetInt64());
     }
 
     [Fact]
@@ -142,6 +145,7 @@ public sealed class BackupCliTests : IDisposable
         for (var i = 0; i < 3; i++)
         {
             await Json("backup", "create");
+            Assert.Equal(0, (await Run("campaign", "add", "--name", $"Campaign {i}", "--system", "dnd5e")).Exit); // a new database each time
         }
 
         var forgot = await Json("backup", "forget", "--keep-last", "1");

@@ -33,6 +33,33 @@ public sealed class SensitiveColumnTests : IDisposable
     }
 
     [Fact]
+    public async Task Sensitive_json_array_fields_are_stored_as_arrays_so_the_schema_accepts_them_and_read_back()
+    {
+        // Regression: motivations and fears_and_flaws are JSON arrays; sealed as {"$enc": …} they broke the
+        // column's CHECK (json_type = 'array'), so no profile with either could be saved in an encrypted folder.
+        Guid id;
+        await using (var db = await Open(_keys))
+        {
+            var profile = Samples.Profile(null);
+            profile.FearsAndFlaws = System.Text.Json.Nodes.JsonNode.Parse("""["strahd","the dark"]""");
+            id = (await db.Profiles.CreateAsync(profile)).Id;
+            Assert.Equal(1, await db.Profiles.BulkInsertAsync([Samples.Profile(null, "Another voice")]));
+            var read = await db.Profiles.GetAsync(id);
+            Samples.AssertSameFields(profile, read);
+        }
+
+        foreach (var column in new[] { "motivations", "fears_and_flaws" })
+        {
+            var stored = Raw($"SELECT {column} FROM personality_profiles WHERE id = '{id:D}'");
+            Assert.StartsWith("[{\"$enc\":\"enc:v1:", stored, StringComparison.Ordinal);
+            Assert.DoesNotContain("strahd", stored, StringComparison.Ordinal);
+        }
+
+        Assert.Equal("array", Raw($"SELECT json_type(motivations) FROM personality_profiles WHERE id = '{id:D}'"));
+        Assert.Equal("{\"$enc\"", Raw($"SELECT substr(traits, 1, 7) FROM personality_profiles WHERE id = '{id:D}'")); // object columns as before
+    }
+
+    [Fact]
     public async Task Sensitive_fields_are_stored_encrypted_and_read_back_in_plain_text()
     {
         Guid id;

@@ -111,6 +111,13 @@ internal sealed class RepositoryCrypto : IDisposable
         var tag = sealedBlob[(NonceSize + length)..];
         if (_blobKey is null)
         {
+            // The nonce is unused without encryption and written as zeros: anything else there is damage (bit rot
+            // the checksum alone would not cover), reported like damage anywhere else.
+            if (nonce.ContainsAnyExcept((byte)0))
+            {
+                return false;
+            }
+
             Span<byte> expected = stackalloc byte[TagSize];
             Checksum(associated, body, expected);
             if (!CryptographicOperations.FixedTimeEquals(expected, tag))

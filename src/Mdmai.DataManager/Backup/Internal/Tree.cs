@@ -19,6 +19,9 @@ internal sealed record TreeEntry
     [JsonPropertyName("chunks")] public IReadOnlyList<string>? Chunks { get; init; }
     [JsonPropertyName("link")] public string? LinkTarget { get; init; }
 
+    /// <summary>For the database: the live file's stamp when it was captured (an unchanged stamp means an unchanged database).</summary>
+    [JsonPropertyName("source_stamp")] public string? SourceStamp { get; init; }
+
     public SnapshotEntry ToPublic() => new(Path, Type, Size, DateTimeOffset.UnixEpoch.AddTicks(ModifiedNanoseconds / 100), Mode, LinkTarget);
 
     public static readonly JsonSerializerOptions Json = new()

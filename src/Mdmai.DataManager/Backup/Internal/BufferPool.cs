@@ -3,15 +3,16 @@ using System.Numerics;
 namespace Mdmai.DataManager.Backup.Internal;
 
 /// <summary>
-/// Large buffers for one pipeline, in size classes from 64 KiB growing by √2-ish steps (2^k and 1.5·2^k). Returned buffers are always kept and
-/// reused, never dropped: what the pool ever allocates is bounded by what the pipeline holds at once (its byte
-/// budget, which counts class sizes), and nothing becomes garbage for the collector — dropped large arrays would
-/// sit on the large-object heap until a full collection and show up as memory.
+/// Large buffers for one pipeline. Sizes are rounded up to a class (64 KiB, then 2^k and 1.5·2^k). A request is served
+/// by the smallest free buffer that holds it, whatever its class, and returned buffers are always kept, never dropped:
+/// a new buffer is allocated only when no free one is large enough, so what the pool ever holds stays near the most
+/// the pipeline held at once (its byte budget), and nothing becomes garbage — dropped large arrays would sit on the
+/// large-object heap until a full collection and show up as memory.
 /// </summary>
 internal sealed class BufferPool
 {
     private const int MinSize = 64 * 1024;
-    private readonly Dictionary<int, Stack<byte[]>> _free = [];
+    private readonly List<byte[]> _free = [];
     private readonly Lock _lock = new();
 
     /// <summary>The size a request of <paramref name="size"/> bytes really takes: the smallest class that holds it.</summary>
@@ -37,8 +38,20 @@ internal sealed class BufferPool
         var rounded = Rounded(size);
         lock (_lock)
         {
-            if (_free.TryGetValue(rounded, out var stack) && stack.TryPop(out var buffer))
+            var best = -1;
+            for (var i = 0; i < _free.Count; i++)
             {
+                if (_free[i].Length >= rounded && (best < 0 || _free[i].Length < _free[best].Length))
+                {
+                    best = i;
+                }
+            }
+
+            if (best >= 0)
+            {
+                var buffer = _free[best];
+                _free[best] = _free[^1];
+                _free.RemoveAt(_free.Count - 1);
                 return buffer;
             }
         }
@@ -48,19 +61,9 @@ internal sealed class BufferPool
 
     public void Return(byte[] buffer)
     {
-        if (Rounded(buffer.Length) != buffer.Length)
-        {
-            return; // not one of ours
-        }
-
         lock (_lock)
         {
-            if (!_free.TryGetValue(buffer.Length, out var stack))
-            {
-                _free[buffer.Length] = stack = new Stack<byte[]>();
-            }
-
-            stack.Push(buffer);
+            _free.Add(buffer);
         }
     }
 }

@@ -45,7 +45,7 @@ public sealed record SnapshotOptions
     /// <summary>Worker threads for hashing, compressing and sealing (default: every core).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>Bytes of chunk data the pipeline may hold at once, from read to pack (default 16 MiB; at least one maximum-size chunk).</summary>
+    /// <summary>Bytes of chunk data the pipeline may hold at once, from read to pack (default 8 MiB, raised to hold at least one maximum-size chunk: 12 MiB with the default chunker).</summary>
     public long MemoryBudget { get; init; } = 8L * 1024 * 1024;
 }
 

@@ -48,7 +48,7 @@ public sealed record DataManagerStatistics(DatabaseStats Database, FileStoreStat
 public sealed class MdmaiDataManager : IAsyncDisposable
 {
     /// <summary>The lock file in the data folder.</summary>
-    public const string LockFileName = ".mdmai.lock";
+    public const string LockFileName = FolderLock.FileName;
 
     private readonly FileStream _lock;
     private readonly KeyRing? _keys;
@@ -124,7 +124,7 @@ public sealed class MdmaiDataManager : IAsyncDisposable
             Directory.CreateDirectory(path);
         }
 
-        var folderLock = AcquireLock(path);
+        var folderLock = FolderLock.Acquire(path);
         KeyRing? keys = null;
         MdmaiDatabase? database = null;
         DataFolderBackups? backups = null;
@@ -177,41 +177,6 @@ public sealed class MdmaiDataManager : IAsyncDisposable
         }
     }
 
-    /// <summary>Takes the folder's lock: an exclusive advisory lock on <see cref="LockFileName"/>, released when the process ends, however it ends.</summary>
-    private static FileStream AcquireLock(string path)
-    {
-        try
-        {
-            var stream = new FileStream(Path.Combine(path, LockFileName), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            stream.SetLength(0);
-            var owner = System.Text.Encoding.UTF8.GetBytes($"{Environment.ProcessId} {Environment.MachineName} {DateTimeOffset.UtcNow:O}\n");
-            stream.Write(owner);
-            stream.Flush();
-            return stream;
-        }
-        catch (IOException ex)
-        {
-            var holder = "";
-            try
-            {
-                // Not through a FileStream by path: .NET takes an advisory lock of its own to open a file, which the
-                // holder's exclusive lock refuses. A plain open(2) reads the holder's line.
-                using var handle = global::Mdmai.DataManager.Files.Internal.UnixFileCalls.TryOpenForReading(Path.Combine(path, LockFileName));
-                if (handle is not null)
-                {
-                    using var text = new StreamReader(new FileStream(handle, FileAccess.Read));
-                    holder = $" (process {text.ReadLine()?.Split(' ')[0]})";
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // who holds it is only for the message
-            }
-
-            throw new MdmaiException(MdmaiErrorCode.Locked, $"The data folder '{path}' is open in another process{holder}. Close it there first; two processes never write to one folder.", ex);
-        }
-    }
-
     private void StartBackgroundWork()
     {
         var clock = _options.Clock ?? TimeProvider.System;
@@ -222,9 +187,41 @@ public sealed class MdmaiDataManager : IAsyncDisposable
             _scheduler.Start();
         }
 
+        _background.Add(Task.Run(() => CacheTrimLoopAsync(clock, _stop.Token)));
         if (Folder.Config.IntegrityCheckingEnabled)
         {
             _background.Add(Task.Run(() => IntegrityLoopAsync(TimeSpan.FromHours(Folder.Config.IntegrityCheckIntervalHours), clock, _stop.Token)));
+        }
+    }
+
+    /// <summary>How often the cache is looked at; an interval without a single lookup halves what it holds.</summary>
+    public static readonly TimeSpan CacheTrimInterval = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Cache trimming: the cache keeps itself within its byte limit as entries come in; when the app has gone a whole
+    /// interval without one lookup, half of what the cache holds (the least recently used) is let go, so an idle app
+    /// gives memory back.
+    /// </summary>
+    private async Task CacheTrimLoopAsync(TimeProvider clock, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(CacheTrimInterval, clock);
+        var lookups = Cache.Statistics.Hits + Cache.Statistics.Misses;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var now = Cache.Statistics;
+                if (now.Hits + now.Misses == lookups && now.Bytes > 0)
+                {
+                    Cache.TrimTo(now.Bytes / 2);
+                }
+
+                lookups = now.Hits + now.Misses;
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // closing
         }
     }
 

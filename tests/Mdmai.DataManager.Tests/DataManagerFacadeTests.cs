@@ -351,4 +351,24 @@ public sealed class DataManagerFacadeTests : IDisposable
         await using var reopened = await MdmaiDataManager.OpenAsync(Options());
         Reports.AssertClean(await reopened.Integrity.CheckAsync(new IntegrityOptions { ReadData = true }));
     }
+
+    [Fact]
+    public async Task An_in_place_restore_is_refused_while_the_app_has_the_folder_open()
+    {
+        var folder = await MakeFolderAsync(new MdmaiConfig { AutoBackupIntervalMinutes = 0 });
+        using (var backups = await DataFolderBackups.OpenAsync(folder, null, create: false))
+        {
+            await backups.BackupAsync(SnapshotKind.Manual);
+        }
+
+        await using var app = await MdmaiDataManager.OpenAsync(Options());
+        using var other = await DataFolderBackups.OpenAsync(await DataFolder.OpenAsync(Data), null, create: false);
+        var before = (await other.Repository.ListSnapshotsAsync()).Count;
+
+        var error = await Assert.ThrowsAsync<MdmaiException>(() => other.RestoreInPlaceAsync("latest"));
+
+        Assert.Equal(MdmaiErrorCode.Locked, error.Code);
+        Assert.Equal(before, (await other.Repository.ListSnapshotsAsync()).Count); // not even the pre-restore snapshot
+        Assert.NotNull(await app.Storage.GetStatsAsync());
+    }
 }

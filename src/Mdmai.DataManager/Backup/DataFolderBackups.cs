@@ -79,6 +79,9 @@ public sealed class DataFolderBackups : IDisposable
     {
         var snapshot = await Repository.GetSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
         var root = Folder.Path;
+
+        // Nobody else may have the folder open while its items are swapped: the app holds this lock while it runs.
+        await using var folderLock = FolderLock.Acquire(root);
         RestoreJournal.Recover(root);
 
         // The current data goes into a pre-restore snapshot. When it cannot be captured because the database is

@@ -110,6 +110,23 @@ public sealed class ByteLruCache<TKey, TValue> where TKey : notnull
         }
     }
 
+    /// <summary>Evicts least recently used entries until at most <paramref name="bytes"/> are held; returns how many went.</summary>
+    public int TrimTo(long bytes)
+    {
+        var trimmed = 0;
+        lock (_lock)
+        {
+            while (_bytes > Math.Max(0, bytes) && _order.Last is { } oldest)
+            {
+                RemoveLocked(oldest.Value.Key);
+                _evictions++;
+                trimmed++;
+            }
+        }
+
+        return trimmed;
+    }
+
     /// <summary>Drops an entry (after the thing it caches changed or went away).</summary>
     public bool Remove(TKey key)
     {

@@ -35,7 +35,8 @@ public sealed class InPlaceRestoreTests : IAsyncLifetime, IDisposable
     /// <summary>Every file of the folder except the repository and tmp, by path and content.</summary>
     private SortedDictionary<string, byte[]> Data() =>
         new(BackupTesting.Files(Root).Where(f => !f.Key.StartsWith("backups/", StringComparison.Ordinal) && !f.Key.StartsWith("tmp/", StringComparison.Ordinal)
-            && !f.Key.StartsWith("mdmai.db", StringComparison.Ordinal)).ToDictionary(), StringComparer.Ordinal);
+            && !f.Key.StartsWith("mdmai.db", StringComparison.Ordinal) && f.Key != MdmaiDataManager.LockFileName).ToDictionary(), StringComparer.Ordinal); // the folder lock's file stays; it is never backed up
+
 
     private async Task ChangeDataAsync()
     {

@@ -26,6 +26,24 @@ public sealed class ByteLruCacheTests
     }
 
     [Fact]
+    public void Trimming_lets_the_least_recently_used_entries_go_down_to_the_size_asked()
+    {
+        var cache = Cache(1000);
+        cache.Set("a", new byte[100]);
+        cache.Set("b", new byte[100]);
+        cache.Set("c", new byte[100]);
+        Assert.True(cache.TryGet("a", out _));
+
+        var trimmed = cache.TrimTo(150);
+
+        Assert.Equal(2, trimmed);
+        Assert.Equal(100, cache.Statistics.Bytes);
+        Assert.True(cache.TryGet("a", out _));
+        Assert.False(cache.TryGet("b", out _));
+        Assert.Equal(0, cache.TrimTo(100));
+    }
+
+    [Fact]
     public void An_entry_larger_than_the_cache_is_not_kept_and_evicts_nothing()
     {
         var cache = Cache(100);

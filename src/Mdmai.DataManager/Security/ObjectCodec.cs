@@ -16,6 +16,9 @@ public static class ObjectCodec
     /// <summary>How much of the start of a file <see cref="IsWorthCompressing"/> looks at.</summary>
     public const int SampleSize = 64 * 1024;
 
+    [ThreadStatic]
+    private static Compressor? s_sampler;
+
     /// <summary>
     /// Whether compressing is worth it, judged on a sample of the data (the start of a file): true when zstd
     /// level 1 shrinks it by more than 10 %. PDFs of scans, JPEG, PNG and ZIP come out false.
@@ -27,7 +30,8 @@ public static class ObjectCodec
             return false;
         }
 
-        using var compressor = new Compressor(1);
+        // One level-1 compressor per thread: making one per call cost more than the test itself on small files.
+        var compressor = s_sampler ??= new Compressor(1);
         var bound = Compressor.GetCompressBound(sample.Length);
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(bound);
         try

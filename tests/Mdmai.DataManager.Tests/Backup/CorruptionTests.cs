@@ -77,7 +77,7 @@ public sealed class CorruptionTests : IDisposable
 
         Assert.True(report.Ok, string.Join("\n", report.Errors));
         Assert.Equal(1, report.Snapshots);
-        Assert.True(report.Packs >= 3, $"{report.Packs} packs");
+        Assert.True(report.Packs >= 2, $"{report.Packs} packs"); // chunk boundaries follow the random repository key: 2 to 4 packs
         Assert.Equal(report.Packs, report.PacksRead);
         Assert.Equal(report.Blobs, report.BlobsRead);
         Assert.Equal(0, report.UnindexedPacks);

@@ -188,24 +188,11 @@ public sealed partial class BackupRepository
         foreach (var file in Directory.EnumerateFiles(temp, "backup-*.db"))
         {
             var parts = Path.GetFileNameWithoutExtension(file).Split('-');
-            var alive = parts.Length == 3 && int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) && IsAlive(pid);
+            var alive = parts.Length == 3 && int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid) && RepositoryLock.ProcessStartTicks(pid) is not null;
             if (!alive)
             {
                 File.Delete(file);
             }
-        }
-    }
-
-    private static bool IsAlive(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
-        {
-            return false;
         }
     }
 
@@ -405,12 +392,12 @@ public sealed partial class BackupRepository
 
             try
             {
-                // Wait in pipeline order; the first failure cancels the rest.
-                await Watch(producer, cts).ConfigureAwait(false);
-                await Watch(Task.WhenAll(workers), cts).ConfigureAwait(false);
-                var tree = await Watch(assembler, cts).ConfigureAwait(false);
+                // Wait in pipeline order; a stage that fails has already cancelled the rest (StageOf).
+                await producer.ConfigureAwait(false);
+                await Task.WhenAll(workers).ConfigureAwait(false);
+                var tree = await assembler.ConfigureAwait(false);
                 _sealed.Writer.TryComplete();
-                await Watch(packer, cts).ConfigureAwait(false);
+                await packer.ConfigureAwait(false);
                 var stats = new SnapshotStats
                 {
                     Files = _fileCount, Directories = _directories, Bytes = _bytes, NewFiles = _newFiles, ChangedFiles = _changed,
@@ -440,32 +427,6 @@ public sealed partial class BackupRepository
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
                 }
 
-                throw;
-            }
-        }
-
-        private static async Task<T> Watch<T>(Task<T> task, CancellationTokenSource cts)
-        {
-            try
-            {
-                return await task.ConfigureAwait(false);
-            }
-            catch
-            {
-                await cts.CancelAsync().ConfigureAwait(false);
-                throw;
-            }
-        }
-
-        private static async Task Watch(Task task, CancellationTokenSource cts)
-        {
-            try
-            {
-                await task.ConfigureAwait(false);
-            }
-            catch
-            {
-                await cts.CancelAsync().ConfigureAwait(false);
                 throw;
             }
         }

@@ -99,7 +99,8 @@ internal sealed class RepositoryLock : IAsyncDisposable
         return start is null || (info.ProcessStart != 0 && Math.Abs(start.Value - info.ProcessStart) > 1); // a second's slack: start times are rounded
     }
 
-    private static long? ProcessStartTicks(int pid)
+    /// <summary>When process <paramref name="pid"/> of this host started (whole seconds), or null when it is not running.</summary>
+    internal static long? ProcessStartTicks(int pid)
     {
         try
         {

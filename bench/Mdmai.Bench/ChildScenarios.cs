@@ -155,15 +155,30 @@ public static class ChildScenarios
             return DataGenerator.NewCharacter(content, text, DataGenerator.NextId(newIds), campaigns[campaign], campaign, 10_000 + made++);
         }
 
-        async Task<double[]> Measure(int count, Func<Task<Func<Task>>> prepare)
+        var slowWithGc = new Dictionary<string, double>(StringComparer.Ordinal);
+        async Task<double[]> Measure(int count, Func<Task<Func<Task>>> prepare, string? name = null)
         {
             var latencies = new double[count];
+            int slow = 0, slowGc = 0;
             for (var i = 0; i < count; i++)
             {
                 var op = await prepare(); // untimed: pick the id, build or fetch the record
+                var collections = GC.CollectionCount(0);
                 var start = Stopwatch.GetTimestamp();
                 await op();
                 latencies[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+                if (latencies[i] >= 1000)
+                {
+                    slow++;
+                    slowGc += GC.CollectionCount(0) != collections ? 1 : 0;
+                }
+            }
+
+            if (name is not null)
+            {
+                // Diagnostics: how many operations took 1 ms or more, and how many of those overlapped a GC.
+                slowWithGc[name + "_slow_ops"] = slow;
+                slowWithGc[name + "_slow_ops_with_gc"] = slowGc;
             }
 
             return latencies;
@@ -197,9 +212,17 @@ public static class ChildScenarios
 
         var result = new Dictionary<string, double>(StringComparer.Ordinal);
         var total = Stopwatch.StartNew();
-        Add(result, "get", await Measure(ops, Get));
-        Add(result, "create", await Measure(ops, Create));
-        Add(result, "update", await Measure(ops, Update));
+        Add(result, "get", await Measure(ops, Get, "get"));
+        Add(result, "create", await Measure(ops, Create, "create"));
+        Add(result, "update", await Measure(ops, Update, "update"));
+        foreach (var (key, value) in slowWithGc)
+        {
+            result[key] = value;
+        }
+
+        result["gc_gen0"] = GC.CollectionCount(0);
+        result["gc_gen1"] = GC.CollectionCount(1);
+        result["gc_gen2"] = GC.CollectionCount(2);
         result["seconds"] = total.Elapsed.TotalSeconds;
         result["ops"] = ops;
         return result;

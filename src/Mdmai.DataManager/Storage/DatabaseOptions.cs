@@ -27,6 +27,12 @@ public sealed record DatabaseOptions
     /// <summary>How often the background checkpointer looks at the WAL's size. Default: 250 ms.</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// How often the background indexer brings the full-text index up to date with committed writes. A search
+    /// always indexes what is pending first, so this bounds only how long the work can wait. Default: 1 s.
+    /// </summary>
+    public TimeSpan SearchIndexInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>The clock used for created_at and updated_at. Default: the system clock.</summary>
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 }

@@ -360,6 +360,10 @@ public sealed class EntityStore<T> where T : Entity, new()
         try
         {
             commands.Get(_descriptor.StageMoveSql, 0).ExecuteNonQuery();
+
+            // Index the chunk in the bulk insert's own transaction: one index segment per chunk, as before the
+            // index moved after the commit, and the records are searchable when the bulk insert returns.
+            SearchIndexer.IndexPending(commands, int.MaxValue);
         }
         catch (SqliteException) when (!commands.Connection.AutoCommitState())
         {

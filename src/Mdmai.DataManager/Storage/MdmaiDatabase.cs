@@ -43,6 +43,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
     private readonly ReaderPool _readers;
     private readonly SqliteWriter _writer;
     private readonly Checkpointer _checkpointer;
+    private readonly SearchIndexer _indexer;
     private readonly TimeSpan _busyTimeout;
 
     private MdmaiDatabase(string path, DatabaseOptions options, SqliteConnection writerConnection)
@@ -54,7 +55,8 @@ public sealed class MdmaiDatabase : IAsyncDisposable
             : options.Encrypted ? new ColumnProtection(null, required: true) : ColumnProtection.None;
         _writer = new SqliteWriter(writerConnection, options.MaxWriteBatch);
         _readers = new ReaderPool(path, options.BusyTimeout, Math.Max(1, options.MaxReaders));
-        _checkpointer = new Checkpointer(path, options.BusyTimeout, options.CheckpointInterval);
+        _checkpointer = new Checkpointer(path, _writer, options.CheckpointInterval);
+        _indexer = new SearchIndexer(_writer, options.SearchIndexInterval);
         Campaigns = new(this, EntitySchema.Campaigns);
         Characters = new(this, EntitySchema.Characters);
         Npcs = new(this, EntitySchema.Npcs);
@@ -166,7 +168,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
     /// Full-text search over names, descriptions and notes of every entity, best match first. Words are
     /// matched as given (all must occur); a word ending in <c>*</c> matches as a prefix.
     /// </summary>
-    public Task<IReadOnlyList<SearchHit>> SearchAsync(string text, int limit = 20, string? entityType = null, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<SearchHit>> SearchAsync(string text, int limit = 20, string? entityType = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(text);
         if (limit is < 1 or > 1000)
@@ -182,13 +184,19 @@ public sealed class MdmaiDatabase : IAsyncDisposable
         var match = ToMatchExpression(text);
         if (match.Length == 0)
         {
-            return Task.FromResult<IReadOnlyList<SearchHit>>([]);
+            return [];
+        }
+
+        // Writes reach the index after their commit (migration 0007): index what is pending so the search sees them.
+        if (_readers.Read(SearchIndexer.AnyPending, cancellationToken))
+        {
+            await _indexer.CatchUpAsync(cancellationToken).ConfigureAwait(false);
         }
 
         var sql = "SELECT d.entity_type, d.entity_id, s.name, snippet(search_index, 1, '[', ']', '…', 16), bm25(search_index, 10.0, 1.0) AS r " +
                   "FROM search_index s JOIN search_docs d ON d.doc_id = s.rowid WHERE search_index MATCH $p0" +
                   (entityType is null ? " AND $p1 IS NULL" : " AND d.entity_type = $p1") + " ORDER BY r LIMIT $p2";
-        return Task.FromResult<IReadOnlyList<SearchHit>>(_readers.Read(c =>
+        return _readers.Read(c =>
         {
             var command = c.Get(sql, 3);
             command.Parameters[0].Value = match;
@@ -203,7 +211,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
             }
 
             return hits;
-        }, cancellationToken));
+        }, cancellationToken);
     }
 
     /// <summary>Turns user text into an FTS5 expression in which every word is a literal (quotes doubled).</summary>
@@ -362,8 +370,19 @@ public sealed class MdmaiDatabase : IAsyncDisposable
     /// <summary>Waits for queued writes, then closes every connection.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _writer.DisposeAsync().ConfigureAwait(false);
+        await _indexer.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            // Leave the index complete for whoever opens the file next (another process, the sqlite3 shell).
+            await _indexer.CatchUpAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is MdmaiException or ObjectDisposedException)
+        {
+            // Read-only, full or already closed: the queue stays in the file and is indexed on the next open.
+        }
+
         await _checkpointer.DisposeAsync().ConfigureAwait(false);
+        await _writer.DisposeAsync().ConfigureAwait(false);
         _readers.Dispose();
         if (Protection != ColumnProtection.None)
         {

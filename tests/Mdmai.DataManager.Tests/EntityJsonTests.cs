@@ -88,4 +88,31 @@ public sealed class EntityJsonTests
         Assert.Equal(Timestamps.Truncate(moment), Timestamps.Parse("2026-11-25T20:08:00.1239999+01:00"));
         Assert.Equal(MdmaiErrorCode.InvalidArgument, Assert.Throws<MdmaiException>(() => Timestamps.Parse("next tuesday")).Code);
     }
+
+    [Theory]
+    [InlineData("0001-01-01T00:00:00.000Z")]
+    [InlineData("2024-02-29T23:59:59.999Z")]
+    [InlineData("9999-12-31T23:59:59.999Z")]
+    [InlineData("2026-11-25T19:08:00.007Z")]
+    public void The_canonical_fast_path_agrees_with_the_general_parser(string text)
+    {
+        var general = DateTimeOffset.ParseExact(text, "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal);
+        Assert.Equal(general, Timestamps.Parse(text));
+        Assert.Equal(TimeSpan.Zero, Timestamps.Parse(text).Offset);
+        Assert.Equal(text, Timestamps.Format(Timestamps.Parse(text)));
+    }
+
+    [Theory]
+    [InlineData("2023-02-29T00:00:00.000Z")] // not a leap year
+    [InlineData("2026-13-01T00:00:00.000Z")]
+    [InlineData("2026-11-31T00:00:00.000Z")]
+    [InlineData("2026-11-25T24:00:00.000Z")]
+    [InlineData("2026-11-25T19:60:00.000Z")]
+    [InlineData("2026-11-25T19:08:0x.000Z")]
+    [InlineData("0000-01-01T00:00:00.000Z")]
+    public void A_canonical_looking_but_impossible_moment_is_refused(string text)
+    {
+        Assert.Equal(MdmaiErrorCode.InvalidArgument, Assert.Throws<MdmaiException>(() => Timestamps.Parse(text)).Code);
+    }
 }

@@ -112,7 +112,7 @@ internal sealed class TestDatabase : IAsyncDisposable
         try
         {
             var clock = new ManualClock();
-            var db = await MdmaiDatabase.OpenAsync(folder.Combine("mdmai.db"), (options ?? new DatabaseOptions()) with { Clock = clock });
+            var db = await MdmaiDatabase.OpenAsync(folder.Combine("mdmai.db"), Pinned(options) with { Clock = clock });
             return new TestDatabase(folder, clock, db);
         }
         catch
@@ -127,7 +127,18 @@ internal sealed class TestDatabase : IAsyncDisposable
     {
         var path = Db.Path;
         await Db.DisposeAsync();
-        Db = await MdmaiDatabase.OpenAsync(path, (options ?? new DatabaseOptions()) with { Clock = Clock });
+        Db = await MdmaiDatabase.OpenAsync(path, Pinned(options) with { Clock = Clock });
+    }
+
+    /// <summary>
+    /// The options with the background search indexer held back (an hour) unless the test set its interval:
+    /// a test comparing two reads of the database must not see the index catch up with earlier writes between
+    /// them. Searches, bulk inserts and closing still index what is pending.
+    /// </summary>
+    private static DatabaseOptions Pinned(DatabaseOptions? options)
+    {
+        options ??= new DatabaseOptions();
+        return options.SearchIndexInterval == new DatabaseOptions().SearchIndexInterval ? options with { SearchIndexInterval = TimeSpan.FromHours(1) } : options;
     }
 
     public async ValueTask DisposeAsync()

@@ -91,11 +91,18 @@ internal sealed class Column<T>
             ColumnKind.Bool => reader.GetInt64(ordinal) != 0,
             ColumnKind.Timestamp => Timestamps.Parse(reader.GetString(ordinal)),
             ColumnKind.Enum => EnumText.Parse(Property.PropertyType, reader.GetString(ordinal), Name),
-            ColumnKind.Json => JsonNode.Parse(reader.GetString(ordinal)),
+            ColumnKind.Json => ReadJson(reader, ordinal),
             _ => throw new InvalidOperationException(),
         };
         _set(entity, value);
     }
+
+    /// <summary>
+    /// Parses a JSON column from the UTF-8 bytes SQLite holds: reading it as a string first decoded it to UTF-16
+    /// only for the parser to encode it back (two passes over every JSON value of a page, a third of its time).
+    /// </summary>
+    private static JsonNode? ReadJson(SqliteDataReader reader, int ordinal) =>
+        JsonNode.Parse(reader.GetFieldValue<byte[]>(ordinal)); // sqlite3_column_blob of the TEXT: its UTF-8, copied once
 
     /// <summary>Converts a filter value given as text (CLI) or as a CLR value (API) to what the column stores.</summary>
     public object ParseFilter(object? value)

@@ -583,9 +583,9 @@ public sealed partial class BackupRepository
 
         private async Task WorkAsync(CancellationToken ct)
         {
-            using var compressor = new ZstdSharp.Compressor(_options.CompressionLevel);
-            using var sampler = new ZstdSharp.Compressor(1);
-            var sample = new byte[ZstdSharp.Compressor.GetCompressBound(Security.ObjectCodec.SampleSize)];
+            using var compressor = new Compression.ZstdCompressor(_options.CompressionLevel);
+            using var sampler = new Compression.ZstdCompressor(1);
+            var sample = new byte[Security.ObjectCodec.SampleSize];
             await foreach (var job in _work.Reader.ReadAllAsync(ct).ConfigureAwait(false))
             {
                 var id = _repository._crypto.ComputeId(job.Buffer.AsSpan(RepositoryCrypto.NonceSize, job.Length));
@@ -607,7 +607,7 @@ public sealed partial class BackupRepository
         /// Seals a blob whose plaintext is at <see cref="RepositoryCrypto.NonceSize"/> in <paramref name="buffer"/>: compressed
         /// into a second buffer when a sample says it pays (and it does), else in place. The buffer not used goes back to the pool.
         /// </summary>
-        private SealedBlob Seal(BlobId id, BlobType type, byte[] buffer, int length, long cost, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample)
+        private SealedBlob Seal(BlobId id, BlobType type, byte[] buffer, int length, long cost, Compression.ZstdCompressor compressor, Compression.ZstdCompressor sampler, byte[] sample)
         {
             Interlocked.Increment(ref _newBlobs);
             Interlocked.Add(ref _newBytes, length);
@@ -615,18 +615,11 @@ public sealed partial class BackupRepository
             id.Write(idBytes);
             var data = buffer.AsSpan(RepositoryCrypto.NonceSize, length);
             var sampled = Math.Min(length, Security.ObjectCodec.SampleSize);
-            if (length >= 64 && sampler.Wrap(data[..sampled], sample) < sampled * 0.9)
+            // Compressed only when a sample shrinks by more than 10 % (its frame fits in 90 % of it), and the whole too.
+            if (length >= 64 && sampler.TryCompress(data[..sampled], sample.AsSpan(0, (int)(sampled * 0.9) - 1)) > 0)
             {
                 var output = _pool.Rent(length + RepositoryCrypto.Overhead);
-                int compressed;
-                try
-                {
-                    compressed = compressor.Wrap(data, output.AsSpan(RepositoryCrypto.NonceSize, length - 1));
-                }
-                catch (ZstdSharp.ZstdException)
-                {
-                    compressed = -1; // larger than the content: store it as it is
-                }
+                var compressed = compressor.TryCompress(data, output.AsSpan(RepositoryCrypto.NonceSize, length - 1)); // -1: store it as it is
 
                 if (compressed > 0)
                 {
@@ -689,9 +682,9 @@ public sealed partial class BackupRepository
         {
             var tree = new List<string>();
             var buffer = new ArrayBufferWriter<byte>(64 * 1024);
-            using var compressor = new ZstdSharp.Compressor(_options.CompressionLevel);
-            using var sampler = new ZstdSharp.Compressor(1);
-            var sample = new byte[ZstdSharp.Compressor.GetCompressBound(Security.ObjectCodec.SampleSize)];
+            using var compressor = new Compression.ZstdCompressor(_options.CompressionLevel);
+            using var sampler = new Compression.ZstdCompressor(1);
+            var sample = new byte[Security.ObjectCodec.SampleSize];
             await foreach (var job in _files.Reader.ReadAllAsync(ct).ConfigureAwait(false))
             {
                 var entry = job.Entry;
@@ -749,7 +742,7 @@ public sealed partial class BackupRepository
             return tree;
         }
 
-        private async Task<string> FlushTreeAsync(ArrayBufferWriter<byte> buffer, ZstdSharp.Compressor compressor, ZstdSharp.Compressor sampler, byte[] sample, CancellationToken ct)
+        private async Task<string> FlushTreeAsync(ArrayBufferWriter<byte> buffer, Compression.ZstdCompressor compressor, Compression.ZstdCompressor sampler, byte[] sample, CancellationToken ct)
         {
             var data = buffer.WrittenSpan;
             var id = _repository._crypto.ComputeId(data);

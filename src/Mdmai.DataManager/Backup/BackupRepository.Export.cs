@@ -95,7 +95,7 @@ public sealed partial class BackupRepository
         long files = 0, bytes = 0, entries = 0;
         try
         {
-            await using var zstd = new ZstdSharp.CompressionStream(destination, options.CompressionLevel, leaveOpen: true);
+            await using var zstd = Compression.Zstd.CreateCompressionStream(destination, options.CompressionLevel, Security.ObjectCodec.CompressionWorkers, leaveOpen: true);
             var tar = new TarStreamWriter(zstd);
             async Task AddAsync(string name, TreeEntry entry, Stream content, string? fileId = null, string? objectId = null)
             {

@@ -219,7 +219,10 @@ public sealed class FileStore
         long size = sampled, stored;
         await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
         {
-            ObjectWriter? writer = framed ? ObjectCodec.CreateWriter(file, _keys?.Current, compress) : null;
+            var large = content.CanSeek && content.Length - content.Position + sampled >= ObjectCodec.ParallelCompressionThreshold;
+            ObjectWriter? writer = framed
+                ? ObjectCodec.CreateWriter(file, _keys?.Current, compress, ObjectCodec.DefaultCompressionLevel, large ? ObjectCodec.CompressionWorkers : 0)
+                : null;
             try
             {
                 var target = writer?.Stream ?? file;

@@ -17,7 +17,7 @@ public static class ObjectCodec
     public const int SampleSize = 64 * 1024;
 
     [ThreadStatic]
-    private static Compressor? s_sampler;
+    private static Compression.ZstdCompressor? s_sampler;
 
     /// <summary>
     /// Whether compressing is worth it, judged on a sample of the data (the start of a file): true when zstd
@@ -31,13 +31,13 @@ public static class ObjectCodec
         }
 
         // One level-1 compressor per thread: making one per call cost more than the test itself on small files.
-        var compressor = s_sampler ??= new Compressor(1);
-        var bound = Compressor.GetCompressBound(sample.Length);
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(bound);
+        var compressor = s_sampler ??= new Compression.ZstdCompressor(1);
+        var limit = (int)(sample.Length * 0.9);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(limit);
         try
         {
-            var size = compressor.Wrap(sample, buffer);
-            return size < sample.Length * 0.9;
+            // A frame that does not fit in 90 % of the sample is a frame not worth having.
+            return compressor.TryCompress(sample, buffer.AsSpan(0, limit - 1)) > 0;
         }
         finally
         {
@@ -49,10 +49,27 @@ public static class ObjectCodec
     /// Starts an object on <paramref name="destination"/>: write the content to <see cref="ObjectWriter.Stream"/>,
     /// then call <see cref="ObjectWriter.CompleteAsync"/>. Without a key the object is checksummed, not encrypted.
     /// </summary>
-    public static ObjectWriter CreateWriter(Stream destination, DataKey? key, bool compress, int compressionLevel = DefaultCompressionLevel)
+    public static ObjectWriter CreateWriter(Stream destination, DataKey? key, bool compress, int compressionLevel = DefaultCompressionLevel) =>
+        CreateWriter(destination, key, compress, compressionLevel, workers: 0);
+
+    /// <summary>
+    /// Content at least this long is compressed by zstd's worker threads (<see cref="CompressionWorkers"/>): below it
+    /// there is too little to split into jobs, and each writer with workers holds a few job buffers (~10 MiB).
+    /// </summary>
+    internal const long ParallelCompressionThreshold = 16 * 1024 * 1024;
+
+    /// <summary>Worker threads for compressing one large object: every core, at most 4.</summary>
+    internal static int CompressionWorkers => Math.Clamp(Environment.ProcessorCount, 1, 4);
+
+    /// <summary>
+    /// As <see cref="CreateWriter(Stream, DataKey?, bool, int)"/>; with <paramref name="workers"/> &gt; 0 zstd compresses
+    /// in that many threads of its own while the caller hashes, seals and writes (the output is one ordinary zstd frame,
+    /// read as any other). Compression is most of an import's CPU on text: alone it held the import to one core.
+    /// </summary>
+    internal static ObjectWriter CreateWriter(Stream destination, DataKey? key, bool compress, int compressionLevel, int workers)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        return new ObjectWriter(destination, key, compress, compressionLevel);
+        return new ObjectWriter(destination, key, compress, compressionLevel, workers);
     }
 
     /// <summary>
@@ -99,10 +116,10 @@ public static class ObjectCodec
 public sealed class ObjectWriter : IAsyncDisposable
 {
     private readonly SegmentWriteStream _segments;
-    private readonly CompressionStream? _compression;
+    private readonly Stream? _compression;
     private bool _completed;
 
-    internal ObjectWriter(Stream destination, DataKey? key, bool compress, int level)
+    internal ObjectWriter(Stream destination, DataKey? key, bool compress, int level, int workers)
     {
         var objectKey = new byte[DataKey.Size];
         try
@@ -115,7 +132,8 @@ public sealed class ObjectWriter : IAsyncDisposable
             CryptographicOperations.ZeroMemory(objectKey);
         }
 
-        _compression = compress ? new CompressionStream(_segments, level, leaveOpen: true) : null;
+        _compression = compress ? Compression.Zstd.CreateCompressionStream(_segments, level, workers, leaveOpen: true) : null;
+
         Stream = (Stream?)_compression ?? _segments;
     }
 

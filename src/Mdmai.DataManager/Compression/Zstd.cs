@@ -1,0 +1,222 @@
+using ZstdSharp;
+
+namespace Mdmai.DataManager.Compression;
+
+/// <summary>
+/// Where the data manager compresses: the platform's libzstd when it has one (<see cref="NativeZstd"/>), else the
+/// managed ZstdSharp. Both write standard zstd frames, and everything is read back with ZstdSharp.
+/// </summary>
+internal static class Zstd
+{
+    /// <summary>"libzstd" or "managed": which compressor this process uses.</summary>
+    public static string Implementation => NativeZstd.IsAvailable ? "libzstd" : "managed";
+
+    /// <summary>The largest a compressed frame of <paramref name="length"/> bytes can be.</summary>
+    public static int CompressBound(int length) => Compressor.GetCompressBound(length);
+
+    /// <summary>
+    /// A write-only stream that compresses into <paramref name="destination"/> as one frame, ended when the stream is
+    /// disposed. With <paramref name="workers"/> &gt; 0, zstd compresses in that many threads of its own while the
+    /// caller goes on writing.
+    /// </summary>
+    public static Stream CreateCompressionStream(Stream destination, int level, int workers, bool leaveOpen) =>
+        CreateCompressionStream(destination, level, workers, leaveOpen, NativeZstd.IsAvailable);
+
+    /// <summary>As above, with the implementation chosen by the caller (the tests run both).</summary>
+    public static Stream CreateCompressionStream(Stream destination, int level, int workers, bool leaveOpen, bool native)
+    {
+        if (native)
+        {
+            return new NativeCompressionStream(destination, level, workers, leaveOpen);
+        }
+
+        var managed = new CompressionStream(destination, level, leaveOpen: leaveOpen);
+        if (workers > 0)
+        {
+            managed.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, workers);
+        }
+
+        return managed;
+    }
+}
+
+/// <summary>Compresses whole buffers, one frame each; one thread at a time.</summary>
+internal sealed class ZstdCompressor : IDisposable
+{
+    private readonly nint _native;
+    private readonly Compressor? _managed;
+
+    public ZstdCompressor(int level)
+        : this(level, NativeZstd.IsAvailable)
+    {
+    }
+
+    /// <summary>With the implementation chosen by the caller (the tests run both).</summary>
+    public ZstdCompressor(int level, bool native)
+    {
+        if (native)
+        {
+            _native = NativeZstd.CreateContext(level, workers: 0);
+        }
+        else
+        {
+            _managed = new Compressor(level);
+        }
+    }
+
+    /// <summary>Compresses <paramref name="source"/> into <paramref name="destination"/>; -1 when the frame does not fit.</summary>
+    public int TryCompress(ReadOnlySpan<byte> source, Span<byte> destination)
+    {
+        if (_managed is null)
+        {
+            return NativeZstd.Compress(_native, source, destination);
+        }
+
+        try
+        {
+            return _managed.Wrap(source, destination);
+        }
+        catch (ZstdException)
+        {
+            return -1; // the destination is too small: the data does not compress into it
+        }
+    }
+
+    public void Dispose()
+    {
+        NativeZstd.FreeContext(_native);
+        _managed?.Dispose();
+    }
+}
+
+/// <summary>A streaming libzstd compressor in front of a destination stream.</summary>
+internal sealed class NativeCompressionStream : Stream
+{
+    private const int OutputSize = 128 * 1024;
+
+    private readonly Stream _destination;
+    private readonly bool _leaveOpen;
+    private readonly byte[] _output = System.Buffers.ArrayPool<byte>.Shared.Rent(OutputSize);
+    private nint _context;
+    private bool _finished;
+    private bool _disposed;
+
+    public NativeCompressionStream(Stream destination, int level, int workers, bool leaveOpen)
+    {
+        _destination = destination;
+        _leaveOpen = leaveOpen;
+        _context = NativeZstd.CreateContext(level, workers);
+    }
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => !_disposed;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        while (!buffer.IsEmpty)
+        {
+            NativeZstd.CompressStep(_context, buffer, _output, NativeZstd.Continue, out var consumed, out var produced);
+            buffer = buffer[consumed..];
+            _destination.Write(_output, 0, produced);
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        while (!buffer.IsEmpty)
+        {
+            NativeZstd.CompressStep(_context, buffer.Span, _output, NativeZstd.Continue, out var consumed, out var produced);
+            buffer = buffer[consumed..];
+            await _destination.WriteAsync(_output.AsMemory(0, produced), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Compressed data stays in zstd until the frame ends (a flush would cut the frame into smaller blocks).</summary>
+    public override void Flush()
+    {
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    /// <summary>Ends the frame (writing its last blocks to the destination) and frees the context.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        try
+        {
+            if (disposing)
+            {
+                if (!_finished)
+                {
+                    _finished = true;
+                    nuint left;
+                    do
+                    {
+                        left = NativeZstd.CompressStep(_context, [], _output, NativeZstd.End, out _, out var produced);
+                        _destination.Write(_output, 0, produced);
+                    }
+                    while (left != 0);
+                }
+
+                if (!_leaveOpen)
+                {
+                    _destination.Dispose();
+                }
+            }
+        }
+        finally
+        {
+            Release();
+            base.Dispose(disposing);
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (!_disposed && !_finished)
+        {
+            _finished = true;
+            try
+            {
+                nuint left;
+                do
+                {
+                    left = NativeZstd.CompressStep(_context, [], _output, NativeZstd.End, out _, out var produced);
+                    await _destination.WriteAsync(_output.AsMemory(0, produced)).ConfigureAwait(false);
+                }
+                while (left != 0);
+            }
+            catch
+            {
+                Dispose(); // frees the context; the error (a closed or full destination) goes to the caller
+                throw;
+            }
+        }
+
+        await base.DisposeAsync().ConfigureAwait(false); // Dispose(true): the frame is ended; closes the destination unless left open
+    }
+
+    private void Release()
+    {
+        NativeZstd.FreeContext(_context);
+        _context = 0;
+        System.Buffers.ArrayPool<byte>.Shared.Return(_output);
+    }
+}

@@ -12,6 +12,15 @@ internal static unsafe class NativeZstd
 {
     public const int CompressionLevelParameter = 100;
     public const int WorkersParameter = 400;
+    public const int JobSizeParameter = 401;
+
+    /// <summary>
+    /// Input per job when compressing with workers. zstd's default for level 3 is 8 MiB; smaller jobs start the
+    /// workers sooner and end the last job sooner, and hold less memory, for a compression ratio within a percent.
+    /// Measured on 100 MiB / 1 GiB text imports (MB/s, medians of 3): 8 MiB 142 / 217, 4 MiB 154 / 203, 2 MiB 179 / 192,
+    /// 1 MiB 160 / 186; peak RSS 117 → 82 MB from 8 to 2 MiB.
+    /// </summary>
+    public const int JobSize = 2 * 1024 * 1024;
     public const int Continue = 0;
     public const int End = 2;
 
@@ -98,7 +107,10 @@ internal static unsafe class NativeZstd
             if (workers > 0)
             {
                 // A libzstd built without threads refuses this; it then compresses on the caller's thread.
-                _ = s_setParameter(context, WorkersParameter, workers);
+                if (s_isError(s_setParameter(context, WorkersParameter, workers)) == 0)
+                {
+                    _ = s_setParameter(context, JobSizeParameter, JobSize);
+                }
             }
         }
         catch

@@ -34,6 +34,7 @@ internal static class Zstd
         if (workers > 0)
         {
             managed.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, workers);
+            managed.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_jobSize, NativeZstd.JobSize);
         }
 
         return managed;

@@ -613,15 +613,10 @@ public sealed partial class BackupRepository : IDisposable
                     throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} in pack '{pack}' is damaged: it does not authenticate.");
                 }
 
-                using var decompressor = new ZstdSharp.Decompressor();
-                int n;
-                try
+                var n = Compression.Zstd.TryDecompress(compressed.AsSpan(0, sealedLength), plain);
+                if (n < 0)
                 {
-                    n = decompressor.Unwrap(compressed.AsSpan(0, sealedLength), plain);
-                }
-                catch (ZstdSharp.ZstdException ex)
-                {
-                    throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} in pack '{pack}' is damaged: it does not decompress.", ex);
+                    throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} in pack '{pack}' is damaged: it does not decompress.");
                 }
 
                 if (n != plain.Length)

@@ -34,6 +34,8 @@ internal static unsafe class NativeZstd
     private static readonly delegate* unmanaged<nint, int, int, nuint> s_setParameter;
     private static readonly delegate* unmanaged<nint, byte*, nuint, byte*, nuint, nuint> s_compress2;
     private static readonly delegate* unmanaged<nint, Buffer*, Buffer*, int, nuint> s_compressStream2;
+    private static readonly delegate* unmanaged<nint> s_createDCtx;
+    private static readonly delegate* unmanaged<nint, byte*, nuint, byte*, nuint, nuint> s_decompressDCtx;
     private static readonly delegate* unmanaged<nuint, uint> s_isError;
     private static readonly delegate* unmanaged<nuint, byte*> s_getErrorName;
 
@@ -59,8 +61,12 @@ internal static unsafe class NativeZstd
                 && Export(library, "ZSTD_compress2") is var compress && compress != 0
                 && Export(library, "ZSTD_compressStream2") is var stream && stream != 0
                 && Export(library, "ZSTD_isError") is var isError && isError != 0
-                && Export(library, "ZSTD_getErrorName") is var errorName && errorName != 0)
+                && Export(library, "ZSTD_getErrorName") is var errorName && errorName != 0
+                && Export(library, "ZSTD_createDCtx") is var createD && createD != 0
+                && Export(library, "ZSTD_decompressDCtx") is var decompress && decompress != 0)
             {
+                s_createDCtx = (delegate* unmanaged<nint>)createD;
+                s_decompressDCtx = (delegate* unmanaged<nint, byte*, nuint, byte*, nuint, nuint>)decompress;
                 s_createCCtx = (delegate* unmanaged<nint>)create;
                 s_freeCCtx = (delegate* unmanaged<nint, nuint>)free;
                 s_setParameter = (delegate* unmanaged<nint, int, int, nuint>)set;
@@ -137,6 +143,24 @@ internal static unsafe class NativeZstd
         fixed (byte* dst = destination)
         {
             var result = s_compress2(context, dst, (nuint)destination.Length, src, (nuint)source.Length);
+            return s_isError(result) != 0 ? -1 : checked((int)result);
+        }
+    }
+
+    /// <summary>A decompression context (never freed: one per thread that decompresses, see <see cref="Zstd.TryDecompress"/>).</summary>
+    public static nint CreateDecompressionContext()
+    {
+        var context = s_createDCtx();
+        return context != 0 ? context : throw new InvalidOperationException("libzstd could not allocate a decompression context (out of memory).");
+    }
+
+    /// <summary>Decompresses one whole frame; -1 when it is not a valid frame or does not fit <paramref name="destination"/>.</summary>
+    public static int Decompress(nint context, ReadOnlySpan<byte> source, Span<byte> destination)
+    {
+        fixed (byte* src = source)
+        fixed (byte* dst = destination)
+        {
+            var result = s_decompressDCtx(context, dst, (nuint)destination.Length, src, (nuint)source.Length);
             return s_isError(result) != 0 ? -1 : checked((int)result);
         }
     }

@@ -11,6 +11,40 @@ internal static class Zstd
     /// <summary>"libzstd" or "managed": which compressor this process uses.</summary>
     public static string Implementation => NativeZstd.IsAvailable ? "libzstd" : "managed";
 
+    [ThreadStatic]
+    private static nint t_nativeDecompression;
+
+    [ThreadStatic]
+    private static Decompressor? t_managedDecompression;
+
+    /// <summary>
+    /// Decompresses one whole frame into <paramref name="destination"/> (its expected size): the length written, or -1
+    /// when <paramref name="source"/> is not a valid frame or does not fit. One context per thread, kept for the
+    /// thread's life: a restore decompresses thousands of chunks, and a context per chunk cost an allocation of
+    /// ~100 KB each.
+    /// </summary>
+    public static int TryDecompress(ReadOnlySpan<byte> source, Span<byte> destination)
+    {
+        if (NativeZstd.IsAvailable)
+        {
+            if (t_nativeDecompression == 0)
+            {
+                t_nativeDecompression = NativeZstd.CreateDecompressionContext();
+            }
+
+            return NativeZstd.Decompress(t_nativeDecompression, source, destination);
+        }
+
+        try
+        {
+            return (t_managedDecompression ??= new Decompressor()).Unwrap(source, destination);
+        }
+        catch (ZstdException)
+        {
+            return -1;
+        }
+    }
+
     /// <summary>The largest a compressed frame of <paramref name="length"/> bytes can be.</summary>
     public static int CompressBound(int length) => Compressor.GetCompressBound(length);
 

@@ -79,6 +79,26 @@ public sealed class ZstdTests
         Assert.Equal(text, back.ToArray());
     }
 
+    [Theory]
+    [MemberData(nameof(Implementations))]
+    public void A_frame_decompresses_to_its_size_and_damage_or_a_short_destination_is_refused(bool native)
+    {
+        using var compressor = new ZstdCompressor(3, native);
+        var text = Text(150_000, seed: 6);
+        var frame = new byte[Zstd.CompressBound(text.Length)];
+        var length = compressor.TryCompress(text, frame);
+
+        var back = new byte[text.Length];
+        Assert.Equal(text.Length, Zstd.TryDecompress(frame.AsSpan(0, length), back));
+        Assert.Equal(text, back);
+
+        Assert.Equal(-1, Zstd.TryDecompress(frame.AsSpan(0, length), new byte[text.Length - 1]));
+        Assert.Equal(-1, Zstd.TryDecompress(frame.AsSpan(0, length / 2), back));
+        var damaged = frame[..length];
+        damaged[0] ^= 0xff; // the magic number
+        Assert.Equal(-1, Zstd.TryDecompress(damaged, back));
+    }
+
     [Fact]
     public async Task A_stream_whose_destination_closed_fails_with_ObjectDisposed_when_ended()
     {

@@ -76,7 +76,7 @@ public sealed partial class BackupRepository
         await LoadIndexAsync(cancellationToken).ConfigureAwait(false);
         var sourceNames = roots.Select(r => r.Absolute).ToList();
         var parent = await FindParentAsync(sourceNames, cancellationToken).ConfigureAwait(false);
-        string? stagedDatabase = null;
+        Task<string>? capture = null;
         TreeEntry? reusedDatabase = null;
         string? stamp = null;
         try
@@ -93,11 +93,13 @@ public sealed partial class BackupRepository
                 }
                 else
                 {
-                    stagedDatabase = await CaptureDatabaseAsync(dataFolder, cancellationToken).ConfigureAwait(false);
+                    // Started, not awaited: the pipeline works on the other files while SQLite copies the database
+                    // (about a second per 600 MB, on one core), and chunks the copy when it is ready.
+                    capture = CaptureDatabaseAsync(dataFolder, cancellationToken);
                 }
             }
 
-            var builder = new SnapshotBuilder(this, options, progress, stagedDatabase)
+            var builder = new SnapshotBuilder(this, options, progress, capture)
             {
                 Excludes = [.. sources.Excludes.Select(e => Path.TrimEndingDirectorySeparator(Path.GetFullPath(e)))],
                 ReusedDatabase = reusedDatabase,
@@ -121,9 +123,16 @@ public sealed partial class BackupRepository
         }
         finally
         {
-            if (stagedDatabase is not null)
+            if (capture is not null)
             {
-                File.Delete(stagedDatabase);
+                try
+                {
+                    File.Delete(await capture.ConfigureAwait(false));
+                }
+                catch (Exception) when (!capture.IsCompletedSuccessfully)
+                {
+                    // The capture failed: it removed its copy, and its error is the run's (or another was first).
+                }
             }
         }
     }
@@ -332,11 +341,14 @@ public sealed partial class BackupRepository
         private readonly BackupRepository _repository;
         private readonly SnapshotOptions _options;
         private readonly IProgress<BackupProgress>? _progress;
-        private readonly string? _stagedDatabase;
+        private readonly Task<string>? _capture;
+        private Task? _databaseChunking;
+        private CancellationToken _databaseStop;
         private readonly ByteBudget _budget;
         private readonly BufferPool _pool;
         private readonly Channel<ChunkJob> _work;
-        private readonly Channel<FileJob> _files = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(512) { SingleReader = true, SingleWriter = true });
+        // Deep enough for the producer to go on with the files after the database while the database is captured.
+        private readonly Channel<FileJob> _files = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
         private readonly Channel<SealedBlob> _sealed;
         private readonly ConcurrentDictionary<BlobId, byte> _pending = new();
         private readonly ConcurrentQueue<string> _errors = new();
@@ -345,16 +357,16 @@ public sealed partial class BackupRepository
         private long _covered;
         private long? _estimate;
 
-        public SnapshotBuilder(BackupRepository repository, SnapshotOptions options, IProgress<BackupProgress>? progress, string? stagedDatabase)
+        public SnapshotBuilder(BackupRepository repository, SnapshotOptions options, IProgress<BackupProgress>? progress, Task<string>? capture)
         {
             _repository = repository;
             _options = options;
             _progress = progress;
-            _stagedDatabase = stagedDatabase;
+            _capture = capture;
             _budget = new ByteBudget(Math.Max(options.MemoryBudget, BufferPool.Rounded(repository._chunker.Parameters.MaxSize + RepositoryCrypto.Overhead)));
             _pool = new BufferPool();
             var workers = Math.Max(1, options.Parallelism);
-            _work = Channel.CreateBounded<ChunkJob>(new BoundedChannelOptions(workers * 2) { SingleWriter = true });
+            _work = Channel.CreateBounded<ChunkJob>(new BoundedChannelOptions(workers * 2)); // the producer and the database's chunking
             _sealed = Channel.CreateBounded<SealedBlob>(new BoundedChannelOptions(workers * 2) { SingleReader = true });
         }
 
@@ -433,6 +445,8 @@ public sealed partial class BackupRepository
 
         private async Task ProduceAsync(List<SourceRoot> roots, SnapshotDocument? parent, CancellationToken ct)
         {
+            using var databaseStop = new CancellationTokenSource();
+            _databaseStop = databaseStop.Token;
             var scratch = GC.AllocateUninitializedArray<byte>(StreamChunker.BufferSize(_repository._chunker.Parameters));
             var chunker = new StreamChunker(_repository._chunker, scratch);
             await using var parentEntries = (parent is null ? EmptyTree() : _repository.ReadTreeAsync(parent, ct)).GetAsyncEnumerator(ct);
@@ -453,6 +467,18 @@ public sealed partial class BackupRepository
                         await ProduceItemAsync(item, previous, chunker, ct).ConfigureAwait(false);
                     }
                 }
+
+                if (_databaseChunking is not null)
+                {
+                    await _databaseChunking.ConfigureAwait(false);
+                }
+            }
+            catch when (_databaseChunking is { IsCompleted: false })
+            {
+                // The run fails: stop the database's chunking, and let it end before the channels close under it.
+                await databaseStop.CancelAsync().ConfigureAwait(false);
+                await _databaseChunking.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+                throw;
             }
             finally
             {
@@ -484,7 +510,7 @@ public sealed partial class BackupRepository
                 return;
             }
 
-            if (previous is { Type: SnapshotEntryType.File, Chunks: { } known } && item.Source != _stagedDatabase && Unchanged(entry, previous)
+            if (previous is { Type: SnapshotEntryType.File, Chunks: { } known } && item.Source != CapturedSource && Unchanged(entry, previous)
                 && known.All(c => _repository._index.Contains(BlobId.Parse(c))))
             {
                 Interlocked.Increment(ref _unchanged);
@@ -506,10 +532,36 @@ public sealed partial class BackupRepository
             var chunks = Channel.CreateUnbounded<Task<BlobId>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
             var outcome = new TaskCompletionSource<(long Size, string? Error)>(TaskCreationOptions.RunContinuationsAsynchronously);
             await _files.Writer.WriteAsync(new FileJob(entry, null, chunks.Reader, outcome.Task), ct).ConfigureAwait(false);
+            if (item.Source == CapturedSource)
+            {
+                // The database's copy may not be ready yet: it is chunked beside the producer (with a chunker of its
+                // own), which goes on with the next files; the assembler waits for its chunks in order as for any file.
+                var capture = _capture!;
+                var stop = _databaseStop;
+                _databaseChunking = Task.Run(async () =>
+                {
+                    using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, stop);
+                    var databaseCt = linked.Token;
+                    var path = await capture.WaitAsync(databaseCt).ConfigureAwait(false);
+                    var own = new StreamChunker(_repository._chunker, GC.AllocateUninitializedArray<byte>(StreamChunker.BufferSize(_repository._chunker.Parameters)));
+                    await ChunkFileAsync(path, entry, own, chunks.Writer, outcome, databaseCt).ConfigureAwait(false);
+                }, ct);
+                _ = _databaseChunking.ContinueWith(t => outcome.TrySetException(t.Exception?.InnerExceptions ?? [new OperationCanceledException(ct)]),
+                    CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                _ = _databaseChunking.ContinueWith(_ => chunks.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return;
+            }
+
+            await ChunkFileAsync(item.Source, entry, chunker, chunks.Writer, outcome, ct).ConfigureAwait(false);
+        }
+
+        /// <summary>Reads <paramref name="source"/> once, front to back, handing each chunk to the workers and its id to the assembler.</summary>
+        private async Task ChunkFileAsync(string source, TreeEntry entry, StreamChunker chunker, ChannelWriter<Task<BlobId>> chunks, TaskCompletionSource<(long Size, string? Error)> outcome, CancellationToken ct)
+        {
             long size = 0;
             try
             {
-                using var handle = UnixFileCalls.TryOpenForReading(item.Source) ?? File.OpenHandle(item.Source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                using var handle = UnixFileCalls.TryOpenForReading(source) ?? File.OpenHandle(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
                 chunker.Reset();
                 long position = 0;
                 ValueTask<int> Read(Memory<byte> buffer, CancellationToken token)
@@ -533,7 +585,7 @@ public sealed partial class BackupRepository
                     var buffer = _pool.Rent(chunk.Length + RepositoryCrypto.Overhead);
                     chunk.Span.CopyTo(buffer.AsSpan(RepositoryCrypto.NonceSize));
                     var job = new ChunkJob(buffer, chunk.Length, cost, new TaskCompletionSource<BlobId>(TaskCreationOptions.RunContinuationsAsynchronously));
-                    chunks.Writer.TryWrite(job.Done.Task);
+                    chunks.TryWrite(job.Done.Task);
                     await _work.Writer.WriteAsync(job, ct).ConfigureAwait(false);
                     size += chunk.Length;
                     Interlocked.Add(ref _bytesRead, chunk.Length);
@@ -545,7 +597,7 @@ public sealed partial class BackupRepository
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                outcome.SetResult((size, $"{item.Source}: {ex.Message}"));
+                outcome.SetResult((size, $"{source}: {ex.Message}"));
             }
             catch (Exception ex)
             {
@@ -554,7 +606,7 @@ public sealed partial class BackupRepository
             }
             finally
             {
-                chunks.Writer.TryComplete();
+                chunks.TryComplete();
             }
         }
 
@@ -797,7 +849,7 @@ public sealed partial class BackupRepository
                 yield break;
             }
 
-            var databaseStaged = top && root.IsDataFolder && (_stagedDatabase is not null || ReusedDatabase is not null);
+            var databaseStaged = top && root.IsDataFolder && (_capture is not null || ReusedDatabase is not null);
             if (top && root.IsDataFolder)
             {
                 names = [.. names.Where(n => !DatabaseFiles.Contains(n) && !SkippedDataFolders.Contains(n) && !n.StartsWith(RestoreJournalPrefix, StringComparison.Ordinal))];
@@ -817,9 +869,10 @@ public sealed partial class BackupRepository
                     {
                         yield return new WalkItem(ReusedDatabase, ReusedSource);
                     }
-                    else if (FileIdentity.TryGet(_stagedDatabase!, out var staged, out _))
+                    else if (FileIdentity.TryGet(Path.Combine(absolute, name), out var live, out _))
                     {
-                        yield return new WalkItem(Entry(childPath, _stagedDatabase!, staged)! with { SourceStamp = DatabaseStampValue }, _stagedDatabase!);
+                        // The live file's metadata; its content is the copy being captured (its size comes with its chunks).
+                        yield return new WalkItem(Entry(childPath, Path.Combine(absolute, name), live)! with { SourceStamp = DatabaseStampValue }, CapturedSource);
                     }
 
                     continue;
@@ -891,6 +944,9 @@ public sealed partial class BackupRepository
 
     /// <summary>The source of a walk item taken whole from the parent snapshot (the unchanged database).</summary>
     private const string ReusedSource = "\0reused";
+
+    /// <summary>The source of the database's entry while SQLite captures its copy (see <c>CaptureDatabaseAsync</c>).</summary>
+    private const string CapturedSource = "\0captured";
 
     private readonly record struct WalkItem(TreeEntry Entry, string Source)
     {

@@ -253,4 +253,29 @@ public sealed class IncrementalTests : IDisposable
         Assert.Equal(20_000L, (long)RawSql.Scalar(restored, "SELECT count(*) FROM ledger WHERE batch = -1")!);
         Assert.Empty(Directory.GetFiles(Path.Combine(folder.Path, "tmp")));
     }
+
+    [Fact]
+    public async Task A_database_that_cannot_be_captured_fails_the_backup_and_leaves_no_snapshot_and_no_copy()
+    {
+        var folder = await DataFolder.InitAsync(_temp.Combine("data"));
+        SqliteConnection.ClearAllPools();
+        // Files after the database in the walk, so the pipeline is busy with them while the capture fails.
+        for (var i = 0; i < 20; i++)
+        {
+            BackupTesting.Write(Path.Combine(folder.Path, "objects", "ab", $"file{i:D2}"), BackupTesting.RandomBytes(300_000, 200 + i));
+        }
+
+        File.Delete(folder.DatabasePath + "-wal");
+        File.Delete(folder.DatabasePath + "-shm");
+        await File.WriteAllBytesAsync(folder.DatabasePath, BackupTesting.RandomBytes(100_000, 199)); // not a database
+        var backend = new MemoryBackend();
+        using var repository = await BackupRepository.InitAsync(backend, null, BackupTesting.SmallChunks());
+
+        var error = await Assert.ThrowsAsync<MdmaiException>(() => repository.CreateSnapshotAsync(new BackupSources { DataFolder = folder.Path }));
+
+        Assert.Equal(MdmaiErrorCode.Corrupt, error.Code);
+        Assert.Contains("capture the database", error.Message, StringComparison.Ordinal);
+        Assert.Empty(await repository.ListSnapshotsAsync());
+        Assert.Empty(Directory.GetFiles(Path.Combine(folder.Path, "tmp")));
+    }
 }

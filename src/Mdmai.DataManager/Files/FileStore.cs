@@ -270,8 +270,10 @@ public sealed class FileStore
         {
             var draft = await WriteDraftAsync(content, temp, buffer, cancellationToken).ConfigureAwait(false);
             var final = ObjectPath(draft.ObjectId);
-            return await _database.Writer.ExecuteAsync(commands =>
+            var changed = new List<string>();
+            var restored = await _database.Writer.ExecuteAsync(commands =>
             {
+                changed.Clear(); // the work may run again (see SqliteWriter.ExecuteAsync)
                 var update = commands.Get("UPDATE objects SET stored_size = $p1, storage = $p2, compressed = $p3, encrypted = $p4, key_epoch = $p5 WHERE object_id = $p0 AND size = $p6", 7);
                 update.Parameters[0].Value = draft.ObjectId;
                 update.Parameters[1].Value = draft.Stored;
@@ -285,15 +287,14 @@ public sealed class FileStore
                     throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{name}' does not match any file of the archive's catalog (its content was changed, or it belongs elsewhere).");
                 }
 
-                var files = commands.Get("UPDATE files SET stored_size = $p1 WHERE object_id = $p0 AND stored_size <> $p1", 2);
-                files.Parameters[0].Value = draft.ObjectId;
-                files.Parameters[1].Value = draft.Stored;
-                files.ExecuteNonQuery();
+                changed.AddRange(SetStoredSize(commands, draft.ObjectId, draft.Stored));
                 Directory.CreateDirectory(Path.GetDirectoryName(final)!);
                 File.Move(temp, final, overwrite: true);
                 AtomicFile.FlushFolder(Path.GetDirectoryName(final)!);
                 return draft.ObjectId;
             }, cancellationToken).ConfigureAwait(false);
+            ForgetRows(changed);
+            return restored;
         }
         finally
         {
@@ -413,6 +414,31 @@ public sealed class FileStore
         }, cancellationToken);
         Cache.Set(key, file);
         return Task.FromResult(file);
+    }
+
+    /// <summary>Records an object's new stored size on the files that use it; returns the ids of the rows it changed.</summary>
+    private static List<string> SetStoredSize(CommandCache commands, string objectId, long stored)
+    {
+        var update = commands.Get("UPDATE files SET stored_size = $p1 WHERE object_id = $p0 AND stored_size <> $p1 RETURNING id", 2);
+        update.Parameters[0].Value = objectId;
+        update.Parameters[1].Value = stored;
+        var ids = new List<string>();
+        using var reader = update.ExecuteReader();
+        while (reader.Read())
+        {
+            ids.Add(reader.GetString(0));
+        }
+
+        return ids;
+    }
+
+    /// <summary>Drops cached catalog rows that a committed change made stale (their stored size).</summary>
+    private void ForgetRows(List<string> ids)
+    {
+        foreach (var id in ids)
+        {
+            Cache.Remove("f:" + id);
+        }
     }
 
     private static MdmaiException NotFound(Guid id) => new(MdmaiErrorCode.NotFound, $"No stored file has id '{id:D}'. List them with 'mdmai files ls'.");
@@ -701,24 +727,24 @@ public sealed class FileStore
                     stored = file.Length;
                 }
 
+                var changed = new List<string>();
                 await _database.Writer.ExecuteAsync(commands =>
                 {
+                    changed.Clear(); // the work may run again (see SqliteWriter.ExecuteAsync)
                     var update = commands.Get("UPDATE objects SET key_epoch = $p1, stored_size = $p2 WHERE object_id = $p0 AND key_epoch < $p1", 3);
                     update.Parameters[0].Value = o.Id;
                     update.Parameters[1].Value = current;
                     update.Parameters[2].Value = stored;
                     if (update.ExecuteNonQuery() == 1 && File.Exists(temp))
                     {
-                        var files = commands.Get("UPDATE files SET stored_size = $p1 WHERE object_id = $p0", 2);
-                        files.Parameters[0].Value = o.Id;
-                        files.Parameters[1].Value = stored;
-                        files.ExecuteNonQuery();
+                        changed.AddRange(SetStoredSize(commands, o.Id, stored));
                         File.Move(temp, ObjectPath(o.Id), overwrite: true);
                         AtomicFile.FlushFolder(Path.GetDirectoryName(ObjectPath(o.Id))!);
                     }
 
                     return true;
                 }, ct).ConfigureAwait(false);
+                ForgetRows(changed);
             }
             finally
             {

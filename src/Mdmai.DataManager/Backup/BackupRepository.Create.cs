@@ -434,7 +434,7 @@ public sealed partial class BackupRepository
                 }
 
                 // The stage awaited was cancelled because another failed: report that failure, not the cancellation.
-                if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested && FirstFailure(stages) is { } failure)
+                if (IsConsequence(ex) && !cancellationToken.IsCancellationRequested && FirstFailure(stages) is { } failure)
                 {
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
                 }

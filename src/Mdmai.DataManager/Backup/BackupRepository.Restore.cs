@@ -123,7 +123,7 @@ public sealed partial class BackupRepository
             }
 
             // A worker's failure cancelled the reader: report that failure, not the cancellation it caused.
-            if (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested && FirstFailure(workers) is { } failure)
+            if (IsConsequence(ex) && !cancellationToken.IsCancellationRequested && FirstFailure(workers) is { } failure)
             {
                 ExceptionDispatchInfo.Throw(failure);
             }
@@ -146,8 +146,14 @@ public sealed partial class BackupRepository
     }
 
     /// <summary>The failure of the first task that failed other than by cancellation, if any.</summary>
+    /// <summary>
+    /// The failure that ended a pipeline: not a cancellation, and not a channel found closed — both are what the other
+    /// stages see once the failing one has cancelled the run and its channels were closed.
+    /// </summary>
     internal static Exception? FirstFailure(IEnumerable<Task> tasks) =>
-        tasks.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions).FirstOrDefault(e => e is not OperationCanceledException);
+        tasks.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions).FirstOrDefault(e => !IsConsequence(e));
+
+    internal static bool IsConsequence(Exception e) => e is OperationCanceledException or System.Threading.Channels.ChannelClosedException;
 
     private static TreeEntry? Strip(TreeEntry entry, string? prefix)
     {

@@ -21,60 +21,37 @@ internal sealed class Checkpointer : IAsyncDisposable
 
     private readonly string _path;
     private readonly SqliteWriter _writer;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
+    private readonly PeriodicLoop _loop;
 
     public Checkpointer(string path, SqliteWriter writer, TimeSpan interval)
     {
         _path = path;
         _writer = writer;
-        _loop = Task.Run(() => RunAsync(interval));
+        _loop = new PeriodicLoop(interval, TickAsync);
     }
 
     /// <summary>Checkpoints done so far (for tests and status).</summary>
     public long Checkpoints { get; private set; }
 
-    private async Task RunAsync(TimeSpan interval)
+    private async Task TickAsync(CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(interval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-            {
-                var wal = new FileInfo(_path + "-wal");
-                if (!wal.Exists || wal.Length < ThresholdBytes)
-                {
-                    continue;
-                }
-
-                try
-                {
-                    await _writer.ExecuteExclusiveAsync(c => c.Execute("PRAGMA wal_checkpoint(PASSIVE)"), _stop.Token).ConfigureAwait(false);
-                    Checkpoints++;
-                }
-                catch (Exception ex) when (ex is SqliteException or MdmaiException or ObjectDisposedException)
-                {
-                    // A checkpoint that cannot run now (busy, read-only, disk full, closing) runs at the next tick,
-                    // or SQLite's own checkpoint on close does it; nothing is lost by waiting.
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        var wal = new FileInfo(_path + "-wal");
+        if (!wal.Exists || wal.Length < ThresholdBytes)
         {
             return;
         }
 
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _loop.ConfigureAwait(false);
-        _stop.Dispose();
+        try
+        {
+            await _writer.ExecuteExclusiveAsync(c => c.Execute("PRAGMA wal_checkpoint(PASSIVE)"), stop).ConfigureAwait(false);
+            Checkpoints++;
+        }
+        catch (Exception ex) when (ex is SqliteException or MdmaiException or ObjectDisposedException)
+        {
+            // A checkpoint that cannot run now (busy, read-only, disk full, closing) runs at the next tick,
+            // or SQLite's own checkpoint on close does it; nothing is lost by waiting.
+        }
     }
 
-    private int _disposed;
+    public ValueTask DisposeAsync() => _loop.DisposeAsync();
 }

@@ -25,14 +25,12 @@ internal sealed class SearchIndexer : IAsyncDisposable
     private const string AnyPendingSql = "SELECT 1 FROM search_pending LIMIT 1";
 
     private readonly SqliteWriter _writer;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
-    private int _disposed;
+    private readonly PeriodicLoop _loop;
 
     public SearchIndexer(SqliteWriter writer, TimeSpan interval)
     {
         _writer = writer;
-        _loop = Task.Run(() => RunAsync(interval));
+        _loop = new PeriodicLoop(interval, TickAsync);
     }
 
     /// <summary>
@@ -72,39 +70,19 @@ internal sealed class SearchIndexer : IAsyncDisposable
         }
     }
 
-    private async Task RunAsync(TimeSpan interval)
+    private async Task TickAsync(CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(interval);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-            {
-                try
-                {
-                    await CatchUpAsync(_stop.Token).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is MdmaiException or ObjectDisposedException)
-                {
-                    // The database is busy, read-only, full or closing: the queue stays and is indexed at the
-                    // next tick, by the next search or on close. Searches stay correct meanwhile.
-                }
-            }
+            await CatchUpAsync(stop).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is MdmaiException or ObjectDisposedException)
         {
+            // The database is busy, read-only, full or closing: the queue stays and is indexed at the
+            // next tick, by the next search or on close. Searches stay correct meanwhile.
         }
     }
 
     /// <summary>Stops the background loop (the caller then indexes what is left, before the writer closes).</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return;
-        }
-
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _loop.ConfigureAwait(false);
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _loop.DisposeAsync();
 }

@@ -636,8 +636,6 @@ public sealed partial class BackupRepository
         private async Task WorkAsync(CancellationToken ct)
         {
             using var compressor = new Compression.ZstdCompressor(_options.CompressionLevel);
-            using var sampler = new Compression.ZstdCompressor(1);
-            var sample = new byte[Security.ObjectCodec.SampleSize];
             await foreach (var job in _work.Reader.ReadAllAsync(ct).ConfigureAwait(false))
             {
                 var id = _repository._crypto.ComputeId(job.Buffer.AsSpan(RepositoryCrypto.NonceSize, job.Length));
@@ -649,7 +647,7 @@ public sealed partial class BackupRepository
                     continue;
                 }
 
-                var blob = Seal(id, BlobType.Data, job.Buffer, job.Length, job.Cost, compressor, sampler, sample);
+                var blob = Seal(id, BlobType.Data, job.Buffer, job.Length, job.Cost, compressor);
                 await _sealed.Writer.WriteAsync(blob, ct).ConfigureAwait(false);
                 job.Done.SetResult(id);
             }
@@ -659,16 +657,15 @@ public sealed partial class BackupRepository
         /// Seals a blob whose plaintext is at <see cref="RepositoryCrypto.NonceSize"/> in <paramref name="buffer"/>: compressed
         /// into a second buffer when a sample says it pays (and it does), else in place. The buffer not used goes back to the pool.
         /// </summary>
-        private SealedBlob Seal(BlobId id, BlobType type, byte[] buffer, int length, long cost, Compression.ZstdCompressor compressor, Compression.ZstdCompressor sampler, byte[] sample)
+        private SealedBlob Seal(BlobId id, BlobType type, byte[] buffer, int length, long cost, Compression.ZstdCompressor compressor)
         {
             Interlocked.Increment(ref _newBlobs);
             Interlocked.Add(ref _newBytes, length);
             Span<byte> idBytes = stackalloc byte[BlobId.Size];
             id.Write(idBytes);
             var data = buffer.AsSpan(RepositoryCrypto.NonceSize, length);
-            var sampled = Math.Min(length, Security.ObjectCodec.SampleSize);
-            // Compressed only when a sample shrinks by more than 10 % (its frame fits in 90 % of it), and the whole too.
-            if (length >= 64 && sampler.TryCompress(data[..sampled], sample.AsSpan(0, (int)(sampled * 0.9) - 1)) > 0)
+            // Compressed only when a sample pays (the file store's rule: its first 64 KiB shrink by more than 10 %), and the whole too.
+            if (Security.ObjectCodec.IsWorthCompressing(data[..Math.Min(length, Security.ObjectCodec.SampleSize)]))
             {
                 var output = _pool.Rent(length + RepositoryCrypto.Overhead);
                 var compressed = compressor.TryCompress(data, output.AsSpan(RepositoryCrypto.NonceSize, length - 1)); // -1: store it as it is
@@ -735,8 +732,6 @@ public sealed partial class BackupRepository
             var tree = new List<string>();
             var buffer = new ArrayBufferWriter<byte>(64 * 1024);
             using var compressor = new Compression.ZstdCompressor(_options.CompressionLevel);
-            using var sampler = new Compression.ZstdCompressor(1);
-            var sample = new byte[Security.ObjectCodec.SampleSize];
             await foreach (var job in _files.Reader.ReadAllAsync(ct).ConfigureAwait(false))
             {
                 var entry = job.Entry;
@@ -782,19 +777,19 @@ public sealed partial class BackupRepository
                 // Content-defined boundaries between entries keep unchanged stretches of the list in identical blobs.
                 if (buffer.WrittenCount >= TreeBlobMax || (XxHash32.HashToUInt32(System.Text.Encoding.UTF8.GetBytes(entry.Path)) & 0x7F) == 0)
                 {
-                    tree.Add(await FlushTreeAsync(buffer, compressor, sampler, sample, ct).ConfigureAwait(false));
+                    tree.Add(await FlushTreeAsync(buffer, compressor, ct).ConfigureAwait(false));
                 }
             }
 
             if (buffer.WrittenCount > 0 || tree.Count == 0)
             {
-                tree.Add(await FlushTreeAsync(buffer, compressor, sampler, sample, ct).ConfigureAwait(false));
+                tree.Add(await FlushTreeAsync(buffer, compressor, ct).ConfigureAwait(false));
             }
 
             return tree;
         }
 
-        private async Task<string> FlushTreeAsync(ArrayBufferWriter<byte> buffer, Compression.ZstdCompressor compressor, Compression.ZstdCompressor sampler, byte[] sample, CancellationToken ct)
+        private async Task<string> FlushTreeAsync(ArrayBufferWriter<byte> buffer, Compression.ZstdCompressor compressor, CancellationToken ct)
         {
             var data = buffer.WrittenSpan;
             var id = _repository._crypto.ComputeId(data);
@@ -802,7 +797,7 @@ public sealed partial class BackupRepository
             {
                 var copy = _pool.Rent(data.Length + RepositoryCrypto.Overhead);
                 data.CopyTo(copy.AsSpan(RepositoryCrypto.NonceSize));
-                var blob = Seal(id, BlobType.Tree, copy, data.Length, 0, compressor, sampler, sample);
+                var blob = Seal(id, BlobType.Tree, copy, data.Length, 0, compressor);
                 await _sealed.Writer.WriteAsync(blob, ct).ConfigureAwait(false);
             }
 

@@ -6,7 +6,8 @@ namespace Mdmai.DataManager.Compression;
 /// The platform's libzstd, when it has one (every Debian and Ubuntu system does: dpkg depends on it), reached
 /// through function pointers so that a machine without it simply falls back to the managed port. Compressing text
 /// with it is several times faster than with ZstdSharp, and it can spread one stream over several threads. The
-/// frames are the same zstd format either way; decompression stays managed.
+/// frames are the same zstd format either way; whole frames (backup chunks) are decompressed by it too, the
+/// streams of file-store objects by ZstdSharp.
 /// </summary>
 internal static unsafe class NativeZstd
 {
@@ -75,7 +76,6 @@ internal static unsafe class NativeZstd
                 s_isError = (delegate* unmanaged<nuint, uint>)isError;
                 s_getErrorName = (delegate* unmanaged<nuint, byte*>)errorName;
                 IsAvailable = true;
-                Library = name;
                 return;
             }
 
@@ -85,9 +85,6 @@ internal static unsafe class NativeZstd
 
     /// <summary>True when a usable libzstd was found.</summary>
     public static bool IsAvailable { get; }
-
-    /// <summary>The library's file name, for diagnostics.</summary>
-    public static string? Library { get; }
 
     /// <summary><c>ZSTD_inBuffer</c> and <c>ZSTD_outBuffer</c> have the same layout.</summary>
     [StructLayout(LayoutKind.Sequential)]

@@ -4,13 +4,11 @@ namespace Mdmai.DataManager.Compression;
 
 /// <summary>
 /// Where the data manager compresses: the platform's libzstd when it has one (<see cref="NativeZstd"/>), else the
-/// managed ZstdSharp. Both write standard zstd frames, and everything is read back with ZstdSharp.
+/// managed ZstdSharp. Both write standard zstd frames; whole frames are decompressed the same way
+/// (<see cref="TryDecompress"/>), streams by ZstdSharp.
 /// </summary>
 internal static class Zstd
 {
-    /// <summary>"libzstd" or "managed": which compressor this process uses.</summary>
-    public static string Implementation => NativeZstd.IsAvailable ? "libzstd" : "managed";
-
     [ThreadStatic]
     private static nint t_nativeDecompression;
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Mdmai.DataManager;
 using Mdmai.DataManager.Storage;
 using Spectre.Console;
@@ -34,7 +35,7 @@ internal sealed class Output
     public bool Interactive { get; }
     public IAnsiConsole Console { get; }
 
-    public void WriteJson<T>(T value) => _stdout.WriteLine(JsonSerializer.Serialize(value, EntityJson.Indented));
+    public void WriteJson<T>(T value) => _stdout.WriteLine(JsonSerializer.Serialize(value, CliJson.For<T>()));
 
     public void Line(string text) => _stdout.WriteLine(text);
 
@@ -56,7 +57,7 @@ internal sealed class Output
         var code = error is MdmaiException m ? m.Code : MdmaiErrorCode.Unknown;
         if (Json)
         {
-            WriteJson(new { Error = new { Code = EnumText.ToText(code), ExitCode = ExitCodes.For(code), error.Message } });
+            WriteJson(new JsonObject { ["error"] = new JsonObject { ["code"] = EnumText.ToText(code), ["exit_code"] = ExitCodes.For(code), ["message"] = error.Message } });
         }
         else
         {

@@ -16,6 +16,21 @@ public sealed class EntityJsonTests
         return npc;
     }
 
+    public static TheoryData<Type> PublicEnums() => [.. typeof(EntityJson).Assembly.GetExportedTypes().Where(t => t.IsEnum)];
+
+    [Theory]
+    [MemberData(nameof(PublicEnums))]
+    public void Every_public_enum_of_the_library_is_written_as_its_text(Type enumType)
+    {
+        // The converters are listed by hand (native AOT cannot make one per type at run time): a new enum must join the list.
+        Assert.Contains(EntityJson.EnumConverters(), c => c.Type == enumType);
+        var options = new JsonSerializerOptions(EntityJson.Options) { TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver() };
+        foreach (var value in Enum.GetValues(enumType))
+        {
+            Assert.Equal($"\"{EnumText.ToText(enumType, value)}\"", JsonSerializer.Serialize(value, enumType, options));
+        }
+    }
+
     [Fact]
     public void Serialize_writes_snake_case_fields_enum_texts_lowercase_ids_and_the_one_timestamp_format()
     {

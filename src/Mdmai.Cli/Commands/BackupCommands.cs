@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json.Nodes;
 using Mdmai.DataManager;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Configuration;
@@ -108,7 +109,7 @@ internal static class BackupCommands
             var s = result.Snapshot.Stats;
             if (output.Json)
             {
-                output.WriteJson(new { result.Snapshot, result.Errors });
+                output.WriteJson(result);
             }
             else
             {
@@ -133,7 +134,7 @@ internal static class BackupCommands
             var snapshots = await repository.ListSnapshotsAsync(ct);
             if (output.Json)
             {
-                output.WriteJson(new { Items = snapshots, TotalCount = snapshots.Count });
+                output.WriteJson(new JsonObject { ["items"] = CliJson.Node(snapshots), ["total_count"] = snapshots.Count });
                 return ExitCodes.Ok;
             }
 
@@ -194,7 +195,7 @@ internal static class BackupCommands
             }
 
             var pattern = parse.GetValue(path);
-            var entries = new List<object>();
+            var entries = new JsonArray();
             var table = new Table().Border(TableBorder.Rounded).AddColumn("path").AddColumn("type").AddColumn(new TableColumn("size").RightAligned()).AddColumn("modified (UTC)").AddColumn("new");
             await foreach (var e in repository.ListEntriesAsync(snapshot.Id, ct))
             {
@@ -206,7 +207,11 @@ internal static class BackupCommands
                 var status = snapshot.Parent is null ? "added" : changes.TryGetValue(e.Path, out var c) ? (c == SnapshotChange.Added ? "added" : "modified") : "";
                 if (output.Json)
                 {
-                    entries.Add(new { e.Path, Type = e.Type.ToString().ToLowerInvariant(), e.Size, e.Modified, e.Mode, e.LinkTarget, Change = status.Length == 0 ? null : status });
+                    entries.Add((JsonNode)new JsonObject
+                    {
+                        ["path"] = e.Path, ["type"] = e.Type.ToString().ToLowerInvariant(), ["size"] = e.Size, ["modified"] = CliJson.Node(e.Modified),
+                        ["mode"] = e.Mode, ["link_target"] = e.LinkTarget, ["change"] = status.Length == 0 ? null : status,
+                    });
                 }
                 else
                 {
@@ -217,7 +222,7 @@ internal static class BackupCommands
 
             if (output.Json)
             {
-                output.WriteJson(new { Snapshot = snapshot, Entries = entries });
+                output.WriteJson(new JsonObject { ["snapshot"] = CliJson.Node(snapshot), ["entries"] = entries });
                 return ExitCodes.Ok;
             }
 
@@ -260,7 +265,11 @@ internal static class BackupCommands
 
             if (output.Json)
             {
-                output.WriteJson(new { Items = items.Select(d => new { Change = d.Change.ToString().ToLowerInvariant(), d.Path, d.OldSize, d.NewSize }), TotalCount = items.Count });
+                output.WriteJson(new JsonObject
+                {
+                    ["items"] = CliJson.Array(items, d => new JsonObject { ["change"] = d.Change.ToString().ToLowerInvariant(), ["path"] = d.Path, ["old_size"] = d.OldSize, ["new_size"] = d.NewSize }),
+                    ["total_count"] = items.Count,
+                });
             }
 
             return ExitCodes.Ok;
@@ -309,7 +318,7 @@ internal static class BackupCommands
                 removed = (await repository.ForgetAsync(policy, parse.GetValue(dryRun), ct)).Removed;
             }
 
-            output.Report(new { Items = removed, TotalCount = removed.Count, DryRun = parse.GetValue(dryRun) },
+            output.Report(new JsonObject { ["items"] = CliJson.Node(removed), ["total_count"] = removed.Count, ["dry_run"] = parse.GetValue(dryRun) },
                 $"{(parse.GetValue(dryRun) ? "Would forget" : "Forgot")} {removed.Count} snapshot(s){(removed.Count > 0 ? ": " + string.Join(", ", removed.Select(s => s.Id[..8])) : "")}.{(removed.Count > 0 && !parse.GetValue(dryRun) ? " Run 'mdmai backup prune' to free their data." : "")}");
             return ExitCodes.Ok;
         }));
@@ -494,7 +503,7 @@ internal static class BackupCommands
                 File.Delete(temp);
             }
 
-            output.Report(new { Path = full, result.Files, result.Bytes, result.Entries }, $"Wrote {full}: {result.Files} file(s), {GeneralCommands.Bytes(result.Bytes)} before compression. Unpack with: zstd -d < {Path.GetFileName(full)} | tar x");
+            output.Report(new JsonObject { ["path"] = full, ["files"] = result.Files, ["bytes"] = result.Bytes, ["entries"] = result.Entries }, $"Wrote {full}: {result.Files} file(s), {GeneralCommands.Bytes(result.Bytes)} before compression. Unpack with: zstd -d < {Path.GetFileName(full)} | tar x");
             return ExitCodes.Ok;
         }));
         return command;
@@ -518,7 +527,7 @@ internal static class BackupCommands
             var target = context.DataPath(parse);
             var result = await output.WithProgressAsync("Importing", stream.Length, progress => PortableArchive.ImportAsync(stream, target, password,
                 progress is null ? null : new Progress<BackupProgress>(_ => progress.Report(stream.Position)), ct), bytes: true);
-            output.Report(new { DataFolder = Path.GetFullPath(target), result.Files, result.Bytes, result.SkippedIncludes },
+            output.Report(new JsonObject { ["data_folder"] = Path.GetFullPath(target), ["files"] = result.Files, ["bytes"] = result.Bytes, ["skipped_includes"] = result.SkippedIncludes },
                 $"Imported into {Path.GetFullPath(target)}: {result.Files} file(s), {GeneralCommands.Bytes(result.Bytes)}; every hash matched.{(result.SkippedIncludes > 0 ? $" {result.SkippedIncludes} entries of included folders were left out (extract them with tar)." : "")}");
             return ExitCodes.Ok;
         }));

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.CommandLine;
 using System.Globalization;
 using Mdmai.DataManager;
@@ -36,7 +37,7 @@ internal static class DbCommands
             var rows = await output.WithProgressAsync("Exporting SQL", total,
                 progress => SqlDump.ExportAsync(db, path, progress is null ? null : new Progress<SqlDumpProgress>(p => progress.Report(p.Rows)), ct));
             var size = new FileInfo(path).Length;
-            output.Report(new { File = path, Rows = rows, Bytes = size }, $"Exported {rows:N0} rows to {path} ({GeneralCommands.Bytes(size)})");
+            output.Report(new JsonObject { ["file"] = path, ["rows"] = rows, ["bytes"] = size }, $"Exported {rows:N0} rows to {path} ({GeneralCommands.Bytes(size)})");
 
             return ExitCodes.Ok;
         }));
@@ -63,7 +64,7 @@ internal static class DbCommands
             var statements = await output.WithProgressAsync("Importing SQL", File.Exists(dump) ? new FileInfo(dump).Length : null,
                 progress => SqlDump.ImportAsync(dump, databasePath, progress is null ? null : new Progress<SqlDumpProgress>(p => progress.Report(p.Bytes)), ct));
             var folder = await DataFolder.InitAsync(path, cancellationToken: ct);
-            output.Report(new { DataDir = folder.Path, Statements = statements }, $"Imported {dump} into {folder.Path} ({statements:N0} statements)");
+            output.Report(new JsonObject { ["data_dir"] = folder.Path, ["statements"] = statements }, $"Imported {dump} into {folder.Path} ({statements:N0} statements)");
 
             return ExitCodes.Ok;
         }));
@@ -110,7 +111,7 @@ internal static class DbCommands
             var result = await db.CheckAsync(ct);
             if (output.Json)
             {
-                output.WriteJson(new { result.Ok, result.Problems });
+                output.WriteJson(new JsonObject { ["ok"] = result.Ok, ["problems"] = CliJson.Node(result.Problems) });
             }
             else if (result.Ok)
             {
@@ -140,7 +141,7 @@ internal static class DbCommands
             var saved = await db.MaintainAsync(ct);
             if (output.Json)
             {
-                output.WriteJson(new { BytesReclaimed = saved });
+                output.WriteJson(new JsonObject { ["bytes_reclaimed"] = saved });
             }
             else
             {
@@ -165,7 +166,7 @@ internal static class DbCommands
             var after = parse.GetValue(to) is { } target ? await db.MigrateToAsync(target, ct) : before;
             if (output.Json)
             {
-                output.WriteJson(new { From = before, To = after, Latest = MdmaiDatabase.LatestSchemaVersion });
+                output.WriteJson(new JsonObject { ["from"] = before, ["to"] = after, ["latest"] = MdmaiDatabase.LatestSchemaVersion });
             }
             else
             {

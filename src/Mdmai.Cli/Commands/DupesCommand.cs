@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.CommandLine;
 using System.Globalization;
 using Mdmai.DataManager;
@@ -63,12 +64,12 @@ internal static class DupesCommand
         return command;
     }
 
-    private static Dictionary<string, object> Json(DuplicateReport report, DuplicateActionResult? result)
+    private static JsonObject Json(DuplicateReport report, DuplicateActionResult? result)
     {
-        var json = new Dictionary<string, object>(StringComparer.Ordinal)
+        var json = new JsonObject
         {
-            ["groups"] = report.Groups.Select(g => new { g.Size, g.Files }).ToArray(),
-            ["problems"] = report.Problems.Select(p => new { p.Path, p.Message }).ToArray(),
+            ["groups"] = CliJson.Array(report.Groups, g => new JsonObject { ["size"] = g.Size, ["files"] = CliJson.Node(g.Files) }),
+            ["problems"] = Problems(report.Problems),
             ["files_scanned"] = report.FilesScanned,
             ["reclaimable_bytes"] = report.ReclaimableBytes,
         };
@@ -76,13 +77,15 @@ internal static class DupesCommand
         {
             json["action"] = result.Action == DuplicateAction.Delete ? "delete" : "hardlink";
             json["keep"] = result.Keep.ToString().ToLowerInvariant();
-            json["kept"] = result.Kept;
-            json["changed"] = result.Changed;
+            json["kept"] = CliJson.Node(result.Kept);
+            json["changed"] = CliJson.Node(result.Changed);
             json["bytes_freed"] = result.BytesFreed;
-            json["skipped"] = result.Skipped.Select(p => new { p.Path, p.Message }).ToArray();
+            json["skipped"] = Problems(result.Skipped);
         }
 
         return json;
+
+        static JsonArray Problems(IEnumerable<DuplicateProblem> problems) => CliJson.Array(problems, p => new JsonObject { ["path"] = p.Path, ["message"] = p.Message });
     }
 
     private static void WriteText(Output output, DuplicateReport report, DuplicateActionResult? result)

@@ -195,7 +195,7 @@ internal static class EntityCommands
 
             await using var db = await context.OpenDatabaseAsync(parse, ct);
             await select(db).DeleteAsync(key, ct);
-            output.Report(new { Deleted = key }, $"Deleted {name} {key:D}");
+            output.Report(new JsonObject { ["deleted"] = key }, $"Deleted {name} {key:D}");
 
             return ExitCodes.Ok;
         }));
@@ -258,7 +258,7 @@ internal static class EntityCommands
 
             foreach (var item in page.Items)
             {
-                var json = JsonSerializer.SerializeToNode(item, EntityJson.Options)!.AsObject();
+                var json = JsonSerializer.SerializeToNode(item, CliJson.Compact<T>())!.AsObject();
                 table.AddRow(shown.Select(c => Markup.Escape(Display(json[c]))).ToArray());
             }
 
@@ -299,7 +299,7 @@ internal static class EntityCommands
 
             if (output.Json)
             {
-                output.WriteJson(new { Imported = count, Table = store.TableName, File = Path.GetFullPath(path) });
+                output.WriteJson(new JsonObject { ["imported"] = count, ["table"] = store.TableName, ["file"] = Path.GetFullPath(path) });
             }
             else
             {
@@ -325,7 +325,7 @@ internal static class EntityCommands
             {
                 await foreach (var entity in store.StreamAsync(ct))
                 {
-                    output.Line(JsonSerializer.Serialize(entity, EntityJson.Options));
+                    output.Line(JsonSerializer.Serialize(entity, CliJson.Compact<T>()));
                 }
 
                 return ExitCodes.Ok;
@@ -341,7 +341,7 @@ internal static class EntityCommands
                 {
                     await foreach (var entity in store.StreamAsync(ct))
                     {
-                        await writer.WriteLineAsync(JsonSerializer.Serialize(entity, EntityJson.Options));
+                        await writer.WriteLineAsync(JsonSerializer.Serialize(entity, CliJson.Compact<T>()));
                         count++;
                     }
 
@@ -356,7 +356,7 @@ internal static class EntityCommands
                 File.Delete(temp);
             }
 
-            output.Report(new { Exported = count, Table = store.TableName, File = full }, $"Exported {count} {name} record(s) to {full}");
+            output.Report(new JsonObject { ["exported"] = count, ["table"] = store.TableName, ["file"] = full }, $"Exported {count} {name} record(s) to {full}");
 
             return ExitCodes.Ok;
         }));
@@ -376,7 +376,7 @@ internal static class EntityCommands
             output.Line(headline);
         }
 
-        var json = JsonSerializer.SerializeToNode(record, EntityJson.Options)!.AsObject();
+        var json = JsonSerializer.SerializeToNode(record, CliJson.Compact<T>())!.AsObject();
         var table = new Table().Border(TableBorder.Rounded).AddColumn("field").AddColumn("value");
         foreach (var (key, value) in json)
         {

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.CommandLine;
 using System.Globalization;
 using Mdmai.DataManager;
@@ -89,7 +90,7 @@ internal static class FilesCommands
                 progress is null ? null : new Progress<FolderImportProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
             if (output.Json)
             {
-                output.WriteJson(new { result.Imported, result.Errors });
+                output.WriteJson(result);
             }
             else
             {
@@ -123,7 +124,7 @@ internal static class FilesCommands
             var written = await open.Store.ExportAsync(key, parse.GetValue(destination)!, parse.GetValue(force), ct);
             if (output.Json)
             {
-                output.WriteJson(new { Id = key, Path = written });
+                output.WriteJson(new JsonObject { ["id"] = key, ["path"] = written });
             }
             else
             {
@@ -210,7 +211,7 @@ internal static class FilesCommands
             await open.Store.DeleteAsync(key, ct);
             if (output.Json)
             {
-                output.WriteJson(new { Deleted = key });
+                output.WriteJson(new JsonObject { ["deleted"] = key });
             }
             else
             {
@@ -260,7 +261,7 @@ internal static class FilesCommands
             var problems = await output.WithProgressAsync("Verifying", stats.Objects, progress => open.Store.VerifyAsync(progress, ct));
             if (output.Json)
             {
-                output.WriteJson(new { Ok = problems.Count == 0, Objects = stats.Objects, Problems = problems });
+                output.WriteJson(new JsonObject { ["ok"] = problems.Count == 0, ["objects"] = stats.Objects, ["problems"] = CliJson.Node(problems) });
             }
             else
             {

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.CommandLine;
 using System.Globalization;
 using Mdmai.DataManager;
@@ -43,7 +44,7 @@ internal static class GeneralCommands
 
             if (output.Json)
             {
-                output.WriteJson(new { DataDir = folder.Path, Created = !existed, folder.Config });
+                output.WriteJson(new JsonObject { ["data_dir"] = folder.Path, ["created"] = !existed, ["config"] = CliJson.Node(folder.Config) });
             }
             else
             {
@@ -81,12 +82,18 @@ internal static class GeneralCommands
             var repository = await BackupRepository.ExistsAsync(new LocalFolderBackend(folder.BackupRepositoryPath), ct);
             if (output.Json)
             {
-                output.WriteJson(new
+                output.WriteJson(new JsonObject
                 {
-                    DataDir = folder.Path, Initialised = initialised, folder.Config, Database = stats,
-                    Cache = cache is { } c0 ? new { SessionEnded = c0.Time, c0.Statistics.Hits, c0.Statistics.Misses, c0.Statistics.Evictions, c0.Statistics.HitRate, c0.Statistics.Count, c0.Statistics.Bytes, c0.Statistics.CapacityBytes } : null,
-                    LastIntegrityCheck = integrity,
-                    BackupRepository = new { Path = folder.BackupRepositoryPath, Exists = repository },
+                    ["data_dir"] = folder.Path, ["initialised"] = initialised, ["config"] = CliJson.Node(folder.Config), ["database"] = CliJson.Node(stats),
+                    ["cache"] = cache is { } c0
+                        ? new JsonObject
+                        {
+                            ["session_ended"] = CliJson.Node(c0.Time), ["hits"] = c0.Statistics.Hits, ["misses"] = c0.Statistics.Misses, ["evictions"] = c0.Statistics.Evictions,
+                            ["hit_rate"] = c0.Statistics.HitRate, ["count"] = c0.Statistics.Count, ["bytes"] = c0.Statistics.Bytes, ["capacity_bytes"] = c0.Statistics.CapacityBytes,
+                        }
+                        : null,
+                    ["last_integrity_check"] = CliJson.Node(integrity),
+                    ["backup_repository"] = new JsonObject { ["path"] = folder.BackupRepositoryPath, ["exists"] = repository },
                 });
                 return ExitCodes.Ok;
             }
@@ -143,7 +150,7 @@ internal static class GeneralCommands
             var hits = await db.SearchAsync(string.Join(' ', parse.GetValue(text)!), parse.GetValue(limit), parse.GetValue(type), ct);
             if (output.Json)
             {
-                output.WriteJson(new { Items = hits, TotalCount = hits.Count });
+                output.WriteJson(new JsonObject { ["items"] = CliJson.Node(hits), ["total_count"] = hits.Count });
                 return ExitCodes.Ok;
             }
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.CommandLine;
 using Mdmai.DataManager;
 using Mdmai.DataManager.Backup;
@@ -107,7 +108,11 @@ internal static class IntegrityCommands
             var report = await output.WithProgressAsync("Checking", null, progress => session.Checker.CheckAsync(new IntegrityOptions { ReadData = parse.GetValue(readData), Backups = !parse.GetValue(noBackups) }, progress, ct));
             if (output.Json)
             {
-                output.WriteJson(new { report.Ok, report.Errors, report.Warnings, report.Objects, report.ObjectsRead, report.DurationSeconds, report.Issues });
+                output.WriteJson(new JsonObject
+                {
+                    ["ok"] = report.Ok, ["errors"] = report.Errors, ["warnings"] = report.Warnings, ["objects"] = report.Objects, ["objects_read"] = report.ObjectsRead,
+                    ["duration_seconds"] = report.DurationSeconds, ["issues"] = CliJson.Node(report.Issues),
+                });
             }
             else
             {
@@ -132,7 +137,7 @@ internal static class IntegrityCommands
             {
                 if (output.Json)
                 {
-                    output.WriteJson(new { DryRun = true, findings.Issues });
+                    output.WriteJson(new JsonObject { ["dry_run"] = true, ["issues"] = CliJson.Node(findings.Issues) });
                 }
                 else
                 {
@@ -147,7 +152,11 @@ internal static class IntegrityCommands
             var after = await session.Checker.CheckAsync(new IntegrityOptions { ReadData = true, Backups = false }, null, ct);
             if (output.Json)
             {
-                output.WriteJson(new { repair, After = new { after.Ok, after.Errors, after.Warnings, after.Issues } });
+                output.WriteJson(new JsonObject
+                {
+                    ["repair"] = CliJson.Node(repair),
+                    ["after"] = new JsonObject { ["ok"] = after.Ok, ["errors"] = after.Errors, ["warnings"] = after.Warnings, ["issues"] = CliJson.Node(after.Issues) },
+                });
             }
             else
             {

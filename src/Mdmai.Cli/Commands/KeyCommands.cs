@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.CommandLine;
 using Mdmai.DataManager;
 using Mdmai.DataManager.Configuration;
@@ -42,7 +43,7 @@ internal static class KeyCommands
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var (folder, keys) = await OpenAsync(context, parse, ct);
-            output.Report(new { folder.Config.EncryptionEnabled, keys.Epochs, keys.HasRecoveryKey, Kdf = keys.PasswordKdf }, $"Encryption {(folder.Config.EncryptionEnabled ? "on" : "off")}; key epochs {string.Join(", ", keys.Epochs)}; recovery key {(keys.HasRecoveryKey ? "set" : "not set")}; Argon2id {keys.PasswordKdf.MemoryKib / 1024} MiB × {keys.PasswordKdf.Iterations}.");
+            output.Report(new JsonObject { ["encryption_enabled"] = folder.Config.EncryptionEnabled, ["epochs"] = CliJson.Node(keys.Epochs), ["has_recovery_key"] = keys.HasRecoveryKey, ["kdf"] = CliJson.Node(keys.PasswordKdf) }, $"Encryption {(folder.Config.EncryptionEnabled ? "on" : "off")}; key epochs {string.Join(", ", keys.Epochs)}; recovery key {(keys.HasRecoveryKey ? "set" : "not set")}; Argon2id {keys.PasswordKdf.MemoryKib / 1024} MiB × {keys.PasswordKdf.Iterations}.");
 
             return ExitCodes.Ok;
         }));
@@ -78,7 +79,7 @@ internal static class KeyCommands
                 }
             }
 
-            output.Report(new { Changed = true, BackupRepository = backups.Length > 0 }, $"Password changed. The recovery key, if any, still works.{backups}");
+            output.Report(new JsonObject { ["changed"] = true, ["backup_repository"] = backups.Length > 0 }, $"Password changed. The recovery key, if any, still works.{backups}");
 
             return ExitCodes.Ok;
         }));
@@ -95,7 +96,7 @@ internal static class KeyCommands
             var recovery = await keys.AddRecoveryKeyAsync(password, ct);
             if (output.Json)
             {
-                output.WriteJson(new { RecoveryKey = recovery });
+                output.WriteJson(new JsonObject { ["recovery_key"] = recovery });
             }
             else
             {
@@ -133,7 +134,7 @@ internal static class KeyCommands
             await using var db = await folder.OpenDatabaseAsync(cancellationToken: ct);
             var store = new FileStore(db, folder.Path, ring);
             var count = await output.WithProgressAsync("Re-encrypting", null, progress => store.ReencryptAsync(progress, ct));
-            output.Report(new { Epoch = ring.Current.Epoch, Reencrypted = count }, $"New writes use key epoch {ring.Current.Epoch}; re-encrypted {count} object(s). If this was interrupted, run 'mdmai key rotate --resume'.");
+            output.Report(new JsonObject { ["epoch"] = ring.Current.Epoch, ["reencrypted"] = count }, $"New writes use key epoch {ring.Current.Epoch}; re-encrypted {count} object(s). If this was interrupted, run 'mdmai key rotate --resume'.");
 
             return ExitCodes.Ok;
         }));

@@ -771,7 +771,7 @@ public sealed partial class BackupRepository
 
                 using (var json = new Utf8JsonWriter(buffer))
                 {
-                    JsonSerializer.Serialize(json, entry, TreeEntry.Json);
+                    JsonSerializer.Serialize(json, entry, TreeEntry.Json.For<TreeEntry>());
                 }
 
                 // Content-defined boundaries between entries keep unchanged stretches of the list in identical blobs.

@@ -166,14 +166,7 @@ public sealed partial class BackupRepository
                 }
             }
 
-            var document = JsonSerializer.SerializeToUtf8Bytes(new
-            {
-                Format = ArchiveFormat,
-                Version = 1,
-                Snapshot = snapshot.Info,
-                Encrypted = keys is not null,
-                Entries = manifest,
-            }, Json);
+            var document = JsonSerializer.SerializeToUtf8Bytes(new ArchiveManifest(ArchiveFormat, 1, snapshot.Info, keys is not null, manifest), Json.For<ArchiveManifest>());
             var now = DateTimeOffset.UtcNow;
             await tar.WriteFileAsync("manifest.json", document.Length, now, 0x1A4, new MemoryStream(document), cancellationToken).ConfigureAwait(false);
             var sums = Encoding.UTF8.GetBytes(string.Concat(manifest.Select(m => $"{m.Sha256}  {m.Path}\n")));
@@ -190,6 +183,9 @@ public sealed partial class BackupRepository
     }
 
     internal sealed record ManifestEntry(string Path, long Size, string Sha256, string? FileId, string? ObjectId);
+
+    /// <summary><c>manifest.json</c> of a portable archive (docs/backup-format.md).</summary>
+    internal sealed record ArchiveManifest(string Format, int Version, SnapshotInfo Snapshot, bool Encrypted, IReadOnlyList<ManifestEntry> Entries);
 
     private sealed record CatalogRow(string FileId, string Name, string Category, string ObjectId, long Size, string Storage)
     {

@@ -37,12 +37,16 @@ public sealed partial class BackupRepository : IDisposable
     internal const int FormatVersion = 1;
     internal const string FormatName = "mdmai-backup";
 
-    internal static readonly JsonSerializerOptions Json = new()
+    internal static readonly JsonSerializerOptions Json = new JsonSerializerOptions
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
+        Converters =
+        {
+            new JsonStringEnumConverter<SnapshotKind>(JsonNamingPolicy.SnakeCaseLower),
+            new JsonStringEnumConverter<SnapshotEntryType>(JsonNamingPolicy.SnakeCaseLower),
+        },
+    }.Generated();
 
     private readonly RepositoryConfig _config;
     private readonly RepositoryCrypto _crypto;
@@ -91,7 +95,7 @@ public sealed partial class BackupRepository : IDisposable
 
         try
         {
-            return JsonSerializer.Deserialize<RepositoryConfig>(await backend.ReadAllAsync(RepositoryNames.Config, cancellationToken).ConfigureAwait(false), Json)?.Encrypted ?? false;
+            return JsonSerializer.Deserialize(await backend.ReadAllAsync(RepositoryNames.Config, cancellationToken).ConfigureAwait(false), Json.For<RepositoryConfig>())?.Encrypted ?? false;
         }
         catch (JsonException ex)
         {
@@ -155,7 +159,7 @@ public sealed partial class BackupRepository : IDisposable
         }
 
         // The config goes last: until it exists, there is no repository, and a half-made one can be made again.
-        await backend.WriteAllAsync(RepositoryNames.Config, JsonSerializer.SerializeToUtf8Bytes(config, Json), cancellationToken).ConfigureAwait(false);
+        await backend.WriteAllAsync(RepositoryNames.Config, JsonSerializer.SerializeToUtf8Bytes(config, Json.For<RepositoryConfig>()), cancellationToken).ConfigureAwait(false);
         return new BackupRepository(backend, config, crypto);
     }
 
@@ -177,7 +181,7 @@ public sealed partial class BackupRepository : IDisposable
         RepositoryConfig? config;
         try
         {
-            config = JsonSerializer.Deserialize<RepositoryConfig>(bytes, Json);
+            config = JsonSerializer.Deserialize(bytes, Json.For<RepositoryConfig>());
         }
         catch (JsonException ex)
         {
@@ -431,7 +435,7 @@ public sealed partial class BackupRepository : IDisposable
         try
         {
             var plain = _crypto.Open(bytes, SnapshotAssociatedData(id), $"Snapshot '{id}'");
-            var document = JsonSerializer.Deserialize<SnapshotDocument>(plain, Json)
+            var document = JsonSerializer.Deserialize(plain, Json.For<SnapshotDocument>())
                 ?? throw new InvalidDataException($"Snapshot '{id}' is empty.");
             if (document.Version > 1)
             {
@@ -455,7 +459,7 @@ public sealed partial class BackupRepository : IDisposable
     {
         var id = RepositoryNames.NewId();
         document.Id = id;
-        var plain = JsonSerializer.SerializeToUtf8Bytes(document, Json);
+        var plain = JsonSerializer.SerializeToUtf8Bytes(document, Json.For<SnapshotDocument>());
         await Backend.WriteAllAsync($"{RepositoryNames.Snapshots}/{id}", _crypto.Seal(plain, SnapshotAssociatedData(id)), cancellationToken).ConfigureAwait(false);
         return id;
     }
@@ -527,7 +531,7 @@ public sealed partial class BackupRepository : IDisposable
                 TreeEntry? entry;
                 try
                 {
-                    entry = JsonSerializer.Deserialize<TreeEntry>(blob.AsSpan(start, end - start), TreeEntry.Json);
+                    entry = JsonSerializer.Deserialize(blob.AsSpan(start, end - start), TreeEntry.Json.For<TreeEntry>());
                     foreach (var chunk in entry?.Chunks ?? [])
                     {
                         _ = BlobId.Parse(chunk);
@@ -641,22 +645,22 @@ public sealed partial class BackupRepository : IDisposable
 
     internal sealed record RepositoryConfig
     {
-        public string Format { get; init; } = "";
-        public int Version { get; init; }
-        public string Id { get; init; } = "";
-        public bool Encrypted { get; init; }
-        public int PackSize { get; init; } = 16 * 1024 * 1024;
-        public ChunkerConfig Chunker { get; init; } = new();
-        public string CreatedAt { get; init; } = "";
-        public string? KeyCheck { get; init; }
+        public string Format { get; set; } = "";
+        public int Version { get; set; }
+        public string Id { get; set; } = "";
+        public bool Encrypted { get; set; }
+        public int PackSize { get; set; } = 16 * 1024 * 1024;
+        public ChunkerConfig Chunker { get; set; } = new();
+        public string CreatedAt { get; set; } = "";
+        public string? KeyCheck { get; set; }
     }
 
     internal sealed record ChunkerConfig
     {
-        public string Algorithm { get; init; } = "fastcdc-gear64";
-        public int Min { get; init; }
-        public int Average { get; init; }
-        public int Max { get; init; }
+        public string Algorithm { get; set; } = "fastcdc-gear64";
+        public int Min { get; set; }
+        public int Average { get; set; }
+        public int Max { get; set; }
 
         public ChunkerParameters ToParameters() => new(Min, Average, Max);
     }
@@ -664,16 +668,16 @@ public sealed partial class BackupRepository : IDisposable
     internal sealed class SnapshotDocument
     {
         [JsonIgnore] public string Id { get; set; } = "";
-        public int Version { get; init; } = 1;
-        public DateTimeOffset Time { get; init; }
-        public SnapshotKind Kind { get; init; }
-        public IReadOnlyList<string> Tags { get; init; } = [];
-        public string? Description { get; init; }
-        public string Host { get; init; } = "";
-        public string? Parent { get; init; }
-        public IReadOnlyList<string> Sources { get; init; } = [];
-        public IReadOnlyList<string> Tree { get; init; } = [];
-        public SnapshotStats Stats { get; init; } = new();
+        public int Version { get; set; } = 1;
+        public DateTimeOffset Time { get; set; }
+        public SnapshotKind Kind { get; set; }
+        public IReadOnlyList<string> Tags { get; set; } = [];
+        public string? Description { get; set; }
+        public string Host { get; set; } = "";
+        public string? Parent { get; set; }
+        public IReadOnlyList<string> Sources { get; set; } = [];
+        public IReadOnlyList<string> Tree { get; set; } = [];
+        public SnapshotStats Stats { get; set; } = new();
 
         public SnapshotInfo Info => new()
         {

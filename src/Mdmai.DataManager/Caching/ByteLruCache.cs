@@ -19,18 +19,18 @@ public static class CacheStatisticsFile
     /// <summary>File name, in the data folder, of the last app session's cache counters.</summary>
     public const string FileName = "cache-stats.json";
 
-    private static readonly System.Text.Json.JsonSerializerOptions Json = new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }.Generated();
 
     /// <summary>Records a session's counters (the app does this when it closes), atomically.</summary>
     public static Task SaveAsync(string dataFolder, CacheStatistics statistics, DateTimeOffset time, CancellationToken cancellationToken = default) =>
-        Configuration.AtomicFile.WriteAllBytesAsync(Path.Combine(dataFolder, FileName), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new Saved(time, statistics), Json), cancellationToken);
+        Configuration.AtomicFile.WriteAllBytesAsync(Path.Combine(dataFolder, FileName), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new Saved(time, statistics), Json.For<Saved>()), cancellationToken);
 
     /// <summary>The last recorded session's counters and when it ended, or null when none was recorded (or the file is damaged).</summary>
     public static (DateTimeOffset Time, CacheStatistics Statistics)? Load(string dataFolder)
     {
         try
         {
-            var saved = System.Text.Json.JsonSerializer.Deserialize<Saved>(File.ReadAllBytes(Path.Combine(dataFolder, FileName)), Json);
+            var saved = System.Text.Json.JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(dataFolder, FileName)), Json.For<Saved>());
             return saved?.Statistics is null ? null : (saved.Time, saved.Statistics);
         }
         catch (Exception ex) when (ex is IOException or System.Text.Json.JsonException)
@@ -39,7 +39,7 @@ public static class CacheStatisticsFile
         }
     }
 
-    private sealed record Saved(DateTimeOffset Time, CacheStatistics Statistics);
+    internal sealed record Saved(DateTimeOffset Time, CacheStatistics Statistics);
 }
 
 /// <summary>

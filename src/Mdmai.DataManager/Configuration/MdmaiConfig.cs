@@ -10,38 +10,38 @@ namespace Mdmai.DataManager.Configuration;
 public sealed record MdmaiConfig
 {
     /// <summary>Whether files and sensitive columns are encrypted at rest. Default: false.</summary>
-    public bool EncryptionEnabled { get; init; }
+    public bool EncryptionEnabled { get; set; }
 
     /// <summary>Minutes between automatic backups; 0 disables them. Default: 60.</summary>
-    public int AutoBackupIntervalMinutes { get; init; } = 60;
+    public int AutoBackupIntervalMinutes { get; set; } = 60;
 
     /// <summary>How many automatic backups retention keeps. Default: 10.</summary>
-    public int MaxBackupCount { get; init; } = 10;
+    public int MaxBackupCount { get; set; } = 10;
 
     /// <summary>Upper bound of the cache, in megabytes. Default: 500.</summary>
-    public int CacheSizeLimitMb { get; init; } = 500;
+    public int CacheSizeLimitMb { get; set; } = 500;
 
     /// <summary>Whether scheduled integrity checks run. Default: true.</summary>
-    public bool IntegrityCheckingEnabled { get; init; } = true;
+    public bool IntegrityCheckingEnabled { get; set; } = true;
 
     /// <summary>Hours between scheduled integrity checks. Default: 24.</summary>
-    public int IntegrityCheckIntervalHours { get; init; } = 24;
+    public int IntegrityCheckIntervalHours { get; set; } = 24;
 
     /// <summary>zstd level used for backups, 1 to 19. Default: 6.</summary>
-    public int BackupCompressionLevel { get; init; } = 6;
+    public int BackupCompressionLevel { get; set; } = 6;
 
     /// <summary>Folder of the backup repository (another disk, say); relative paths are under the data folder. Default: <c>backups</c>.</summary>
-    public string BackupRepository { get; init; } = "backups";
+    public string BackupRepository { get; set; } = "backups";
 
     /// <summary>Whether closing the app takes a backup. Default: false.</summary>
-    public bool BackupOnShutdown { get; init; }
+    public bool BackupOnShutdown { get; set; }
 
-    internal static readonly JsonSerializerOptions SerializerOptions = new()
+    internal static readonly JsonSerializerOptions SerializerOptions = new JsonSerializerOptions
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         WriteIndented = true,
-    };
+    }.Generated();
 
     /// <summary>Checks every field's range and throws <see cref="MdmaiException"/> naming the first bad one.</summary>
     public void Validate()
@@ -70,7 +70,7 @@ public sealed record MdmaiConfig
         try
         {
             await using var stream = File.OpenRead(path);
-            config = await JsonSerializer.DeserializeAsync<MdmaiConfig>(stream, SerializerOptions, cancellationToken).ConfigureAwait(false);
+            config = await JsonSerializer.DeserializeAsync(stream, SerializerOptions.For<MdmaiConfig>(), cancellationToken).ConfigureAwait(false);
         }
         catch (FileNotFoundException)
         {
@@ -92,7 +92,7 @@ public sealed record MdmaiConfig
     public Task SaveAsync(string path, CancellationToken cancellationToken = default)
     {
         Validate();
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(this, SerializerOptions);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(this, SerializerOptions.For<MdmaiConfig>());
         return AtomicFile.WriteAllBytesAsync(path, bytes, cancellationToken);
     }
 }

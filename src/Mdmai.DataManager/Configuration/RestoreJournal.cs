@@ -22,10 +22,12 @@ internal static class RestoreJournal
         [property: System.Text.Json.Serialization.JsonPropertyName("items")] IReadOnlyList<string> Items,
         [property: System.Text.Json.Serialization.JsonPropertyName("restored")] IReadOnlyList<string> Restored);
 
+    private static readonly JsonSerializerOptions Json = new JsonSerializerOptions().Generated();
+
     public static string PathIn(string dataFolder) => Path.Combine(dataFolder, FileName);
 
     public static async Task WriteAsync(string dataFolder, Entry entry, CancellationToken cancellationToken) =>
-        await AtomicFile.WriteAllBytesAsync(PathIn(dataFolder), JsonSerializer.SerializeToUtf8Bytes(entry), cancellationToken).ConfigureAwait(false);
+        await AtomicFile.WriteAllBytesAsync(PathIn(dataFolder), JsonSerializer.SerializeToUtf8Bytes(entry, Json.For<Entry>()), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Rolls back an interrupted in-place restore; true when there was one.</summary>
     public static bool Recover(string dataFolder)
@@ -39,7 +41,7 @@ internal static class RestoreJournal
         Entry? entry;
         try
         {
-            entry = JsonSerializer.Deserialize<Entry>(File.ReadAllBytes(path));
+            entry = JsonSerializer.Deserialize(File.ReadAllBytes(path), Json.For<Entry>());
         }
         catch (JsonException ex)
         {

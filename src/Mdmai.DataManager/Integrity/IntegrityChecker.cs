@@ -453,13 +453,13 @@ public sealed class IntegrityChecker
     /// <summary>The record of past checks (<c>integrity.json</c> in the data folder): the last results and where sliced checks continue.</summary>
     internal sealed record History
     {
-        public int NextSlice { get; init; }
-        public IReadOnlyList<HistoryEntry> Runs { get; init; } = [];
+        public int NextSlice { get; set; }
+        public IReadOnlyList<HistoryEntry> Runs { get; set; } = [];
     }
 
     internal sealed record HistoryEntry(DateTimeOffset CheckedAt, bool ReadData, int Slice, int Slices, int Errors, int Warnings, long ObjectsRead, double DurationSeconds, IReadOnlyList<IntegrityIssue> Issues);
 
-    internal static readonly JsonSerializerOptions HistoryJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+    internal static readonly JsonSerializerOptions HistoryJson = new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }.Generated();
 
     /// <summary>Path of the check history.</summary>
     public string HistoryPath => Path.Combine(_folder.Path, "integrity.json");
@@ -476,7 +476,7 @@ public sealed class IntegrityChecker
         var report = await CheckAsync(new IntegrityOptions { ReadData = true, SliceCount = slices, SliceIndex = slice }, null, cancellationToken).ConfigureAwait(false);
         var entry = new HistoryEntry(report.CheckedAt, true, slice, slices, report.Errors, report.Warnings, report.ObjectsRead, report.DurationSeconds, [.. report.Issues.Take(100)]);
         var updated = new History { NextSlice = (slice + 1) % slices, Runs = [.. history.Runs.TakeLast(29), entry] };
-        await AtomicFile.WriteAllBytesAsync(HistoryPath, JsonSerializer.SerializeToUtf8Bytes(updated, HistoryJson), cancellationToken).ConfigureAwait(false);
+        await AtomicFile.WriteAllBytesAsync(HistoryPath, JsonSerializer.SerializeToUtf8Bytes(updated, HistoryJson.For<History>()), cancellationToken).ConfigureAwait(false);
         return report;
     }
 
@@ -485,7 +485,7 @@ public sealed class IntegrityChecker
     {
         try
         {
-            var history = JsonSerializer.Deserialize<History>(File.ReadAllBytes(Path.Combine(dataFolder, "integrity.json")), HistoryJson);
+            var history = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(dataFolder, "integrity.json")), HistoryJson.For<History>());
             return history?.Runs.Count > 0 ? new ScheduledCheck(history.Runs[^1].CheckedAt, history.Runs[^1].Errors, history.Runs[^1].Warnings, history.Runs[^1].ObjectsRead) : null;
         }
         catch (Exception ex) when (ex is IOException or JsonException)
@@ -504,7 +504,7 @@ public sealed class IntegrityChecker
         try
         {
             await using var stream = File.OpenRead(HistoryPath);
-            return await JsonSerializer.DeserializeAsync<History>(stream, HistoryJson, cancellationToken).ConfigureAwait(false) ?? new History();
+            return await JsonSerializer.DeserializeAsync(stream, HistoryJson.For<History>(), cancellationToken).ConfigureAwait(false) ?? new History();
         }
         catch (JsonException)
         {

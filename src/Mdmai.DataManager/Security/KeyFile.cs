@@ -32,12 +32,12 @@ public sealed class KeyFile
     private const int FormatVersion = 1;
     private const string Format = "mdmai-keys";
 
-    private static readonly JsonSerializerOptions Json = new()
+    private static readonly JsonSerializerOptions Json = new JsonSerializerOptions
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
+    }.Generated();
 
     private readonly string? _path;
     private Document _document;
@@ -93,7 +93,7 @@ public sealed class KeyFile
         Document? document;
         try
         {
-            document = JsonSerializer.Deserialize<Document>(bytes, Json);
+            document = JsonSerializer.Deserialize(bytes, Json.For<Document>());
         }
         catch (JsonException ex)
         {
@@ -104,7 +104,7 @@ public sealed class KeyFile
     }
 
     /// <summary>The key file's bytes, as written to disk.</summary>
-    internal byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(_document, Json);
+    internal byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(_document, Json.For<Document>());
 
     private static Document NewDocument(string password, KdfParameters? kdf, TimeProvider? clock)
     {
@@ -139,7 +139,7 @@ public sealed class KeyFile
         try
         {
             await using var stream = File.OpenRead(path);
-            document = await JsonSerializer.DeserializeAsync<Document>(stream, Json, cancellationToken).ConfigureAwait(false);
+            document = await JsonSerializer.DeserializeAsync(stream, Json.For<Document>(), cancellationToken).ConfigureAwait(false);
         }
         catch (FileNotFoundException ex)
         {
@@ -493,32 +493,32 @@ public sealed class KeyFile
         return [.. output];
     }
 
-    private sealed record Document
+    internal sealed record Document
     {
-        public string Format { get; init; } = "";
-        public int Version { get; init; }
-        public string CreatedAt { get; init; } = "";
-        public IReadOnlyList<Slot> Slots { get; init; } = [];
-        public IReadOnlyList<WrappedKey> DataKeys { get; init; } = [];
+        public string Format { get; set; } = "";
+        public int Version { get; set; }
+        public string CreatedAt { get; set; } = "";
+        public IReadOnlyList<Slot> Slots { get; set; } = [];
+        public IReadOnlyList<WrappedKey> DataKeys { get; set; } = [];
     }
 
-    private sealed record Slot
+    internal sealed record Slot
     {
-        public string Kind { get; init; } = "";
-        public string Kdf { get; init; } = "";
-        public long? MemoryKib { get; init; }
-        public long? Iterations { get; init; }
-        public int? Parallelism { get; init; }
-        public string Salt { get; init; } = "";
-        public string Nonce { get; init; } = "";
-        public string Wrapped { get; init; } = "";
+        public string Kind { get; set; } = "";
+        public string Kdf { get; set; } = "";
+        public long? MemoryKib { get; set; }
+        public long? Iterations { get; set; }
+        public int? Parallelism { get; set; }
+        public string Salt { get; set; } = "";
+        public string Nonce { get; set; } = "";
+        public string Wrapped { get; set; } = "";
     }
 
-    private sealed record WrappedKey
+    internal sealed record WrappedKey
     {
-        public uint Epoch { get; init; }
-        public string CreatedAt { get; init; } = "";
-        public string Nonce { get; init; } = "";
-        public string Wrapped { get; init; } = "";
+        public uint Epoch { get; set; }
+        public string CreatedAt { get; set; } = "";
+        public string Nonce { get; set; } = "";
+        public string Wrapped { get; set; } = "";
     }
 }

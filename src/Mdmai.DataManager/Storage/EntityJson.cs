@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Mdmai.DataManager.Storage.Entities;
 
 namespace Mdmai.DataManager.Storage;
 
@@ -24,10 +25,13 @@ public static class EntityJson
             WriteIndented = indented,
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         };
-        options.Converters.Add(new EnumTextConverterFactory());
+        foreach (var converter in EnumConverters())
+        {
+            options.Converters.Add(converter);
+        }
+
         options.Converters.Add(new TimestampConverter());
-        options.MakeReadOnly(populateMissingResolver: true);
-        return options;
+        return options.Generated();
     }
 
     /// <summary>
@@ -40,7 +44,7 @@ public static class EntityJson
         ArgumentNullException.ThrowIfNull(json);
         try
         {
-            return JsonSerializer.Deserialize<T>(json, Options)
+            return JsonSerializer.Deserialize(json, Options.For<T>())
                 ?? throw new MdmaiException(MdmaiErrorCode.MalformedJson, $"Expected a JSON object describing a {typeof(T).Name}, got null.");
         }
         catch (JsonException ex)
@@ -86,13 +90,21 @@ public static class EntityJson
             writer.WriteStringValue(Timestamps.Format(value));
     }
 
-    private sealed class EnumTextConverterFactory : JsonConverterFactory
-    {
-        public override bool CanConvert(Type typeToConvert) => typeToConvert.IsEnum;
-
-        public override JsonConverter CreateConverter(Type typeToConvert, JsonSerializerOptions options) =>
-            (JsonConverter)Activator.CreateInstance(typeof(EnumTextConverter<>).MakeGenericType(typeToConvert))!;
-    }
+    /// <summary>
+    /// A converter for every public enum of the library, named one by one: a converter made per type at run time would
+    /// need code generated at run time, which native AOT has not got. A test checks that none is missing.
+    /// </summary>
+    internal static JsonConverter[] EnumConverters() =>
+    [
+        new EnumTextConverter<CampaignStatus>(), new EnumTextConverter<CharacterStatus>(), new EnumTextConverter<NpcRole>(),
+        new EnumTextConverter<NpcImportance>(), new EnumTextConverter<SessionStatus>(), new EnumTextConverter<AccessLevel>(),
+        new EnumTextConverter<LocationType>(), new EnumTextConverter<ItemType>(), new EnumTextConverter<Rarity>(),
+        new EnumTextConverter<SpellSchool>(), new EnumTextConverter<AssetType>(), new EnumTextConverter<AuditOperation>(),
+        new EnumTextConverter<FieldKind>(), new EnumTextConverter<MdmaiErrorCode>(), new EnumTextConverter<Files.DuplicateAction>(),
+        new EnumTextConverter<Files.KeepRule>(), new EnumTextConverter<Files.DuplicateStage>(), new EnumTextConverter<Files.FileCategory>(),
+        new EnumTextConverter<Integrity.IssueSeverity>(), new EnumTextConverter<Backup.SnapshotKind>(),
+        new EnumTextConverter<Backup.SnapshotEntryType>(), new EnumTextConverter<Backup.SnapshotChange>(),
+    ];
 
     private sealed class EnumTextConverter<TEnum> : JsonConverter<TEnum> where TEnum : struct, Enum
     {

@@ -63,7 +63,7 @@ public sealed class EntityStore<T> where T : Entity, new()
         ArgumentNullException.ThrowIfNull(json);
         try
         {
-            return json.Deserialize<T>(EntityJson.Options)
+            return json.Deserialize(EntityJson.Options.For<T>())
                 ?? throw new MdmaiException(MdmaiErrorCode.MalformedJson, $"Expected a JSON object describing a {typeof(T).Name}.");
         }
         catch (JsonException ex)
@@ -93,7 +93,7 @@ public sealed class EntityStore<T> where T : Entity, new()
         return _database.Writer.ExecuteAsync(commands =>
         {
             var current = ReadOne(commands, key) ?? throw NotFound(id);
-            var json = JsonSerializer.SerializeToNode(current, EntityJson.Options)!.AsObject();
+            var json = JsonSerializer.SerializeToNode(current, EntityJson.Options.For<T>())!.AsObject();
             foreach (var (name, value) in patch)
             {
                 json[name] = value?.DeepClone();

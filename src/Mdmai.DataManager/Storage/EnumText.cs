@@ -15,14 +15,17 @@ public static class EnumText
 
     private static Map For(Type type) => Maps.GetOrAdd(type, static t =>
     {
-        var values = Enum.GetValues(t);
-        var texts = new string[values.Length];
+        // Names and underlying values come in the same (value) order; neither needs an array of the enum type made
+        // at run time, which native AOT cannot do.
+        var names = Enum.GetNames(t);
+        var values = Enum.GetValuesAsUnderlyingType(t);
+        var texts = new string[names.Length];
         var byText = new Dictionary<string, object>(StringComparer.Ordinal);
         var byValue = new Dictionary<object, string>();
-        for (var i = 0; i < values.Length; i++)
+        for (var i = 0; i < names.Length; i++)
         {
-            var value = values.GetValue(i)!;
-            texts[i] = JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString()!);
+            var value = Enum.ToObject(t, values.GetValue(i)!);
+            texts[i] = JsonNamingPolicy.SnakeCaseLower.ConvertName(names[i]);
             byText.Add(texts[i], value);
             byValue.Add(value, texts[i]);
         }

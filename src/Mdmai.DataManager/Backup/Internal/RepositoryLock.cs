@@ -22,11 +22,11 @@ internal sealed class RepositoryLock : IAsyncDisposable
 
     internal sealed record LockInfo
     {
-        public string Host { get; init; } = "";
-        public int Pid { get; init; }
-        public long ProcessStart { get; init; }
-        public bool Exclusive { get; init; }
-        public DateTimeOffset Time { get; init; }
+        public string Host { get; set; } = "";
+        public int Pid { get; set; }
+        public long ProcessStart { get; set; }
+        public bool Exclusive { get; set; }
+        public DateTimeOffset Time { get; set; }
     }
 
     public static async Task<RepositoryLock> AcquireAsync(IBackupBackend backend, bool exclusive, CancellationToken cancellationToken)
@@ -40,7 +40,7 @@ internal sealed class RepositoryLock : IAsyncDisposable
             Time = DateTimeOffset.UtcNow,
         };
         var name = $"{RepositoryNames.Locks}/{RepositoryNames.NewId()}";
-        await backend.WriteAllAsync(name, JsonSerializer.SerializeToUtf8Bytes(me, BackupRepository.Json), cancellationToken).ConfigureAwait(false);
+        await backend.WriteAllAsync(name, JsonSerializer.SerializeToUtf8Bytes(me, BackupRepository.Json.For<LockInfo>()), cancellationToken).ConfigureAwait(false);
         try
         {
             await foreach (var item in backend.ListAsync(RepositoryNames.Locks, cancellationToken).ConfigureAwait(false))
@@ -53,7 +53,7 @@ internal sealed class RepositoryLock : IAsyncDisposable
                 LockInfo? other;
                 try
                 {
-                    other = JsonSerializer.Deserialize<LockInfo>(await backend.ReadAllAsync(item.Name, cancellationToken).ConfigureAwait(false), BackupRepository.Json);
+                    other = JsonSerializer.Deserialize(await backend.ReadAllAsync(item.Name, cancellationToken).ConfigureAwait(false), BackupRepository.Json.For<LockInfo>());
                 }
                 catch (Exception ex) when (ex is JsonException or FileNotFoundException)
                 {

@@ -24,11 +24,11 @@ internal sealed record TreeEntry
 
     public SnapshotEntry ToPublic() => new(Path, Type, Size, DateTimeOffset.UnixEpoch.AddTicks(ModifiedNanoseconds / 100), Mode, LinkTarget);
 
-    public static readonly JsonSerializerOptions Json = new()
+    public static readonly JsonSerializerOptions Json = new JsonSerializerOptions
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
+        Converters = { new JsonStringEnumConverter<SnapshotEntryType>(JsonNamingPolicy.SnakeCaseLower) },
+    }.Generated();
 }
 
 /// <summary>

@@ -143,11 +143,12 @@ internal sealed class Column<T>
 /// <summary>How an entity type maps to its table: columns, prepared SQL, and the filter and sort whitelists.</summary>
 internal sealed class EntityDescriptor<T> where T : Entity, new()
 {
-    public EntityDescriptor(string table, string searchName, string defaultSort, string[] filters, string[] sorts)
+    // properties: the public instance properties of T, read where the type is named (EntitySchema) so that trimming keeps them.
+    public EntityDescriptor(PropertyInfo[] properties, string table, string searchName, string defaultSort, string[] filters, string[] sorts)
     {
         Table = table;
         SearchName = searchName;
-        Columns = [.. typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+        Columns = [.. properties
             .OrderBy(p => p.DeclaringType == typeof(Entity) ? 0 : 1)
             .Select(p => new Column<T>(p))];
         ByName = Columns.ToDictionary(c => c.Name, StringComparer.Ordinal);

@@ -86,6 +86,7 @@ public static class BackupScenario
             report.AppendLine(Inv, $"## backup ({DateTime.Now:yyyy-MM-dd HH:mm}, --backup-size {string.Join(',', sizes.Select(SizeLabel))}, --runs {runs}, --big-runs {bigRuns}, seed {seed}, total {total.Elapsed.TotalMinutes:F1} min{(last ? "" : ", partial")})");
             report.AppendLine();
             report.AppendLine(Inv, $"- machine: {Environment.ProcessorCount} cores, load average at the end {LoadAverage()}; warm page cache");
+            report.AppendLine(Inv, $"- ours: {cli.Description}");
             report.AppendLine(Inv, $"- {Capture("restic", "version")}; {Capture("borg", "--version")}; {Capture("zstd", "--version")}; {Capture("tar", "--version").Split('\n')[0]}");
             report.AppendLine("- every tool backs up the same encrypted data folder (the file store's objects are AES-GCM sealed, so incompressible for all; only the SQLite database compresses)");
             report.AppendLine("- MB/s = MB of the data folder ÷ wall s; `repo MB` = size of the repository (archive) after the step; `ours ÷ tool` = our wall time ÷ that tool's");
@@ -787,6 +788,7 @@ public static class BackupScenario
         report.AppendLine(Inv, $"## backup-kill ({DateTime.Now:yyyy-MM-dd HH:mm}, --trials {trials}: {results.Count} attempts, {results.Count(r => r.Killed)} killed, seed {seed}, total {total.Elapsed.TotalMinutes:F1} min)");
         report.AppendLine();
         report.AppendLine(Inv, $"- data folder {prepared.FolderBytes / 1e6:F0} MB ({prepared.Catalogued:N0} files, database {prepared.DatabaseBytes / 1e6:F0} MB, {Datasets.Label(rows)} rows), encrypted; --include folder {FolderBytes(extra) / 1e6:F0} MB");
+        report.AppendLine(Inv, $"- ours: {cli.Description}");
         report.AppendLine(Inv, $"- normal durations (whole process, median of 3 before the trials): first backup {firstDuration:F2} s; backup with --include into a repository with one snapshot {includeDuration:F2} s. SIGKILL at a seeded uniform moment in [0, D), D = median of the last 3 normal runs of that kind (the next backups after kills count), so D follows the machine's load; an attempt that finished before its kill is listed but not counted, and attempts go on until --trials backups were killed");
         report.AppendLine("- odd trials kill the first backup of a new repository; even trials kill a backup with new data (--include) into the repository of the trial before (which holds one complete snapshot); after each pair: `backup prune`, .tmp count, verify again");
         report.AppendLine();
@@ -849,25 +851,37 @@ public static class BackupScenario
 
     // ================================================================ helpers
 
-    /// <summary>Our CLI, run as <c>dotnet mdmai.dll ...</c>.</summary>
-    private sealed class Cli(string dll)
+    /// <summary>Our CLI: the native executable as published (or, given a <c>mdmai.dll</c>, <c>dotnet mdmai.dll ...</c>).</summary>
+    private sealed class Cli(string path)
     {
-        private static string Host => Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+        private static string DotnetHost => Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+
+        private bool Managed => path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
+
+        /// <summary>The program to start and the arguments before ours.</summary>
+        private (string Program, string[] Prefix) Command => Managed ? (DotnetHost, [path]) : (path, []);
+
+        /// <summary>What runs, for the report.</summary>
+        public string Description => Managed ? $"dotnet {path} (JIT)" : $"{path} (native AOT)";
 
         /// <summary>Runs and measures it (under GNU time); a non-zero exit throws.</summary>
-        public Measurement Run(params string[] args) => ProcessMeter.Run(Host, [dll, .. args], parseResult: false);
+        public Measurement Run(params string[] args) => ProcessMeter.Run(Command.Program, [.. Command.Prefix, .. args], parseResult: false);
 
-        /// <summary>Runs it unmeasured and returns its exit code and stdout.</summary>
-        public (int Exit, string Output) Exec(params string[] args)
+        private ProcessStartInfo Start(string[] args)
         {
-            var info = new ProcessStartInfo(Host) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-            info.ArgumentList.Add(dll);
-            foreach (var a in args)
+            var info = new ProcessStartInfo(Command.Program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in Command.Prefix.Concat(args))
             {
                 info.ArgumentList.Add(a);
             }
 
-            using var process = Process.Start(info)!;
+            return info;
+        }
+
+        /// <summary>Runs it unmeasured and returns its exit code and stdout.</summary>
+        public (int Exit, string Output) Exec(params string[] args)
+        {
+            using var process = Process.Start(Start(args))!;
             var error = process.StandardError.ReadToEndAsync();
             var output = process.StandardOutput.ReadToEnd();
             process.WaitForExit();
@@ -882,14 +896,7 @@ public static class BackupScenario
         /// <summary>Starts it and sends SIGKILL after <paramref name="seconds"/>; false when it had finished by then (it must have succeeded).</summary>
         public bool StartAndKill(string[] args, double seconds)
         {
-            var info = new ProcessStartInfo(Host) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-            info.ArgumentList.Add(dll);
-            foreach (var a in args)
-            {
-                info.ArgumentList.Add(a);
-            }
-
-            using var process = Process.Start(info)!;
+            using var process = Process.Start(Start(args))!;
             var output = process.StandardOutput.ReadToEndAsync();
             var error = process.StandardError.ReadToEndAsync();
             if (process.WaitForExit(TimeSpan.FromSeconds(seconds)))
@@ -915,16 +922,22 @@ public static class BackupScenario
             return Path.GetFullPath(o.Get("mdmai", ""));
         }
 
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        // The shipped CLI is the native one (`dotnet publish src/Mdmai.Cli -c Release -r linux-x64`); the JIT build is
+        // only a fallback, and the report says which ran.
+        string[] candidates = [Path.Combine("bin", "Release", "net10.0", "linux-x64", "publish", "mdmai"), Path.Combine("bin", "Release", "net10.0", "mdmai.dll")];
+        foreach (var candidate in candidates)
         {
-            var candidate = Path.Combine(folder.FullName, "src", "Mdmai.Cli", "bin", "Release", "net10.0", "mdmai.dll");
-            if (File.Exists(candidate))
+            for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
             {
-                return candidate;
+                var path = Path.Combine(folder.FullName, "src", "Mdmai.Cli", candidate);
+                if (File.Exists(path))
+                {
+                    return path;
+                }
             }
         }
 
-        throw new InvalidOperationException("mdmai.dll not found: build the CLI first (dotnet build src/Mdmai.Cli -c Release) or give --mdmai PATH.");
+        throw new InvalidOperationException("mdmai not found: publish the CLI first (dotnet publish src/Mdmai.Cli -c Release -r linux-x64) or give --mdmai PATH.");
     }
 
     /// <summary>A working copy: the store's objects (written once, never modified) as hard links, everything else copied.</summary>

@@ -20,11 +20,7 @@ public sealed class CliTests : IDisposable
 
     private async Task<(int Exit, string Out, string Err)> Run(params string[] args)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var all = args.Concat(["--data-dir", DataDir]).ToArray();
-        var exit = await MdmaiCli.RunAsync(all, stdout, stderr, _ => null, interactive: false);
-        return (exit, stdout.ToString(), stderr.ToString());
+        return await CliRunner.RunAsync([.. args, "--data-dir", DataDir]);
     }
 
     private async Task<JsonElement> Json(params string[] args)
@@ -168,14 +164,12 @@ public sealed class CliTests : IDisposable
         var file = Path.Combine(_root, "items.jsonl");
         await Json("item", "export", file);
         var other = Path.Combine(_root, "other");
-        await MdmaiCli.RunAsync(["init", "--data-dir", other], TextWriter.Null, TextWriter.Null, _ => null, false);
+        await CliRunner.RunAsync(["init", "--data-dir", other]);
 
-        var stdout = new StringWriter();
-        var exit = await MdmaiCli.RunAsync(["item", "import", file, "--data-dir", other, "--json"], stdout, TextWriter.Null, _ => null, false);
+        var (exit, _, _) = await CliRunner.RunAsync(["item", "import", file, "--data-dir", other, "--json"]);
         Assert.Equal(0, exit);
-        stdout = new StringWriter();
-        await MdmaiCli.RunAsync(["item", "list", "--data-dir", other, "--json"], stdout, TextWriter.Null, _ => null, false);
-        var item = JsonDocument.Parse(stdout.ToString()).RootElement.GetProperty("items")[0];
+        var (_, list, _) = await CliRunner.RunAsync(["item", "list", "--data-dir", other, "--json"]);
+        var item = JsonDocument.Parse(list).RootElement.GetProperty("items")[0];
         Assert.Equal("Rope; 50 'feet'", item.GetProperty("name").GetString());
         Assert.Equal(10.5, item.GetProperty("weight").GetDouble());
         Assert.Equal("very_rare", item.GetProperty("rarity").GetString());
@@ -203,14 +197,12 @@ public sealed class CliTests : IDisposable
         await Json("db", "export-sql", dump);
         var fresh = Path.Combine(_root, "fresh");
 
-        var stdout = new StringWriter();
-        var exit = await MdmaiCli.RunAsync(["db", "import-sql", dump, "--data-dir", fresh, "--json"], stdout, TextWriter.Null, _ => null, false);
+        var (exit, _, _) = await CliRunner.RunAsync(["db", "import-sql", dump, "--data-dir", fresh, "--json"]);
         Assert.Equal(0, exit);
-        stdout = new StringWriter();
-        await MdmaiCli.RunAsync(["npc", "list", "--data-dir", fresh, "--json"], stdout, TextWriter.Null, _ => null, false);
-        Assert.Equal(1, JsonDocument.Parse(stdout.ToString()).RootElement.GetProperty("total_count").GetInt64());
+        var (_, list, _) = await CliRunner.RunAsync(["npc", "list", "--data-dir", fresh, "--json"]);
+        Assert.Equal(1, JsonDocument.Parse(list).RootElement.GetProperty("total_count").GetInt64());
 
-        var again = await MdmaiCli.RunAsync(["db", "import-sql", dump, "--data-dir", fresh], TextWriter.Null, TextWriter.Null, _ => null, false);
+        var (again, _, _) = await CliRunner.RunAsync(["db", "import-sql", dump, "--data-dir", fresh]);
         Assert.Equal(16, again);
     }
 
@@ -231,13 +223,11 @@ public sealed class CliTests : IDisposable
     public async Task Status_initialises_the_default_folder_on_first_use()
     {
         var home = Path.Combine(_root, "home");
-        var stdout = new StringWriter();
-
-        var exit = await MdmaiCli.RunAsync(["status", "--json"], stdout, TextWriter.Null, name => name == "MDMAI_HOME" ? home : null, false);
+        var (exit, output, _) = await CliRunner.RunAsync(["status", "--json"], new Dictionary<string, string> { ["MDMAI_HOME"] = home });
 
         Assert.Equal(0, exit);
         Assert.True(File.Exists(Path.Combine(home, "mdmai.db")));
-        Assert.True(JsonDocument.Parse(stdout.ToString()).RootElement.GetProperty("initialised").GetBoolean());
+        Assert.True(JsonDocument.Parse(output).RootElement.GetProperty("initialised").GetBoolean());
     }
 
     [Fact]

@@ -14,10 +14,7 @@ public sealed class DupesCliTests : IDisposable
 
     private static async Task<(int Exit, string Out, string Err)> Run(params string[] args)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var exit = await MdmaiCli.RunAsync(args, stdout, stderr, _ => null, interactive: false);
-        return (exit, stdout.ToString(), stderr.ToString());
+        return await CliRunner.RunAsync(args);
     }
 
     private (string A, string B, string C) ThreeCopies()

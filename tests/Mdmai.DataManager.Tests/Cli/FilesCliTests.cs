@@ -14,10 +14,7 @@ public sealed class FilesCliTests : IDisposable
 
     private async Task<(int Exit, string Out, string Err)> Run(params string[] args)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var exit = await MdmaiCli.RunAsync([.. args, "--data-dir", Data], stdout, stderr, name => _environment.GetValueOrDefault(name), interactive: false);
-        return (exit, stdout.ToString(), stderr.ToString());
+        return await CliRunner.RunAsync([.. args, "--data-dir", Data], _environment);
     }
 
     private async Task<JsonElement> Json(params string[] args)

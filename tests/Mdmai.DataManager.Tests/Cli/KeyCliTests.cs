@@ -17,10 +17,7 @@ public sealed class KeyCliTests : IDisposable
 
     private async Task<(int Exit, string Out, string Err)> Run(Dictionary<string, string> environment, params string[] args)
     {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var exit = await MdmaiCli.RunAsync([.. args, "--data-dir", _root], stdout, stderr, name => environment.GetValueOrDefault(name), interactive: false);
-        return (exit, stdout.ToString(), stderr.ToString());
+        return await CliRunner.RunAsync([.. args, "--data-dir", _root], environment);
     }
 
     [Fact]

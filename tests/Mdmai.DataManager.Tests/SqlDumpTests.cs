@@ -428,6 +428,29 @@ public sealed class SqlDumpImportErrorTests : IAsyncLifetime, IDisposable
         await AssertRefusedAsync(damaged, MdmaiErrorCode.ForeignFormat);
     }
 
+    public static TheoryData<string, string> HostileStatements() => new()
+    {
+        { "attach", "ATTACH DATABASE '{0}' AS elsewhere;\nCREATE TABLE elsewhere.planted (x);\n" },
+        { "writable_schema", "PRAGMA writable_schema=ON;\nUPDATE sqlite_master SET sql = 'CREATE TABLE spells (x)' WHERE name = 'spells';\n" },
+        { "shadow_table", "INSERT INTO search_index_data (id, block) VALUES (999999, x'00');\n" },
+        { "other_pragma", "PRAGMA journal_mode=DELETE;\n" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileStatements))]
+    public async Task A_dump_that_attaches_files_or_could_corrupt_the_database_is_refused_and_writes_nothing(string kind, string statement)
+    {
+        // Dumps are SQL from a file someone may hand the user: what could write elsewhere or make an unsound file is refused.
+        var planted = _out.Combine($"planted-{kind}.db");
+        var text = await File.ReadAllTextAsync(_dump);
+        var at = text.IndexOf("PRAGMA user_version=", StringComparison.Ordinal);
+        var hostile = _out.Combine($"hostile-{kind}.sql");
+        await File.WriteAllTextAsync(hostile, text[..at] + string.Format(System.Globalization.CultureInfo.InvariantCulture, statement, planted) + text[at..]);
+
+        await AssertRefusedAsync(hostile, MdmaiErrorCode.ForeignFormat);
+        Assert.False(File.Exists(planted), "an ATTACH in the dump created a file");
+    }
+
     [Fact]
     public async Task A_dump_whose_rows_break_the_schema_is_refused_and_leaves_nothing()
     {

@@ -310,7 +310,9 @@ public static class SqlDump
                 {
                     // A temp file that is deleted on any failure needs no journal. temp_store=FILE: the index
                     // builds at the end of a dump sort every row, and an in-memory sorter would grow with the data.
-                    setup.CommandText = "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-64000; PRAGMA temp_store=FILE;";
+                    // cache_size also caps the sorter's in-memory runs: 16 MB loads as fast as 64 MB did (100k and 1M
+                    // rows) and keeps the peak flat (with 64 MB, 1M rows needed 70 MB more than 100k).
+                    setup.CommandText = "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16000; PRAGMA temp_store=FILE;";
                     setup.ExecuteNonQuery();
                 }
 

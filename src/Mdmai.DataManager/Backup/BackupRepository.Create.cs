@@ -178,8 +178,9 @@ public sealed partial class BackupRepository
         catch (SqliteException ex)
         {
             File.Delete(staged);
-            throw new MdmaiException(ex.SqliteErrorCode is 5 or 6 ? MdmaiErrorCode.DatabaseLocked : MdmaiErrorCode.Corrupt,
-                $"Could not capture the database for the backup: {ex.Message}", ex);
+            // Locked, read-only, a full disk (the copy is written beside the data) keep their codes; the rest is damage.
+            throw Storage.Internal.SqliteErrors.Translate(ex, "capturing the database for the backup") as MdmaiException
+                ?? new MdmaiException(MdmaiErrorCode.Corrupt, $"Could not capture the database for the backup: {ex.Message}", ex);
         }
         catch
         {

@@ -322,6 +322,35 @@ public sealed class BadInputTests : IDisposable
         }
     }
 
+    [TmpfsFact]
+    public async Task A_database_capture_that_fills_the_disk_is_DiskFull_and_leaves_no_copy()
+    {
+        // The backup's copy of the database is written beside the data: on a full disk that is DiskFull, not damage
+        // (the capture runs beside the pipeline, so either may be the first to find the disk full).
+        var mount = Directory.CreateDirectory(_temp.Combine("capture-disk")).FullName;
+        Run("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mount);
+        try
+        {
+            await using (var connection = new SqliteConnection($"Data Source={Path.Combine(mount, DataFolder.DatabaseFileName)};Pooling=False"))
+            {
+                await connection.OpenAsync();
+                await using var fill = connection.CreateCommand();
+                fill.CommandText = "CREATE TABLE t (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12) INSERT INTO t SELECT randomblob(100000) FROM n;";
+                await fill.ExecuteNonQueryAsync();
+            }
+
+            var error = await Assert.ThrowsAsync<MdmaiException>(() => BackupRepository.CaptureDatabaseAsync(mount, CancellationToken.None));
+
+            Assert.Equal(MdmaiErrorCode.DiskFull, error.Code);
+            Assert.Empty(Directory.GetFiles(Path.Combine(mount, "tmp")));
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Run("umount", mount);
+        }
+    }
+
     private string WriteFile(string name, byte[] content) => BackupTesting.Write(_temp.Combine(name), content);
 
     [ImmutableFilesFact]

@@ -179,7 +179,7 @@ public sealed partial class BackupRepository
         {
             File.Delete(staged);
             // Locked, read-only, a full disk (the copy is written beside the data) keep their codes; the rest is damage.
-            throw Storage.Internal.SqliteErrors.Translate(ex, "capturing the database for the backup") as MdmaiException
+            throw Storage.Internal.SqliteErrors.Translate(ex, "the backup could not capture the database") as MdmaiException
                 ?? new MdmaiException(MdmaiErrorCode.Corrupt, $"Could not capture the database for the backup: {ex.Message}", ex);
         }
         catch

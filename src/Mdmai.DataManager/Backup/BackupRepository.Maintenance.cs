@@ -225,27 +225,26 @@ public sealed partial class BackupRepository
         var name = RepositoryNames.Pack(pack);
         var errors = new List<string>();
         var locations = ids.Select(id => (Id: id, Location: _index.TryGet(id, out var l) ? l : default)).OrderBy(x => x.Location.Offset).ToList();
-        var end = locations.Count == 0 ? 0 : locations.Max(x => (long)x.Location.Offset + x.Location.StoredLength);
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, end));
-        long blobs = 0;
+        // Blob by blob, in pack order (sequential reads), through two buffers the size of the largest blob: a pack is
+        // ~16 MiB and two are read at once, so reading packs whole held four times as much.
+        var stored = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, locations.Count == 0 ? 0 : locations.Max(x => x.Location.StoredLength)));
+        var plain = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, locations.Count == 0 ? 0 : locations.Max(x => x.Location.RawLength)));
+        long blobs = 0, bytes = 0;
         try
         {
-            await PackFormat.ReadExactlyAsync(Backend, name, 0, buffer.AsMemory(0, (int)end), cancellationToken).ConfigureAwait(false);
             foreach (var (id, location) in locations)
             {
-                var plain = ArrayPool<byte>.Shared.Rent((int)location.RawLength);
+                var sealedBlob = stored.AsMemory(0, (int)location.StoredLength);
+                await PackFormat.ReadExactlyAsync(Backend, name, location.Offset, sealedBlob, cancellationToken).ConfigureAwait(false);
+                bytes += location.StoredLength;
                 try
                 {
-                    OpenBlob(id, location, buffer.AsSpan((int)location.Offset, (int)location.StoredLength), plain.AsSpan(0, (int)location.RawLength), name);
+                    OpenBlob(id, location, sealedBlob.Span, plain.AsSpan(0, (int)location.RawLength), name);
                     blobs++;
                 }
                 catch (MdmaiException ex)
                 {
                     errors.Add(ex.Message);
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(plain);
                 }
             }
         }
@@ -255,10 +254,11 @@ public sealed partial class BackupRepository
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(stored);
+            ArrayPool<byte>.Shared.Return(plain);
         }
 
-        return (blobs, end, errors);
+        return (blobs, bytes, errors);
     }
 
     /// <summary>Forgets the snapshots <paramref name="policy"/> does not keep (only their snapshot files; <see cref="PruneAsync"/> frees the data).</summary>

@@ -476,7 +476,6 @@ public static class SqlDump
                     $"'{dumpPath}': table {reader.GetString(0)} refers to a missing {reader.GetString(2)} record. Nothing was imported.");
             }
         }
-
     }
 
     private const int AuthorizePragma = 19, AuthorizeAttach = 24, AuthorizeDetach = 25, AuthorizeDeny = 1;
@@ -492,8 +491,11 @@ public static class SqlDump
     {
         const int defensive = 1010; // SQLITE_DBCONFIG_DEFENSIVE
         var db = connection.Handle!;
-        SQLitePCL.raw.sqlite3_db_config(db, defensive, on ? 1 : 0, out _);
-        SQLitePCL.raw.sqlite3_set_authorizer(db, on ? Authorize : null, null);
+        if (SQLitePCL.raw.sqlite3_db_config(db, defensive, on ? 1 : 0, out _) != 0 || SQLitePCL.raw.sqlite3_set_authorizer(db, on ? Authorize : null, null) != 0)
+        {
+            // Never load unguarded: a SQLite without these would make the checks above silently absent.
+            throw new InvalidOperationException("SQLite refused defensive mode or the authorizer; the dump was not loaded.");
+        }
     }
 
     private static int Authorize(object userData, int action, string? first, string? second, string? database, string? trigger) => action switch

@@ -564,7 +564,9 @@ internal static class Tool
         return null;
     }
 
-    public static async Task<(int ExitCode, string StdOut, string StdErr)> RunAsync(string executable, IEnumerable<string> arguments, string? stdinFile)
+    /// <summary>Runs it; with <paramref name="environment"/>, that is its whole environment (nothing inherited).</summary>
+    public static async Task<(int ExitCode, string StdOut, string StdErr)> RunAsync(
+        string executable, IEnumerable<string> arguments, string? stdinFile, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(executable)
         {
@@ -576,6 +578,15 @@ internal static class Tool
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
+        }
+
+        if (environment is not null)
+        {
+            start.Environment.Clear();
+            foreach (var (name, value) in environment)
+            {
+                start.Environment[name] = value;
+            }
         }
 
         using var process = Process.Start(start)!;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Mdmai.Cli;
 
 namespace Mdmai.DataManager.Tests.Cli;
@@ -24,30 +23,7 @@ internal static class CliRunner
             return (exit, stdout.ToString(), stderr.ToString());
         }
 
-        var info = new ProcessStartInfo(Executable)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
         // The same environment as in-process: only what the test gives (no HOME, no MDMAI_* of the machine).
-        info.Environment.Clear();
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            info.Environment[name] = value;
-        }
-
-        using var process = Process.Start(info)!;
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await output, await error);
+        return await Tool.RunAsync(Executable, args, stdinFile: null, environment ?? new Dictionary<string, string>());
     }
 }

@@ -9,12 +9,15 @@ using NSec.Cryptography;
 namespace Mdmai.DataManager.Security;
 
 /// <summary>Argon2id cost parameters, recorded in the key file with every password slot.</summary>
-/// <param name="MemoryKib">Memory in KiB (default 64 MiB).</param>
-/// <param name="Iterations">Passes over the memory (default 3).</param>
+/// <param name="MemoryKib">Memory in KiB (default 40 MiB).</param>
+/// <param name="Iterations">Passes over the memory (default 6).</param>
 /// <param name="Parallelism">Lanes (libsodium supports 1).</param>
-public sealed record KdfParameters(long MemoryKib = 65_536, long Iterations = 3, int Parallelism = 1)
+public sealed record KdfParameters(long MemoryKib = 40_960, long Iterations = 6, int Parallelism = 1)
 {
-    /// <summary>The defaults: 64 MiB, 3 passes, 1 lane (OWASP's recommendation class).</summary>
+    /// <summary>
+    /// The defaults: 40 MiB, 6 passes, 1 lane — memory a backup process can spend on the unlock within its 80 MB bound,
+    /// and passes for more memory × passes than 64 MiB × 3 (the same unlock time; docs/adr/0006-kdf-cost.md).
+    /// </summary>
     public static KdfParameters Default { get; } = new();
 }
 

@@ -206,9 +206,10 @@ public sealed class KeyFileTests : IDisposable
     }
 
     [Fact]
-    public void The_default_kdf_costs_are_64_MiB_and_3_passes()
+    public void The_default_kdf_costs_are_40_MiB_and_6_passes()
     {
-        Assert.Equal(65_536, KdfParameters.Default.MemoryKib);
-        Assert.Equal(3, KdfParameters.Default.Iterations);
+        Assert.Equal(40_960, KdfParameters.Default.MemoryKib);
+        Assert.Equal(6, KdfParameters.Default.Iterations);
+        Assert.Equal(1, KdfParameters.Default.Parallelism);
     }
 }

@@ -45,8 +45,11 @@ public sealed record SnapshotOptions
     /// <summary>Worker threads for hashing, compressing and sealing (default: every core).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>Bytes of chunk data the pipeline may hold at once, from read to pack (default 8 MiB, raised to hold at least one maximum-size chunk: 12 MiB with the default chunker).</summary>
-    public long MemoryBudget { get; init; } = 8L * 1024 * 1024;
+    /// <summary>
+    /// Bytes the pipeline may hold chunks in, from read to pack, compressed copies included: one block of memory taken
+    /// at the start (default 16 MiB, raised to hold two maximum-size chunks: 16.03 MiB with the default chunker).
+    /// </summary>
+    public long MemoryBudget { get; init; } = 16L * 1024 * 1024;
 }
 
 public sealed partial class BackupRepository
@@ -334,6 +337,12 @@ public sealed partial class BackupRepository
     }
 
     /// <summary>One snapshot run: a producer walks and chunks, workers hash/compress/seal, one packer writes, one assembler builds the file list.</summary>
+    /// <summary>
+    /// The arena a pipeline holds chunks in: <paramref name="budget"/>, raised to hold two blocks of the largest chunk
+    /// sealed (a chunk and its compressed copy are taken together; a restore takes a chunk's sealed form and plaintext).
+    /// </summary>
+    internal static long ChunkArenaSize(int maxChunk, long budget) => Math.Max(budget, 2L * BlockArena.Rounded(maxChunk + RepositoryCrypto.Overhead));
+
     private sealed class SnapshotBuilder
     {
         private const int IndexFlushPacks = 32;
@@ -343,13 +352,12 @@ public sealed partial class BackupRepository
         private readonly SnapshotOptions _options;
         private readonly IProgress<BackupProgress>? _progress;
         private readonly Task<string>? _capture;
-        private Task? _databaseChunking;
-        private CancellationToken _databaseStop;
-        private readonly ByteBudget _budget;
-        private readonly BufferPool _pool;
+        private PendingDatabase? _database;
+        private readonly BlockArena _arena;
         private readonly Channel<ChunkJob> _work;
-        // Deep enough for the producer to go on with the files after the database while the database is captured.
-        private readonly Channel<FileJob> _files = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(4096) { SingleReader = true, SingleWriter = true });
+        // Deep enough for the producer to go on with the files after the database while the database is captured (when
+        // it is full, the producer waits for the capture and chunks the database: the assembler is waiting for it).
+        private readonly Channel<FileJob> _files = Channel.CreateBounded<FileJob>(new BoundedChannelOptions(1024) { SingleReader = true, SingleWriter = true });
         private readonly Channel<SealedBlob> _sealed;
         private readonly ConcurrentDictionary<BlobId, byte> _pending = new();
         private readonly ConcurrentQueue<string> _errors = new();
@@ -364,10 +372,9 @@ public sealed partial class BackupRepository
             _options = options;
             _progress = progress;
             _capture = capture;
-            _budget = new ByteBudget(Math.Max(options.MemoryBudget, BufferPool.Rounded(repository._chunker.Parameters.MaxSize + RepositoryCrypto.Overhead)));
-            _pool = new BufferPool();
+            _arena = new BlockArena(ChunkArenaSize(repository._chunker.Parameters.MaxSize, options.MemoryBudget));
             var workers = Math.Max(1, options.Parallelism);
-            _work = Channel.CreateBounded<ChunkJob>(new BoundedChannelOptions(workers * 2)); // the producer and the database's chunking
+            _work = Channel.CreateBounded<ChunkJob>(new BoundedChannelOptions(workers * 2) { SingleWriter = true });
             _sealed = Channel.CreateBounded<SealedBlob>(new BoundedChannelOptions(workers * 2) { SingleReader = true });
         }
 
@@ -446,8 +453,6 @@ public sealed partial class BackupRepository
 
         private async Task ProduceAsync(List<SourceRoot> roots, SnapshotDocument? parent, CancellationToken ct)
         {
-            using var databaseStop = new CancellationTokenSource();
-            _databaseStop = databaseStop.Token;
             var scratch = GC.AllocateUninitializedArray<byte>(StreamChunker.BufferSize(_repository._chunker.Parameters));
             var chunker = new StreamChunker(_repository._chunker, scratch);
             await using var parentEntries = (parent is null ? EmptyTree() : _repository.ReadTreeAsync(parent, ct)).GetAsyncEnumerator(ct);
@@ -465,20 +470,25 @@ public sealed partial class BackupRepository
                         }
 
                         var previous = hasParent && parentEntries.Current.Path == item.Path ? parentEntries.Current : null;
+                        if (_database is not null && _capture!.IsCompleted)
+                        {
+                            await ChunkDatabaseAsync(chunker, ct).ConfigureAwait(false);
+                        }
+
                         await ProduceItemAsync(item, previous, chunker, ct).ConfigureAwait(false);
                     }
                 }
 
-                if (_databaseChunking is not null)
+                if (_database is not null)
                 {
-                    await _databaseChunking.ConfigureAwait(false);
+                    await ChunkDatabaseAsync(chunker, ct).ConfigureAwait(false);
                 }
             }
-            catch when (_databaseChunking is { IsCompleted: false })
+            catch when (_database is { } database)
             {
-                // The run fails: stop the database's chunking, and let it end before the channels close under it.
-                await databaseStop.CancelAsync().ConfigureAwait(false);
-                await _databaseChunking.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+                // The run fails before the database's turn came: the assembler must not wait for it.
+                database.Outcome.TrySetCanceled(CancellationToken.None);
+                database.Chunks.TryComplete();
                 throw;
             }
             finally
@@ -499,7 +509,7 @@ public sealed partial class BackupRepository
             var entry = item.Entry;
             if (entry.Type != SnapshotEntryType.File)
             {
-                await _files.Writer.WriteAsync(new FileJob(entry, entry.Type == SnapshotEntryType.Directory ? [] : null, null, null), ct).ConfigureAwait(false);
+                await WriteFileAsync(new FileJob(entry, entry.Type == SnapshotEntryType.Directory ? [] : null, null, null), chunker, ct).ConfigureAwait(false);
                 return;
             }
 
@@ -507,7 +517,7 @@ public sealed partial class BackupRepository
             {
                 Interlocked.Increment(ref _unchanged);
                 Interlocked.Add(ref _covered, entry.Size);
-                await _files.Writer.WriteAsync(new FileJob(entry, reused, null, null), ct).ConfigureAwait(false);
+                await WriteFileAsync(new FileJob(entry, reused, null, null), chunker, ct).ConfigureAwait(false);
                 return;
             }
 
@@ -517,7 +527,7 @@ public sealed partial class BackupRepository
                 Interlocked.Increment(ref _unchanged);
                 Interlocked.Add(ref _covered, entry.Size);
                 Report(entry.Path);
-                await _files.Writer.WriteAsync(new FileJob(entry with { Chunks = known }, known, null, null), ct).ConfigureAwait(false);
+                await WriteFileAsync(new FileJob(entry with { Chunks = known }, known, null, null), chunker, ct).ConfigureAwait(false);
                 return;
             }
 
@@ -532,28 +542,52 @@ public sealed partial class BackupRepository
 
             var chunks = Channel.CreateUnbounded<Task<BlobId>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
             var outcome = new TaskCompletionSource<(long Size, string? Error)>(TaskCreationOptions.RunContinuationsAsynchronously);
-            await _files.Writer.WriteAsync(new FileJob(entry, null, chunks.Reader, outcome.Task), ct).ConfigureAwait(false);
+            await WriteFileAsync(new FileJob(entry, null, chunks.Reader, outcome.Task), chunker, ct).ConfigureAwait(false);
             if (item.Source == CapturedSource)
             {
-                // The database's copy may not be ready yet: it is chunked beside the producer (with a chunker of its
-                // own), which goes on with the next files; the assembler waits for its chunks in order as for any file.
-                var capture = _capture!;
-                var stop = _databaseStop;
-                _databaseChunking = Task.Run(async () =>
-                {
-                    using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, stop);
-                    var databaseCt = linked.Token;
-                    var path = await capture.WaitAsync(databaseCt).ConfigureAwait(false);
-                    var own = new StreamChunker(_repository._chunker, GC.AllocateUninitializedArray<byte>(StreamChunker.BufferSize(_repository._chunker.Parameters)));
-                    await ChunkFileAsync(path, entry, own, chunks.Writer, outcome, databaseCt).ConfigureAwait(false);
-                }, ct);
-                _ = _databaseChunking.ContinueWith(t => outcome.TrySetException(t.Exception?.InnerExceptions ?? [new OperationCanceledException(ct)]),
-                    CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                _ = _databaseChunking.ContinueWith(_ => chunks.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                // The database's copy may not be ready yet: the producer goes on with the next files and chunks the
+                // copy between two of them once it is (or when the assembler, waiting for it in order, has a full queue).
+                _database = new PendingDatabase(entry, chunks.Writer, outcome);
                 return;
             }
 
             await ChunkFileAsync(item.Source, entry, chunker, chunks.Writer, outcome, ct).ConfigureAwait(false);
+        }
+
+        /// <summary>Queues a file for the assembler; when the queue is full and the database's turn has not come, that turn is now.</summary>
+        private async ValueTask WriteFileAsync(FileJob job, StreamChunker chunker, CancellationToken ct)
+        {
+            if (_files.Writer.TryWrite(job))
+            {
+                return;
+            }
+
+            if (_database is not null)
+            {
+                await ChunkDatabaseAsync(chunker, ct).ConfigureAwait(false);
+            }
+
+            await _files.Writer.WriteAsync(job, ct).ConfigureAwait(false);
+        }
+
+        /// <summary>Chunks the database's copy (waiting for the capture) with the producer's one chunker.</summary>
+        private async Task ChunkDatabaseAsync(StreamChunker chunker, CancellationToken ct)
+        {
+            var database = _database!;
+            _database = null;
+            string path;
+            try
+            {
+                path = await _capture!.WaitAsync(ct).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                database.Outcome.TrySetException(ex);
+                database.Chunks.TryComplete();
+                throw;
+            }
+
+            await ChunkFileAsync(path, database.Entry, chunker, database.Chunks, database.Outcome, ct).ConfigureAwait(false);
         }
 
         /// <summary>Reads <paramref name="source"/> once, front to back, handing each chunk to the workers and its id to the assembler.</summary>
@@ -581,11 +615,9 @@ public sealed partial class BackupRepository
                     }
 
                     // The chunk goes where its sealed form will be (after the nonce), so an incompressible chunk is sealed in place.
-                    var cost = BufferPool.Rounded(chunk.Length + RepositoryCrypto.Overhead);
-                    await _budget.AcquireAsync(cost, ct).ConfigureAwait(false);
-                    var buffer = _pool.Rent(chunk.Length + RepositoryCrypto.Overhead);
-                    chunk.Span.CopyTo(buffer.AsSpan(RepositoryCrypto.NonceSize));
-                    var job = new ChunkJob(buffer, chunk.Length, cost, new TaskCompletionSource<BlobId>(TaskCreationOptions.RunContinuationsAsynchronously));
+                    var (input, output) = await _arena.AllocateAsync(chunk.Length + RepositoryCrypto.Overhead, chunk.Length + RepositoryCrypto.Overhead, ct).ConfigureAwait(false);
+                    chunk.Span.CopyTo(input.Memory.Span[RepositoryCrypto.NonceSize..]);
+                    var job = new ChunkJob(input, output, chunk.Length, new TaskCompletionSource<BlobId>(TaskCreationOptions.RunContinuationsAsynchronously));
                     chunks.TryWrite(job.Done.Task);
                     await _work.Writer.WriteAsync(job, ct).ConfigureAwait(false);
                     size += chunk.Length;
@@ -639,50 +671,50 @@ public sealed partial class BackupRepository
             using var compressor = new Compression.ZstdCompressor(_options.CompressionLevel);
             await foreach (var job in _work.Reader.ReadAllAsync(ct).ConfigureAwait(false))
             {
-                var id = _repository._crypto.ComputeId(job.Buffer.AsSpan(RepositoryCrypto.NonceSize, job.Length));
+                var id = _repository._crypto.ComputeId(job.Input.Memory.Span.Slice(RepositoryCrypto.NonceSize, job.Length));
                 if (_repository._index.Contains(id) || !_pending.TryAdd(id, 0))
                 {
-                    _pool.Return(job.Buffer);
-                    _budget.Release(job.Cost);
+                    job.Input.Dispose();
+                    job.Output.Dispose();
                     job.Done.SetResult(id);
                     continue;
                 }
 
-                var blob = Seal(id, BlobType.Data, job.Buffer, job.Length, job.Cost, compressor);
+                var blob = Seal(id, BlobType.Data, job.Input, job.Output, job.Length, compressor);
                 await _sealed.Writer.WriteAsync(blob, ct).ConfigureAwait(false);
                 job.Done.SetResult(id);
             }
         }
 
         /// <summary>
-        /// Seals a blob whose plaintext is at <see cref="RepositoryCrypto.NonceSize"/> in <paramref name="buffer"/>: compressed
-        /// into a second buffer when a sample says it pays (and it does), else in place. The buffer not used goes back to the pool.
+        /// Seals a blob whose plaintext is at <see cref="RepositoryCrypto.NonceSize"/> in <paramref name="input"/>: compressed
+        /// into <paramref name="output"/> when a sample says it pays (and it does), else in place. What is not used goes back
+        /// to the arena at once.
         /// </summary>
-        private SealedBlob Seal(BlobId id, BlobType type, byte[] buffer, int length, long cost, Compression.ZstdCompressor compressor)
+        private SealedBlob Seal(BlobId id, BlobType type, ArenaBlock input, ArenaBlock output, int length, Compression.ZstdCompressor compressor)
         {
             Interlocked.Increment(ref _newBlobs);
             Interlocked.Add(ref _newBytes, length);
             Span<byte> idBytes = stackalloc byte[BlobId.Size];
             id.Write(idBytes);
-            var data = buffer.AsSpan(RepositoryCrypto.NonceSize, length);
+            var data = input.Memory.Span.Slice(RepositoryCrypto.NonceSize, length);
             // Compressed only when a sample pays (the file store's rule: its first 64 KiB shrink by more than 10 %), and the whole too.
             if (Security.ObjectCodec.IsWorthCompressing(data[..Math.Min(length, Security.ObjectCodec.SampleSize)]))
             {
-                var output = _pool.Rent(length + RepositoryCrypto.Overhead);
-                var compressed = compressor.TryCompress(data, output.AsSpan(RepositoryCrypto.NonceSize, length - 1)); // -1: store it as it is
-
+                var compressed = compressor.TryCompress(data, output.Memory.Span.Slice(RepositoryCrypto.NonceSize, length - 1)); // -1: store it as it is
                 if (compressed > 0)
                 {
-                    _pool.Return(buffer);
-                    _repository._crypto.SealInPlace(output, compressed, idBytes);
-                    return new SealedBlob(id, type, true, (uint)length, output, compressed + RepositoryCrypto.Overhead, cost);
+                    input.Dispose();
+                    output.Shrink(compressed + RepositoryCrypto.Overhead);
+                    _repository._crypto.SealInPlace(output.Memory.Span, compressed, idBytes);
+                    return new SealedBlob(id, type, true, (uint)length, output.Memory[..(compressed + RepositoryCrypto.Overhead)], output);
                 }
-
-                _pool.Return(output);
             }
 
-            _repository._crypto.SealInPlace(buffer, length, idBytes);
-            return new SealedBlob(id, type, false, (uint)length, buffer, length + RepositoryCrypto.Overhead, cost);
+            output.Dispose();
+            input.Shrink(length + RepositoryCrypto.Overhead);
+            _repository._crypto.SealInPlace(input.Memory.Span, length, idBytes);
+            return new SealedBlob(id, type, false, (uint)length, input.Memory[..(length + RepositoryCrypto.Overhead)], input);
         }
 
         private async Task PackAsync(CancellationToken ct)
@@ -708,11 +740,6 @@ public sealed partial class BackupRepository
                         }
 
                         return null;
-                    },
-                    blob =>
-                    {
-                        _pool.Return(blob.Buffer);
-                        _budget.Release(blob.Budget);
                     },
                     ct).ConfigureAwait(false);
                 Interlocked.Add(ref _stored, length);
@@ -792,13 +819,13 @@ public sealed partial class BackupRepository
 
         private async Task<string> FlushTreeAsync(ArrayBufferWriter<byte> buffer, Compression.ZstdCompressor compressor, CancellationToken ct)
         {
-            var data = buffer.WrittenSpan;
-            var id = _repository._crypto.ComputeId(data);
+            var id = _repository._crypto.ComputeId(buffer.WrittenSpan);
             if (!_repository._index.Contains(id) && _pending.TryAdd(id, 0))
             {
-                var copy = _pool.Rent(data.Length + RepositoryCrypto.Overhead);
-                data.CopyTo(copy.AsSpan(RepositoryCrypto.NonceSize));
-                var blob = Seal(id, BlobType.Tree, copy, data.Length, 0, compressor);
+                var sealedSize = buffer.WrittenCount + RepositoryCrypto.Overhead;
+                var (input, output) = await _arena.AllocateAsync(sealedSize, sealedSize, ct).ConfigureAwait(false);
+                buffer.WrittenSpan.CopyTo(input.Memory.Span[RepositoryCrypto.NonceSize..]);
+                var blob = Seal(id, BlobType.Tree, input, output, buffer.WrittenCount, compressor);
                 await _sealed.Writer.WriteAsync(blob, ct).ConfigureAwait(false);
             }
 
@@ -949,7 +976,11 @@ public sealed partial class BackupRepository
         public string Path => Entry.Path;
     }
 
-    private sealed record ChunkJob(byte[] Buffer, int Length, long Cost, TaskCompletionSource<BlobId> Done);
+    /// <summary>A chunk at <see cref="RepositoryCrypto.NonceSize"/> in <see cref="Input"/>, with the room for its compressed copy.</summary>
+    private sealed record ChunkJob(ArenaBlock Input, ArenaBlock Output, int Length, TaskCompletionSource<BlobId> Done);
+
+    /// <summary>The database's entry, queued for the assembler, while its copy waits for its turn with the chunker.</summary>
+    private sealed record PendingDatabase(TreeEntry Entry, ChannelWriter<Task<BlobId>> Chunks, TaskCompletionSource<(long Size, string? Error)> Outcome);
 
     private sealed record FileJob(TreeEntry Entry, IReadOnlyList<string>? Known, ChannelReader<Task<BlobId>>? Chunks, Task<(long Size, string? Error)>? Outcome);
 

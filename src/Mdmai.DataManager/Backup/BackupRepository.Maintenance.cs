@@ -199,9 +199,10 @@ public sealed partial class BackupRepository
             var selected = byPack.Keys.Where(stored.ContainsKey).Where(_ => share >= 1 || Random.Shared.NextDouble() < share).ToList();
             var total = selected.Count;
             var sync = new object();
+            var arena = new BlockArena(ChunkArenaSize(_chunker.Parameters.MaxSize, 0));
             await Parallel.ForEachAsync(selected, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (pack, ct) =>
             {
-                var (blobs, bytes, problems) = await ReadPackAsync(pack, byPack[pack], ct).ConfigureAwait(false);
+                var (blobs, bytes, problems) = await ReadPackAsync(pack, byPack[pack], arena, ct).ConfigureAwait(false);
                 lock (sync)
                 {
                     packsRead++;
@@ -220,42 +221,39 @@ public sealed partial class BackupRepository
         };
     }
 
-    private async Task<(long Blobs, long Bytes, List<string> Errors)> ReadPackAsync(UInt128 pack, HashSet<BlobId> ids, CancellationToken cancellationToken)
+    private async Task<(long Blobs, long Bytes, List<string> Errors)> ReadPackAsync(UInt128 pack, HashSet<BlobId> ids, BlockArena arena, CancellationToken cancellationToken)
     {
         var name = RepositoryNames.Pack(pack);
         var errors = new List<string>();
         var locations = ids.Select(id => (Id: id, Location: _index.TryGet(id, out var l) ? l : default)).OrderBy(x => x.Location.Offset).ToList();
-        // Blob by blob, in pack order (sequential reads), through two buffers the size of the largest blob: a pack is
-        // ~16 MiB and two are read at once, so reading packs whole held four times as much.
-        var stored = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, locations.Count == 0 ? 0 : locations.Max(x => x.Location.StoredLength)));
-        var plain = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, locations.Count == 0 ? 0 : locations.Max(x => x.Location.RawLength)));
+        // Blob by blob, in pack order (sequential reads), each into two blocks of the arena the packs read at once share.
         long blobs = 0, bytes = 0;
         try
         {
             foreach (var (id, location) in locations)
             {
-                var sealedBlob = stored.AsMemory(0, (int)location.StoredLength);
-                await PackFormat.ReadExactlyAsync(Backend, name, location.Offset, sealedBlob, cancellationToken).ConfigureAwait(false);
-                bytes += location.StoredLength;
-                try
+                var (stored, plain) = await arena.AllocateAsync((int)location.StoredLength, (int)location.RawLength, cancellationToken).ConfigureAwait(false);
+                using (stored)
+                using (plain)
                 {
-                    OpenBlob(id, location, sealedBlob.Span, plain.AsSpan(0, (int)location.RawLength), name);
-                    blobs++;
-                }
-                catch (MdmaiException ex)
-                {
-                    errors.Add(ex.Message);
+                    var sealedBlob = stored.Memory[..(int)location.StoredLength];
+                    await PackFormat.ReadExactlyAsync(Backend, name, location.Offset, sealedBlob, cancellationToken).ConfigureAwait(false);
+                    bytes += location.StoredLength;
+                    try
+                    {
+                        OpenBlob(id, location, sealedBlob.Span, plain.Memory.Span[..(int)location.RawLength], name);
+                        blobs++;
+                    }
+                    catch (MdmaiException ex)
+                    {
+                        errors.Add(ex.Message);
+                    }
                 }
             }
         }
         catch (Exception ex) when (ex is InvalidDataException or FileNotFoundException)
         {
             errors.Add($"Pack '{name}': {ex.Message}");
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(stored);
-            ArrayPool<byte>.Shared.Return(plain);
         }
 
         return (blobs, bytes, errors);
@@ -401,20 +399,26 @@ public sealed partial class BackupRepository
                 }
 
                 var (id, location) = (blob.Key, blob.Value);
-                var buffer = ArrayPool<byte>.Shared.Rent((int)location.StoredLength);
-                await PackFormat.ReadExactlyAsync(Backend, RepositoryNames.Pack(location.Pack), location.Offset, buffer.AsMemory(0, (int)location.StoredLength), ct).ConfigureAwait(false);
+                var buffer = new RentedArray((int)location.StoredLength);
+                var stored = buffer.Array.AsMemory(0, (int)location.StoredLength);
                 var plain = ArrayPool<byte>.Shared.Rent((int)location.RawLength);
                 try
                 {
-                    OpenBlob(id, location, buffer.AsSpan(0, (int)location.StoredLength), plain.AsSpan(0, (int)location.RawLength), RepositoryNames.Pack(location.Pack));
+                    await PackFormat.ReadExactlyAsync(Backend, RepositoryNames.Pack(location.Pack), location.Offset, stored, ct).ConfigureAwait(false);
+                    OpenBlob(id, location, stored.Span, plain.AsSpan(0, (int)location.RawLength), RepositoryNames.Pack(location.Pack));
+                }
+                catch
+                {
+                    buffer.Dispose();
+                    throw;
                 }
                 finally
                 {
                     ArrayPool<byte>.Shared.Return(plain);
                 }
 
-                return new SealedBlob(id, location.Type, location.Compressed, location.RawLength, buffer, (int)location.StoredLength, 0);
-            }, blob => ArrayPool<byte>.Shared.Return(blob.Buffer), cancellationToken).ConfigureAwait(false);
+                return new SealedBlob(id, location.Type, location.Compressed, location.RawLength, stored, buffer);
+            }, cancellationToken).ConfigureAwait(false);
             newIndex.Add((pack, entries));
             written++;
             writtenBytes += length;

@@ -7,11 +7,11 @@ public sealed partial class BackupRepository
 {
     /// <summary>
     /// Writes one pack: blobs from <paramref name="next"/> (given the bytes written so far; null ends the pack) back
-    /// to back, then the sealed header and the trailer. Each blob's pooled buffer is returned once written, and
-    /// <paramref name="written"/> is told. The pack becomes visible only whole.
+    /// to back, then the sealed header and the trailer. Each blob's memory is given back (its lease disposed) once
+    /// written. The pack becomes visible only whole.
     /// </summary>
     internal async Task<(UInt128 Pack, List<PackEntry> Entries, long Length)> WritePackAsync(
-        Func<long, CancellationToken, ValueTask<SealedBlob?>> next, Action<SealedBlob> written, CancellationToken cancellationToken)
+        Func<long, CancellationToken, ValueTask<SealedBlob?>> next, CancellationToken cancellationToken)
     {
         var pack = RepositoryNames.NewPackId();
         var entries = new List<PackEntry>();
@@ -22,11 +22,11 @@ public sealed partial class BackupRepository
             {
                 try
                 {
-                    await stream.WriteAsync(blob.Buffer.AsMemory(0, blob.Length), token).ConfigureAwait(false);
+                    await stream.WriteAsync(blob.Data, token).ConfigureAwait(false);
                 }
                 finally
                 {
-                    written(blob);
+                    blob.Lease.Dispose();
                 }
 
                 entries.Add(new PackEntry(blob.Id, blob.Type, blob.Compressed, (uint)length, (uint)blob.Length, blob.RawLength));

@@ -174,6 +174,10 @@ public sealed partial class BackupRepository
     private sealed class RestoreWriter(BackupRepository repository, string root)
     {
         private readonly ConcurrentDictionary<string, byte> _checked = new(StringComparer.Ordinal);
+
+        // Every chunk being restored is read into a block of one arena (the sealed form and the plaintext): memory is
+        // this arena whatever the number of workers and the sizes of the chunks, and nothing is left to the collector.
+        private readonly BlockArena _arena = new(ChunkArenaSize(repository._chunker.Parameters.MaxSize, 0));
         private long _files;
         private long _bytes;
 
@@ -243,8 +247,6 @@ public sealed partial class BackupRepository
             }
 
             var temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.restore");
-            byte[]? stored = null;
-            byte[]? plain = null;
             try
             {
                 long written = 0;
@@ -258,20 +260,14 @@ public sealed partial class BackupRepository
                             throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Chunk {hex} of '{entry.Path}' is not in the repository: the file cannot be restored. Run 'mdmai backup verify'.");
                         }
 
-                        if (stored is null || stored.Length < location.StoredLength)
+                        var (stored, plain) = await _arena.AllocateAsync((int)location.StoredLength, (int)location.RawLength, cancellationToken).ConfigureAwait(false);
+                        using (stored)
+                        using (plain)
                         {
-                            Return(ref stored);
-                            stored = ArrayPool<byte>.Shared.Rent((int)location.StoredLength);
+                            await repository.ReadBlobIntoAsync(id, location, stored.Memory, plain.Memory, cancellationToken).ConfigureAwait(false);
+                            RandomAccess.Write(handle, plain.Memory.Span[..(int)location.RawLength], written);
                         }
 
-                        if (plain is null || plain.Length < location.RawLength)
-                        {
-                            Return(ref plain);
-                            plain = ArrayPool<byte>.Shared.Rent((int)location.RawLength);
-                        }
-
-                        await repository.ReadBlobIntoAsync(id, location, stored, plain, cancellationToken).ConfigureAwait(false);
-                        RandomAccess.Write(handle, plain.AsSpan(0, (int)location.RawLength), written);
                         written += location.RawLength;
                         Interlocked.Add(ref _bytes, location.RawLength);
                     }
@@ -294,18 +290,7 @@ public sealed partial class BackupRepository
             }
             finally
             {
-                Return(ref stored);
-                Return(ref plain);
                 File.Delete(temp);
-            }
-        }
-
-        private static void Return(ref byte[]? buffer)
-        {
-            if (buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-                buffer = null;
             }
         }
 

@@ -197,8 +197,8 @@ internal static class CraftedSnapshot
             var id = new byte[BlobId.Size];
             blob.Id.Write(id);
             var sealedBlob = repository.Crypto.Seal(blob.Data, id);
-            return ValueTask.FromResult<SealedBlob?>(new SealedBlob(blob.Id, blob.Type, false, (uint)blob.Data.Length, sealedBlob, sealedBlob.Length, 0));
-        }, _ => { }, CancellationToken.None);
+            return ValueTask.FromResult<SealedBlob?>(new SealedBlob(blob.Id, blob.Type, false, (uint)blob.Data.Length, sealedBlob, NoLease.Instance));
+        }, CancellationToken.None);
         repository.Index.Add(pack, packed);
         await repository.WriteIndexAsync([(pack, packed)], CancellationToken.None);
         return await repository.WriteSnapshotAsync(new BackupRepository.SnapshotDocument
@@ -209,6 +209,16 @@ internal static class CraftedSnapshot
             Tree = [treeId.ToString()],
             Stats = new SnapshotStats { Files = entries.Count(e => e.Entry.Type == SnapshotEntryType.File) },
         }, CancellationToken.None);
+    }
+}
+
+/// <summary>The lease of a blob whose bytes nobody needs to give back.</summary>
+internal sealed class NoLease : IDisposable
+{
+    public static NoLease Instance { get; } = new();
+
+    public void Dispose()
+    {
     }
 }
 

@@ -13,8 +13,19 @@ internal enum BlobType : byte
 /// <summary>Where a blob is: its pack, offset and sealed length, its plaintext length, and whether it is zstd-compressed.</summary>
 internal readonly record struct BlobLocation(UInt128 Pack, uint Offset, uint StoredLength, uint RawLength, BlobType Type, bool Compressed);
 
-/// <summary>A blob sealed and ready for a pack: <see cref="Buffer"/> is pooled and returned once written.</summary>
-internal sealed record SealedBlob(BlobId Id, BlobType Type, bool Compressed, uint RawLength, byte[] Buffer, int Length, long Budget);
+/// <summary>A blob sealed and ready for a pack: <see cref="Data"/>, held by <see cref="Lease"/>, which is disposed once the blob is written.</summary>
+internal sealed record SealedBlob(BlobId Id, BlobType Type, bool Compressed, uint RawLength, ReadOnlyMemory<byte> Data, IDisposable Lease)
+{
+    public int Length => Data.Length;
+}
+
+/// <summary>An array rented from the shared pool, returned when disposed.</summary>
+internal sealed class RentedArray(int size) : IDisposable
+{
+    public byte[] Array { get; } = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+
+    public void Dispose() => System.Buffers.ArrayPool<byte>.Shared.Return(Array);
+}
 
 /// <summary>One blob of a pack, as its header and the index record it.</summary>
 internal readonly record struct PackEntry(BlobId Id, BlobType Type, bool Compressed, uint Offset, uint StoredLength, uint RawLength);

@@ -174,6 +174,14 @@ public sealed partial class BackupRepository
                     pragma.ExecuteNonQuery();
                 }
 
+                using (var pragma = to.CreateCommand())
+                {
+                    // The copy lives only until it is chunked (and a crash leaves it to the next capture to remove): no
+                    // journal and no flush to disk, which for a 600 MB database was 600 MB written to disk for nothing.
+                    pragma.CommandText = "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;";
+                    pragma.ExecuteNonQuery();
+                }
+
                 from.BackupDatabase(to);
             }, cancellationToken).ConfigureAwait(false);
             return staged;

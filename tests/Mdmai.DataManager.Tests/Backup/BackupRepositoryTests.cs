@@ -63,6 +63,35 @@ public sealed class BackupRepositoryTests : DataFolderTest
     }
 
     [Fact]
+    public async Task Maximum_size_chunks_back_up_restore_and_verify_with_the_default_chunker()
+    {
+        // 20 MiB of zeros: the gear hash settles on a constant and never cuts, so every chunk is the maximum (8 MiB),
+        // and a chunk with its compressed copy, or its sealed form with its plaintext, takes the whole memory arena.
+        var source = Path.Combine(_root + "-zeros", "disk.img");
+        Directory.CreateDirectory(Path.GetDirectoryName(source)!);
+        await File.WriteAllBytesAsync(source, new byte[20 * 1024 * 1024]);
+        await File.WriteAllBytesAsync(Path.Combine(_root + "-zeros", "a-note.txt"), Random(3000, 2)); // a small chunk first (in path order) moves the arena's cursor
+        var backend = new LocalFolderBackend(RepositoryPath);
+        using var repository = await BackupRepository.InitAsync(backend, "hunter2", new RepositoryOptions { Kdf = FastKdf });
+        var timeout = TimeSpan.FromMinutes(2); // a stranded arena request would hang, not fail
+
+        var result = await repository.CreateSnapshotAsync(new BackupSources { Includes = [_root + "-zeros"] }).WaitAsync(timeout);
+        var target = _root + "-restore";
+        var restored = await repository.RestoreAsync(result.Snapshot.Id, target).WaitAsync(timeout);
+        var report = await repository.VerifyAsync(new VerifyOptions { ReadData = true }).WaitAsync(timeout);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(20L * 1024 * 1024 + 3000, restored.Bytes);
+        Assert.True(report.Ok, string.Join("\n", report.Errors));
+        var copy = Directory.EnumerateFiles(target, "disk.img", SearchOption.AllDirectories).Single();
+        Assert.Equal(20L * 1024 * 1024, new FileInfo(copy).Length);
+        Assert.DoesNotContain(await File.ReadAllBytesAsync(copy), b => b != 0);
+        Directory.Delete(target, true);
+        Directory.Delete(_root + "-zeros", true);
+        Directory.Delete(RepositoryPath, true);
+    }
+
+    [Fact]
     public async Task A_second_snapshot_reads_only_what_changed()
     {
         await FillAsync();

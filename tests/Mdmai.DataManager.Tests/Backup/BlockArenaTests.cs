@@ -86,6 +86,54 @@ public sealed class BlockArenaTests
     }
 
     [Fact]
+    public async Task A_pair_as_large_as_the_arena_fits_once_everything_is_back_wherever_the_cursor_is()
+    {
+        var arena = new BlockArena(4 * G);
+        var (a, _) = await arena.AllocateAsync(G, 0, CancellationToken.None);
+        var (b, _) = await arena.AllocateAsync(G, 0, CancellationToken.None);
+        a.Dispose(); // the cursor stays after b: a pair of 2 + 2 placed from there would split the free space
+
+        var whole = arena.AllocateAsync(2 * G, 2 * G, CancellationToken.None).AsTask();
+        Assert.False(whole.IsCompleted);
+        b.Dispose();
+        var (x, y) = await whole.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, arena.Available);
+        x.Dispose();
+        y.Dispose();
+
+    }
+
+    [Fact]
+    public async Task A_pair_that_does_not_fit_after_the_cursor_is_placed_from_the_start()
+    {
+        var arena = new BlockArena(6 * G);
+        var (x, _) = await arena.AllocateAsync(G, 0, CancellationToken.None);
+        var (held, _) = await arena.AllocateAsync(G, 0, CancellationToken.None);
+        x.Dispose(); // free: 0, 2-5; the cursor is at 2
+
+        // From the cursor: 1 at 2, then no run of 4 is left. From the start: 1 at 0, 4 at 2-5.
+        var (a, b) = await arena.AllocateAsync(G, 4 * G, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, arena.Available);
+        a.Dispose();
+        b.Dispose();
+        held.Dispose();
+        Assert.Equal(6 * G, arena.Available);
+    }
+
+    [Fact]
+    public async Task Giving_a_block_back_twice_is_refused_and_leaves_the_arena_as_it_was()
+    {
+        var arena = new BlockArena(4 * G);
+        var (a, b) = await arena.AllocateAsync(G, G, CancellationToken.None);
+        a.Dispose();
+
+        Assert.Throws<InvalidOperationException>(() => arena.Release(0, 2)); // granule 0 is free again, 1 is b's
+        Assert.Equal(3 * G, arena.Available);
+        b.Dispose();
+        Assert.Equal(4 * G, arena.Available);
+    }
+
+    [Fact]
     public async Task A_block_is_one_run_of_free_granules()
     {
         var arena = new BlockArena(6 * G);

@@ -113,17 +113,17 @@ internal sealed class BlockArena
 
         lock (_lock)
         {
-            for (var i = start; i < start + count; i++)
+            if (Array.IndexOf(_used, false, start, count) >= 0)
             {
-                if (!_used[i])
-                {
-                    throw new InvalidOperationException("An arena block was given back twice.");
-                }
-
-                _used[i] = false;
+                throw new InvalidOperationException("An arena block was given back twice."); // and the arena is left as it was
             }
 
-            _free += count;
+            Unmark(start, count);
+            if (_free == _used.Length)
+            {
+                _next = 0;
+            }
+
             ServeWaiters();
         }
     }
@@ -140,6 +140,12 @@ internal sealed class BlockArena
         }
     }
 
+    /// <summary>
+    /// Places the pair after the cursor (blocks given out in turn, as a pipeline gives them back), else first fit from
+    /// the start: the first block placed after the cursor can split the free space so that the second fits on neither
+    /// side, while from the start a pair that fits the whole arena always fits an empty one — so a request is never
+    /// left waiting once everything has been given back.
+    /// </summary>
     private (ArenaBlock First, ArenaBlock Second)? TryTake((int First, int Second) request)
     {
         if (request.First + request.Second > _free)
@@ -147,14 +153,19 @@ internal sealed class BlockArena
             return null;
         }
 
-        var first = Find(request.First);
+        return TryTake(request, _next) ?? (_next != 0 ? TryTake(request, 0) : null);
+    }
+
+    private (ArenaBlock First, ArenaBlock Second)? TryTake((int First, int Second) request, int cursor)
+    {
+        var first = Find(request.First, cursor);
         if (first < 0)
         {
             return null;
         }
 
         Mark(first, request.First);
-        var second = Find(request.Second);
+        var second = Find(request.Second, cursor);
         if (second < 0)
         {
             Unmark(first, request.First);
@@ -166,8 +177,8 @@ internal sealed class BlockArena
         return (new ArenaBlock(this, first, request.First), new ArenaBlock(this, second, request.Second));
     }
 
-    /// <summary>The start of the first run of <paramref name="count"/> free granules at or after the cursor, wrapping round; -1 if none.</summary>
-    private int Find(int count)
+    /// <summary>The start of the first run of <paramref name="count"/> free granules at or after <paramref name="cursor"/>, wrapping round; -1 if none.</summary>
+    private int Find(int count, int cursor)
     {
         if (count == 0)
         {
@@ -177,8 +188,8 @@ internal sealed class BlockArena
         var n = _used.Length;
         for (var pass = 0; pass < 2; pass++)
         {
-            var from = pass == 0 ? _next : 0;
-            var to = pass == 0 ? n : Math.Min(_next + count - 1, n);
+            var from = pass == 0 ? cursor : 0;
+            var to = pass == 0 ? n : Math.Min(cursor + count - 1, n);
             var run = 0;
             for (var i = from; i < to; i++)
             {

@@ -6,6 +6,14 @@ public sealed class BlockArenaTests
 {
     private const int G = BlockArena.Granule;
 
+    private static void GiveBack(params ArenaBlock[] blocks)
+    {
+        foreach (var block in blocks)
+        {
+            block.Dispose();
+        }
+    }
+
     [Fact]
     public async Task Blocks_are_whole_granules_apart_and_come_back_when_disposed()
     {
@@ -79,9 +87,7 @@ public sealed class BlockArenaTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => big);
         var (a, b) = await small.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(0, arena.Available);
-        a.Dispose();
-        b.Dispose();
-        held.Dispose();
+        GiveBack(a, b, held);
         Assert.Equal(4 * G, arena.Available);
     }
 
@@ -98,9 +104,7 @@ public sealed class BlockArenaTests
         b.Dispose();
         var (x, y) = await whole.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(0, arena.Available);
-        x.Dispose();
-        y.Dispose();
-
+        GiveBack(x, y);
     }
 
     [Fact]
@@ -114,9 +118,7 @@ public sealed class BlockArenaTests
         // From the cursor: 1 at 2, then no run of 4 is left. From the start: 1 at 0, 4 at 2-5.
         var (a, b) = await arena.AllocateAsync(G, 4 * G, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(0, arena.Available);
-        a.Dispose();
-        b.Dispose();
-        held.Dispose();
+        GiveBack(a, b, held);
         Assert.Equal(6 * G, arena.Available);
     }
 

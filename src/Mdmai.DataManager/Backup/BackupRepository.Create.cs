@@ -344,13 +344,13 @@ public sealed partial class BackupRepository
         return roots;
     }
 
-    /// <summary>One snapshot run: a producer walks and chunks, workers hash/compress/seal, one packer writes, one assembler builds the file list.</summary>
     /// <summary>
     /// The arena a pipeline holds chunks in: <paramref name="budget"/>, raised to hold two blocks of the largest chunk
     /// sealed (a chunk and its compressed copy are taken together; a restore takes a chunk's sealed form and plaintext).
     /// </summary>
     internal static long ChunkArenaSize(int maxChunk, long budget) => Math.Max(budget, 2L * BlockArena.Rounded(maxChunk + RepositoryCrypto.Overhead));
 
+    /// <summary>One snapshot run: a producer walks and chunks, workers hash/compress/seal, one packer writes, one assembler builds the file list.</summary>
     private sealed class SnapshotBuilder
     {
         private const int IndexFlushPacks = 32;

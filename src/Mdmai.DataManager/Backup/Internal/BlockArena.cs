@@ -31,9 +31,6 @@ internal sealed class BlockArena
         _free = granules;
     }
 
-    /// <summary>Bytes in all.</summary>
-    public int Capacity => _memory.Length;
-
     /// <summary>Bytes not handed out.</summary>
     public int Available
     {

@@ -1,10 +1,13 @@
 using System.Reflection;
+using Mdmai.DataManager.Tests.Architecture;
 
 namespace Mdmai.DataManager.Tests;
 
 /// <summary>
-/// The layering is enforced here, not by convention: the library knows nothing of the console, storage
-/// knows nothing of the layers built on it, and the CLI talks to SQLite only through the library.
+/// The layering is enforced here, not by convention: every folder of the library is a layer that may use only the
+/// layers the matrix in <see cref="Layers"/> allows (docs/architecture.md draws it), read from the compiled assembly's
+/// type references; no <c>Internal</c> namespace is used from outside its folder; the library knows nothing of the
+/// console, and the CLI talks to SQLite only through the library.
 /// </summary>
 public sealed class LayeringTests
 {
@@ -28,55 +31,71 @@ public sealed class LayeringTests
             .Select(f => (Path.GetRelativePath(RepositoryRoot, f), File.ReadAllText(f)));
 
     [Fact]
+    public void Every_use_between_folders_is_an_allowed_edge()
+    {
+        var offenders = Layers.Uses(LibraryPath)
+            .Where(u => u.From != u.To && !Layers.Allowed[u.From].Contains(u.To))
+            .Select(u => $"{u.From} -> {u.To}: {u.Use}")
+            .ToList();
+
+        Assert.True(offenders.Count == 0, $"{offenders.Count} uses against the layering (docs/architecture.md):\n" + string.Join("\n", offenders));
+    }
+
+    [Fact]
+    public void No_internal_namespace_is_used_from_outside_its_folder()
+    {
+        var offenders = Layers.Uses(LibraryPath)
+            .Where(u => u.From != u.To && Layers.IsInternal(u.Use.ToNamespace))
+            .Select(u => $"{u.From} -> {u.Use}")
+            .ToList();
+
+        Assert.True(offenders.Count == 0, $"{offenders.Count} uses of another folder's Internal namespace:\n" + string.Join("\n", offenders));
+    }
+
+    [Fact]
+    public void Every_folder_of_the_library_has_a_place_in_the_matrix()
+    {
+        var folders = typeof(MdmaiException).Assembly.GetTypes()
+            .Where(t => t.Namespace?.StartsWith("Mdmai.DataManager", StringComparison.Ordinal) == true)
+            .Select(t => Layers.Of(t.Namespace!, t.Name))
+            .ToHashSet();
+
+        Assert.Empty(folders.Except(Layers.Allowed.Keys));
+    }
+
+    [Fact]
+    public void The_matrix_has_no_cycle()
+    {
+        // Every allowed edge points down the order the matrix is written in, so no chain of them comes back.
+        var order = Layers.Allowed.Keys.ToList();
+        var upward = Layers.Allowed.SelectMany(e => e.Value.Select(to => (From: e.Key, To: to)))
+            .Where(e => order.IndexOf(e.To) <= order.IndexOf(e.From))
+            .ToList();
+
+        Assert.Empty(upward);
+    }
+
+    [Fact]
+    public void The_reader_sees_uses_in_signatures_bodies_and_lambdas()
+    {
+        // Known uses of each kind, so that a reader that went blind would fail here rather than pass everything above.
+        var uses = Layers.Uses(LibraryPath).Select(u => u.Use.ToString()).ToHashSet();
+
+        Assert.Contains("Mdmai.DataManager.MdmaiDataManager -> Mdmai.DataManager.Files.FileStore", uses);        // a field
+        Assert.Contains("Mdmai.DataManager.Files.FileStore -> Mdmai.DataManager.Security.ObjectCodec", uses);     // a call
+        Assert.Contains("Mdmai.DataManager.Files.FileStore -> Mdmai.DataManager.MdmaiException", uses);           // a throw
+        Assert.True(Layers.Uses(LibraryPath).Count(u => u.From != u.To) > 100);
+    }
+
+    private static string LibraryPath => typeof(MdmaiException).Assembly.Location;
+
+    [Fact]
     public void The_library_does_not_reference_console_or_command_line_packages()
     {
         var references = typeof(MdmaiException).Assembly.GetReferencedAssemblies().Select(a => a.Name!).ToList();
 
         Assert.DoesNotContain(references, name => name.StartsWith("Spectre", StringComparison.Ordinal));
         Assert.DoesNotContain(references, name => name.StartsWith("System.CommandLine", StringComparison.Ordinal));
-    }
-
-    // Security (keys and ciphers) sits below storage: sensitive columns are sealed with the data key.
-    [Theory]
-    [InlineData("Files")]
-    [InlineData("Backup")]
-    [InlineData("Integrity")]
-    [InlineData("Caching")]
-    public void Storage_does_not_use_the_layers_built_on_it(string layer)
-    {
-        var offenders = Sources("src/Mdmai.DataManager/Storage")
-            .Where(s => s.Text.Contains($"Mdmai.DataManager.{layer}", StringComparison.Ordinal))
-            .Select(s => s.File)
-            .ToList();
-
-        Assert.Empty(offenders);
-    }
-
-    // Integrity checks and repairs everything, backups included: nothing below it may depend on it.
-    [Theory]
-    [InlineData("src/Mdmai.DataManager/Backup")]
-    [InlineData("src/Mdmai.DataManager/Files")]
-    [InlineData("src/Mdmai.DataManager/Security")]
-    [InlineData("src/Mdmai.DataManager/Configuration")]
-    public void Lower_layers_do_not_use_integrity(string folder)
-    {
-        var offenders = Sources(folder)
-            .Where(s => s.Text.Contains("Mdmai.DataManager.Integrity", StringComparison.Ordinal))
-            .Select(s => s.File)
-            .ToList();
-
-        Assert.Empty(offenders);
-    }
-
-    [Fact]
-    public void The_file_store_does_not_use_backups()
-    {
-        var offenders = Sources("src/Mdmai.DataManager/Files")
-            .Where(s => s.Text.Contains("Mdmai.DataManager.Backup", StringComparison.Ordinal))
-            .Select(s => s.File)
-            .ToList();
-
-        Assert.Empty(offenders);
     }
 
     [Fact]

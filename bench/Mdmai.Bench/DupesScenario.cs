@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Files.Internal;
+using Mdmai.DataManager.IO;
 
 namespace Mdmai.Bench;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using Mdmai.DataManager;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files;
@@ -44,16 +45,16 @@ namespace Mdmai.Cli;
 [JsonSerializable(typeof(DateTimeOffset))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
-/// <summary>The options of every <c>--json</c> output: the library's (snake_case, enum texts, timestamps), indented.</summary>
+/// <summary>The options of every <c>--json</c> output: the library's callers' (DataManagerJson: snake_case, enum texts, timestamps), indented.</summary>
 internal static class CliJson
 {
     public static JsonSerializerOptions Options { get; } = Create();
 
     private static JsonSerializerOptions Create()
     {
-        var options = new JsonSerializerOptions(EntityJson.Indented)
+        var options = new JsonSerializerOptions(DataManagerJson.Indented)
         {
-            TypeInfoResolver = JsonTypeInfoResolver.Combine(EntityJson.Indented.TypeInfoResolver!, CliJsonContext.Default),
+            TypeInfoResolver = JsonTypeInfoResolver.Combine(DataManagerJson.Indented.TypeInfoResolver!, CliJsonContext.Default),
         };
         options.MakeReadOnly();
         return options;
@@ -63,7 +64,7 @@ internal static class CliJson
     public static JsonTypeInfo<T> For<T>() => (JsonTypeInfo<T>)Options.GetTypeInfo(typeof(T));
 
     /// <summary>The metadata of an entity type under the library's compact options (one record per line).</summary>
-    public static JsonTypeInfo<T> Compact<T>() => (JsonTypeInfo<T>)EntityJson.Options.GetTypeInfo(typeof(T));
+    public static JsonTypeInfo<T> Compact<T>() => (JsonTypeInfo<T>)DataManagerJson.Options.GetTypeInfo(typeof(T));
 
     /// <summary>A value as a node, written as the library writes it (names, enum texts, the one timestamp format).</summary>
     public static JsonNode? Node<T>(T value) => JsonSerializer.SerializeToNode(value, For<T>());

@@ -2,6 +2,7 @@ using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Caching;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files;
+using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Integrity;
 using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Storage;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files;
+using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Integrity;
 using Mdmai.DataManager.Storage;
 using Mdmai.DataManager.Tests.Backup;
@@ -124,7 +125,7 @@ public sealed class DataManagerFacadeTests : IDisposable
     /// <summary>Reads the lock file while it is held (a .NET open by path would be refused by the holder's lock).</summary>
     private static string ReadShared(string path)
     {
-        using var handle = global::Mdmai.DataManager.Files.Internal.UnixFileCalls.TryOpenForReading(path)!;
+        using var handle = global::Mdmai.DataManager.IO.UnixFileCalls.TryOpenForReading(path)!;
         using var stream = new FileStream(handle, FileAccess.Read);
         return new StreamReader(stream).ReadToEnd();
     }

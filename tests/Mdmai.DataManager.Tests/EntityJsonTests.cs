@@ -23,8 +23,8 @@ public sealed class EntityJsonTests
     public void Every_public_enum_of_the_library_is_written_as_its_text(Type enumType)
     {
         // The converters are listed by hand (native AOT cannot make one per type at run time): a new enum must join the list.
-        Assert.Contains(EntityJson.EnumConverters(), c => c.Type == enumType);
-        var options = new JsonSerializerOptions(EntityJson.Options) { TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver() };
+        Assert.Contains(DataManagerJson.EnumConverters(), c => c.Type == enumType);
+        var options = new JsonSerializerOptions(DataManagerJson.Options) { TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver() };
         foreach (var value in Enum.GetValues(enumType))
         {
             Assert.Equal($"\"{EnumText.ToText(enumType, value)}\"", JsonSerializer.Serialize(value, enumType, options));

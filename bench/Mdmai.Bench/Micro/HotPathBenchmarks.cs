@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using Mdmai.DataManager;
 using Mdmai.DataManager.Storage;
 using Mdmai.DataManager.Storage.Entities;
 

@@ -390,7 +390,7 @@ internal static class EntityCommands
     {
         null => "",
         JsonValue v when v.TryGetValue<string>(out var s) => s,
-        _ => value.ToJsonString(EntityJson.Options),
+        _ => value.ToJsonString(DataManagerJson.Options),
     };
 }
 

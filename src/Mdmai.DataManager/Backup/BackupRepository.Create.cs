@@ -5,8 +5,8 @@ using System.IO.Hashing;
 using System.Text.Json;
 using System.Threading.Channels;
 using Mdmai.DataManager.Backup.Internal;
-using Mdmai.DataManager.Files.Internal;
-using Microsoft.Data.Sqlite;
+using Mdmai.DataManager.IO;
+using Mdmai.DataManager.Storage;
 
 namespace Mdmai.DataManager.Backup;
 
@@ -147,57 +147,15 @@ public sealed partial class BackupRepository
         return match is null ? null : await ReadSnapshotAsync(match.Id, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Copies the live database into a staging file with SQLite's online backup API: one read transaction, so the
-    /// copy is a consistent snapshot, and in WAL mode the app's writers are never blocked.
-    /// </summary>
+    /// <summary>Copies the live database into a staging file beside it (see <see cref="DatabaseCopies.CaptureAsync"/>).</summary>
     internal static async Task<string> CaptureDatabaseAsync(string dataFolder, CancellationToken cancellationToken)
     {
         var temp = Path.Combine(dataFolder, "tmp");
         Directory.CreateDirectory(temp);
         RemoveStaleCaptures(temp);
         var staged = Path.Combine(temp, $"backup-{Environment.ProcessId}-{Guid.NewGuid():N}.db");
-        var source = new SqliteConnectionStringBuilder { DataSource = Path.Combine(dataFolder, DatabaseFiles[0]), Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString();
-        var target = new SqliteConnectionStringBuilder { DataSource = staged, Pooling = false }.ToString();
-        try
-        {
-            await Task.Run(() =>
-            {
-                using var from = new SqliteConnection(source);
-                using var to = new SqliteConnection(target);
-                from.Open();
-                to.Open();
-                using (var pragma = from.CreateCommand())
-                {
-                    // Page reads go through the OS cache; a large SQLite cache or map would only add to peak memory.
-                    pragma.CommandText = "PRAGMA mmap_size=0; PRAGMA cache_size=-2000; PRAGMA busy_timeout=30000;";
-                    pragma.ExecuteNonQuery();
-                }
-
-                using (var pragma = to.CreateCommand())
-                {
-                    // The copy lives only until it is chunked (and a crash leaves it to the next capture to remove): no
-                    // journal and no flush to disk, which for a 600 MB database was 600 MB written to disk for nothing.
-                    pragma.CommandText = "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;";
-                    pragma.ExecuteNonQuery();
-                }
-
-                from.BackupDatabase(to);
-            }, cancellationToken).ConfigureAwait(false);
-            return staged;
-        }
-        catch (SqliteException ex)
-        {
-            File.Delete(staged);
-            // Locked, read-only, a full disk (the copy is written beside the data) keep their codes; the rest is damage.
-            throw Storage.Internal.SqliteErrors.Translate(ex, "the backup could not capture the database") as MdmaiException
-                ?? new MdmaiException(MdmaiErrorCode.Corrupt, $"Could not capture the database for the backup: {ex.Message}", ex);
-        }
-        catch
-        {
-            File.Delete(staged);
-            throw;
-        }
+        await DatabaseCopies.CaptureAsync(Path.Combine(dataFolder, DatabaseFiles[0]), staged, cancellationToken).ConfigureAwait(false);
+        return staged;
     }
 
     /// <summary>

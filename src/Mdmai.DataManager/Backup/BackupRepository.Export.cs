@@ -5,7 +5,7 @@ using System.Text.Json;
 using Mdmai.DataManager.Backup.Internal;
 using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Security;
-using Microsoft.Data.Sqlite;
+using Mdmai.DataManager.Storage;
 
 namespace Mdmai.DataManager.Backup;
 
@@ -195,24 +195,10 @@ public sealed partial class BackupRepository
     /// <summary>The catalog of a database copy, each file with a unique archive name <c>files/&lt;category&gt;/&lt;name&gt;</c>.</summary>
     private static IEnumerable<CatalogRow> CatalogFiles(string database)
     {
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-        connection.Open();
-        using (var exists = connection.CreateCommand())
-        {
-            exists.CommandText = "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('files', 'objects')";
-            if ((long)exists.ExecuteScalar()! != 2)
-            {
-                yield break;
-            }
-        }
-
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT f.id, f.name, f.category, f.object_id, o.size, o.storage FROM files f JOIN objects o ON o.object_id = f.object_id ORDER BY f.category, f.name, f.id";
-        using var reader = command.ExecuteReader();
         var used = new HashSet<string>(StringComparer.Ordinal);
-        while (reader.Read())
+        foreach (var (file, size, storage) in FileCatalog.FilesOfCopy(database))
         {
-            var row = new CatalogRow(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4), reader.GetString(5));
+            var row = new CatalogRow(file.Id, file.Name, file.Category, file.ObjectId, size, storage);
             var name = FileStore.SafeFileName(row.Name);
             var candidate = $"files/{row.Category}/{name}";
             for (var n = 2; !used.Add(candidate); n++)

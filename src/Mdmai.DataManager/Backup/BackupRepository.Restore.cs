@@ -5,6 +5,7 @@ using System.Threading.Channels;
 using Mdmai.DataManager.Backup.Internal;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files.Internal;
+using Mdmai.DataManager.IO;
 
 namespace Mdmai.DataManager.Backup;
 

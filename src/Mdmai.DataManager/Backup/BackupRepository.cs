@@ -46,7 +46,7 @@ public sealed partial class BackupRepository : IDisposable
             new JsonStringEnumConverter<SnapshotKind>(JsonNamingPolicy.SnakeCaseLower),
             new JsonStringEnumConverter<SnapshotEntryType>(JsonNamingPolicy.SnakeCaseLower),
         },
-    }.Generated();
+    }.Generated(BackupJsonContext.Default);
 
     private readonly RepositoryConfig _config;
     private readonly RepositoryCrypto _crypto;
@@ -124,7 +124,7 @@ public sealed partial class BackupRepository : IDisposable
             Encrypted = password is not null,
             PackSize = options.PackSize,
             Chunker = new ChunkerConfig { Min = options.MinChunkSize, Average = options.AverageChunkSize, Max = options.MaxChunkSize },
-            CreatedAt = Storage.Timestamps.Format(DateTimeOffset.UtcNow),
+            CreatedAt = Timestamps.Format(DateTimeOffset.UtcNow),
         };
         if (options.PackSize is < 64 * 1024 or > 1024 * 1024 * 1024)
         {

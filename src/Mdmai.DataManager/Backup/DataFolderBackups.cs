@@ -1,5 +1,6 @@
-using Microsoft.Data.Sqlite;
 using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.IO;
+using Mdmai.DataManager.Storage;
 
 namespace Mdmai.DataManager.Backup;
 
@@ -165,17 +166,7 @@ public sealed class DataFolderBackups : IDisposable
             throw new MdmaiException(MdmaiErrorCode.Corrupt, "The snapshot holds no database: it is not a snapshot of a data folder. Nothing was changed.");
         }
 
-        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Pooling = false }.ToString()))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA integrity_check";
-            var result = command.ExecuteScalar() as string;
-            if (result != "ok")
-            {
-                throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The restored database fails SQLite's integrity check ({result}). Nothing was changed.");
-            }
-        }
+        DatabaseCopies.CheckStaged(database);
 
         var keys = Path.Combine(staging, Security.KeyFile.FileName);
         if (File.Exists(keys))

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
-using Microsoft.Win32.SafeHandles;
 using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.IO;
+using Microsoft.Win32.SafeHandles;
 
 namespace Mdmai.DataManager.Backup;
 
@@ -127,9 +128,9 @@ public sealed class LocalFolderBackend : IBackupBackend
             // A hard link never replaces an existing name: two writers of one name cannot overwrite each other.
             try
             {
-                Files.Internal.UnixFileCalls.Link(temp, path);
+                IO.UnixFileCalls.Link(temp, path);
             }
-            catch (IOException ex) when (ex.HResult == Files.Internal.UnixFileCalls.EEXIST || File.Exists(path))
+            catch (IOException ex) when (ex.HResult == IO.UnixFileCalls.EEXIST || File.Exists(path))
             {
                 throw Exists(name);
             }

@@ -130,18 +130,7 @@ public static class PortableArchive
 
             if (database is not null)
             {
-                var missing = database.Readers.Read(c =>
-                {
-                    var command = c.Get("SELECT object_id FROM objects WHERE ref_count > 0", 0);
-                    using var reader = command.ExecuteReader();
-                    var list = new List<string>();
-                    while (reader.Read())
-                    {
-                        list.Add(reader.GetString(0));
-                    }
-
-                    return list;
-                }, cancellationToken).Where(id => !File.Exists(store!.ObjectPath(id))).ToList();
+                var missing = store!.Catalog.ReferencedObjects(cancellationToken).Where(id => !File.Exists(store.ObjectPath(id))).ToList();
                 if (missing.Count > 0)
                 {
                     throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The archive lacks the content of {missing.Count} stored file(s) (first: object {missing[0]}). Nothing was imported.");

@@ -1,3 +1,5 @@
+using Mdmai.DataManager.IO;
+
 namespace Mdmai.DataManager.Caching;
 
 /// <summary>Counters of a cache since it was created.</summary>
@@ -19,11 +21,11 @@ public static class CacheStatisticsFile
     /// <summary>File name, in the data folder, of the last app session's cache counters.</summary>
     public const string FileName = "cache-stats.json";
 
-    private static readonly System.Text.Json.JsonSerializerOptions Json = new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }.Generated();
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new System.Text.Json.JsonSerializerOptions { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }.Generated(CachingJsonContext.Default);
 
     /// <summary>Records a session's counters (the app does this when it closes), atomically.</summary>
     public static Task SaveAsync(string dataFolder, CacheStatistics statistics, DateTimeOffset time, CancellationToken cancellationToken = default) =>
-        Configuration.AtomicFile.WriteAllBytesAsync(Path.Combine(dataFolder, FileName), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new Saved(time, statistics), Json.For<Saved>()), cancellationToken);
+        IO.AtomicFile.WriteAllBytesAsync(Path.Combine(dataFolder, FileName), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new Saved(time, statistics), Json.For<Saved>()), cancellationToken);
 
     /// <summary>The last recorded session's counters and when it ended, or null when none was recorded (or the file is damaged).</summary>
     public static (DateTimeOffset Time, CacheStatistics Statistics)? Load(string dataFolder)
@@ -160,3 +162,7 @@ public sealed class ByteLruCache<TKey, TValue> where TKey : notnull
         }
     }
 }
+
+/// <summary>The saved cache counters' JSON, with its code generated at build time (see <see cref="GeneratedJson"/>).</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(CacheStatisticsFile.Saved))]
+internal sealed partial class CachingJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

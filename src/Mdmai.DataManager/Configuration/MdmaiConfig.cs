@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Mdmai.DataManager.IO;
 
 namespace Mdmai.DataManager.Configuration;
 
@@ -41,7 +42,7 @@ public sealed record MdmaiConfig
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         WriteIndented = true,
-    }.Generated();
+    }.Generated(ConfigurationJsonContext.Default);
 
     /// <summary>Checks every field's range and throws <see cref="MdmaiException"/> naming the first bad one.</summary>
     public void Validate()
@@ -96,3 +97,8 @@ public sealed record MdmaiConfig
         return AtomicFile.WriteAllBytesAsync(path, bytes, cancellationToken);
     }
 }
+
+/// <summary>The data folder's own JSON files (mdmai.json, the restore journal), with their code generated at build time (see <see cref="GeneratedJson"/>).</summary>
+[JsonSerializable(typeof(MdmaiConfig))]
+[JsonSerializable(typeof(RestoreJournal.Entry))]
+internal sealed partial class ConfigurationJsonContext : JsonSerializerContext;

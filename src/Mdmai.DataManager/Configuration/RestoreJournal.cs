@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Mdmai.DataManager.IO;
 
 namespace Mdmai.DataManager.Configuration;
 
@@ -22,7 +23,7 @@ internal static class RestoreJournal
         [property: System.Text.Json.Serialization.JsonPropertyName("items")] IReadOnlyList<string> Items,
         [property: System.Text.Json.Serialization.JsonPropertyName("restored")] IReadOnlyList<string> Restored);
 
-    private static readonly JsonSerializerOptions Json = new JsonSerializerOptions().Generated();
+    private static readonly JsonSerializerOptions Json = new JsonSerializerOptions().Generated(ConfigurationJsonContext.Default);
 
     public static string PathIn(string dataFolder) => Path.Combine(dataFolder, FileName);
 

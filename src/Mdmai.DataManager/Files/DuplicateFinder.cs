@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files.Internal;
+using Mdmai.DataManager.IO;
 
 namespace Mdmai.DataManager.Files;
 

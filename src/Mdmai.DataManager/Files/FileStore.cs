@@ -4,10 +4,9 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Mdmai.DataManager.Caching;
 using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Storage;
-using Mdmai.DataManager.Storage.Internal;
-using Microsoft.Data.Sqlite;
 
 namespace Mdmai.DataManager.Files;
 
@@ -22,6 +21,7 @@ public sealed class FileStore
 {
     private const int BufferSize = 1 << 20;
     private readonly MdmaiDatabase _database;
+    private readonly FileCatalog _catalog;
     private readonly KeyRing? _keys;
     private readonly byte[]? _idKey;
 
@@ -44,6 +44,7 @@ public sealed class FileStore
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(root);
         _database = database;
+        _catalog = new FileCatalog(database);
         _keys = keys;
         ObjectsPath = Path.Combine(Path.GetFullPath(root), "objects");
         TempPath = Path.Combine(Path.GetFullPath(root), "tmp");
@@ -57,6 +58,9 @@ public sealed class FileStore
             keys.ForEpoch(keys.Epochs.First()).Derive([], "mdmai/content-id/v1"u8, _idKey);
         }
     }
+
+    /// <summary>The catalog of this store's files and objects (integrity and the portable import read and repair it).</summary>
+    internal FileCatalog Catalog => _catalog;
 
     /// <summary>The cache of small object contents (key <c>o:&lt;id&gt;</c>) and catalog rows (<c>f:&lt;id&gt;</c>).</summary>
     public ByteLruCache<string, object> Cache { get; }
@@ -146,15 +150,13 @@ public sealed class FileStore
             var stamp = Timestamps.Truncate(_database.Clock.GetUtcNow());
             var row = new StoredFile(Guid.CreateVersion7(stamp), name.Trim(), options.Category ?? ContentSniffer.DefaultCategory(mime), mime, size, stored,
                 objectId, metadata, new JsonArray([.. options.Tags.Select(t => (JsonNode?)JsonValue.Create(t))]), options.CampaignId, options.AssetId, options.RulebookId, stamp, stamp);
-            var storage = framed ? "framed" : "raw";
             var final = ObjectPath(objectId);
-            return await _database.Writer.ExecuteAsync(commands =>
+            var encoding = new ObjectEncoding(stored, framed, compress, Epoch);
+            return await _catalog.WriteAsync(catalog =>
             {
                 // Object files are created and removed only on the writer thread, so an import and a delete
                 // of the same content can never race.
-                var exists = commands.Get("SELECT stored_size FROM objects WHERE object_id = $p0", 1);
-                exists.Parameters[0].Value = objectId;
-                var knownStoredSize = exists.ExecuteScalar() as long?;
+                var knownStoredSize = catalog.StoredSizeOf(objectId);
                 var known = knownStoredSize is not null;
                 if (known && File.Exists(final))
                 {
@@ -169,21 +171,13 @@ public sealed class FileStore
 
                 if (!known)
                 {
-                    var insert = commands.Get("INSERT INTO objects (object_id, size, stored_size, storage, compressed, encrypted, key_epoch, created_at) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7)", 8);
-                    insert.Parameters[0].Value = objectId;
-                    insert.Parameters[1].Value = size;
-                    insert.Parameters[2].Value = stored;
-                    insert.Parameters[3].Value = storage;
-                    insert.Parameters[4].Value = compress ? 1 : 0;
-                    insert.Parameters[5].Value = _keys is null ? 0 : 1;
-                    insert.Parameters[6].Value = _keys is null ? DBNull.Value : (long)_keys.Current.Epoch;
-                    insert.Parameters[7].Value = Timestamps.Format(stamp);
-                    insert.ExecuteNonQuery();
+                    catalog.AddObject(objectId, size, encoding, Timestamps.Format(stamp));
                 }
 
                 var storedSize = knownStoredSize ?? stored;
-                InsertRow(commands, row, storedSize);
-                return new FileImportResult(row with { StoredSize = storedSize }, known);
+                var added = row with { StoredSize = storedSize };
+                catalog.AddFile(ToCatalog(added));
+                return new FileImportResult(added, known);
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (IOException ex) when (MdmaiException.IsDiskFull(ex))
@@ -271,23 +265,15 @@ public sealed class FileStore
             var draft = await WriteDraftAsync(content, temp, buffer, cancellationToken).ConfigureAwait(false);
             var final = ObjectPath(draft.ObjectId);
             var changed = new List<string>();
-            var restored = await _database.Writer.ExecuteAsync(commands =>
+            var restored = await _catalog.WriteAsync(catalog =>
             {
                 changed.Clear(); // the work may run again (see SqliteWriter.ExecuteAsync)
-                var update = commands.Get("UPDATE objects SET stored_size = $p1, storage = $p2, compressed = $p3, encrypted = $p4, key_epoch = $p5 WHERE object_id = $p0 AND size = $p6", 7);
-                update.Parameters[0].Value = draft.ObjectId;
-                update.Parameters[1].Value = draft.Stored;
-                update.Parameters[2].Value = draft.Framed ? "framed" : "raw";
-                update.Parameters[3].Value = draft.Compressed ? 1 : 0;
-                update.Parameters[4].Value = _keys is null ? 0 : 1;
-                update.Parameters[5].Value = _keys is null ? DBNull.Value : (long)_keys.Current.Epoch;
-                update.Parameters[6].Value = draft.Size;
-                if (update.ExecuteNonQuery() != 1)
+                if (!catalog.SetEncoding(draft.ObjectId, draft.Size, new ObjectEncoding(draft.Stored, draft.Framed, draft.Compressed, Epoch)))
                 {
                     throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{name}' does not match any file of the archive's catalog (its content was changed, or it belongs elsewhere).");
                 }
 
-                changed.AddRange(SetStoredSize(commands, draft.ObjectId, draft.Stored));
+                changed.AddRange(catalog.SetStoredSize(draft.ObjectId, draft.Stored));
                 Directory.CreateDirectory(Path.GetDirectoryName(final)!);
                 File.Move(temp, final, overwrite: true);
                 AtomicFile.FlushFolder(Path.GetDirectoryName(final)!);
@@ -303,32 +289,23 @@ public sealed class FileStore
         }
     }
 
-    private static void InsertRow(CommandCache commands, StoredFile row, long storedSize)
+    /// <summary>The key epoch new objects are sealed under (null: not encrypted).</summary>
+    private long? Epoch => _keys is null ? null : _keys.Current.Epoch;
+
+    private static CatalogFile ToCatalog(StoredFile row)
     {
-        var insert = commands.Get("INSERT INTO files (id, name, category, mime_type, size, stored_size, object_id, metadata, tags, campaign_id, asset_id, rulebook_id, created_at, updated_at) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9, $p10, $p11, $p12, $p13)", 14);
-        object Id(Guid? id) => id is { } g ? g.ToString("D") : DBNull.Value;
-        insert.Parameters[0].Value = row.Id.ToString("D");
-        insert.Parameters[1].Value = row.Name;
-        insert.Parameters[2].Value = EnumText.ToText(row.Category);
-        insert.Parameters[3].Value = row.MimeType;
-        insert.Parameters[4].Value = row.Size;
-        insert.Parameters[5].Value = storedSize;
-        insert.Parameters[6].Value = row.ObjectId;
-        insert.Parameters[7].Value = row.Metadata.ToJsonString();
-        insert.Parameters[8].Value = row.Tags.ToJsonString();
-        insert.Parameters[9].Value = Id(row.CampaignId);
-        insert.Parameters[10].Value = Id(row.AssetId);
-        insert.Parameters[11].Value = Id(row.RulebookId);
-        insert.Parameters[12].Value = Timestamps.Format(row.CreatedAt);
-        insert.Parameters[13].Value = Timestamps.Format(row.UpdatedAt);
-        try
-        {
-            insert.ExecuteNonQuery();
-        }
-        catch (SqliteException ex) when (ex.SqliteExtendedErrorCode == 787)
-        {
-            throw new MdmaiException(MdmaiErrorCode.NotFound, "The campaign, asset or rulebook the file should belong to does not exist. Check the id.", ex);
-        }
+        static string? Id(Guid? id) => id?.ToString("D");
+        return new CatalogFile(row.Id.ToString("D"), row.Name, EnumText.ToText(row.Category), row.MimeType, row.Size, row.StoredSize, row.ObjectId,
+            row.Metadata.ToJsonString(), row.Tags.ToJsonString(), Id(row.CampaignId), Id(row.AssetId), Id(row.RulebookId),
+            Timestamps.Format(row.CreatedAt), Timestamps.Format(row.UpdatedAt));
+    }
+
+    private static StoredFile FromCatalog(CatalogFile r)
+    {
+        static Guid? Id(string? id) => id is null ? null : Guid.Parse(id);
+        return new StoredFile(Guid.Parse(r.Id), r.Name, EnumText.Parse<FileCategory>(r.Category, "category"), r.MimeType, r.Size, r.StoredSize,
+            r.ObjectId, JsonNode.Parse(r.Metadata)!.AsObject(), JsonNode.Parse(r.Tags)!.AsArray(), Id(r.CampaignId), Id(r.AssetId), Id(r.RulebookId),
+            Timestamps.Parse(r.CreatedAt), Timestamps.Parse(r.UpdatedAt));
     }
 
     /// <summary>
@@ -386,16 +363,6 @@ public sealed class FileStore
         return new FolderImportResult([.. imported.OrderBy(r => r.File.Name, StringComparer.Ordinal)], [.. errors.OrderBy(e => e.Path, StringComparer.Ordinal)]);
     }
 
-    private const string SelectFile = "SELECT f.id, f.name, f.category, f.mime_type, f.size, f.stored_size, f.object_id, f.metadata, f.tags, f.campaign_id, f.asset_id, f.rulebook_id, f.created_at, f.updated_at FROM files f";
-
-    private static StoredFile ReadFile(SqliteDataReader r)
-    {
-        Guid? Id(int i) => r.IsDBNull(i) ? null : Guid.Parse(r.GetString(i));
-        return new StoredFile(Guid.Parse(r.GetString(0)), r.GetString(1), EnumText.Parse<FileCategory>(r.GetString(2), "category"), r.GetString(3), r.GetInt64(4), r.GetInt64(5),
-            r.GetString(6), JsonNode.Parse(r.GetString(7))!.AsObject(), JsonNode.Parse(r.GetString(8))!.AsArray(), Id(9), Id(10), Id(11),
-            Timestamps.Parse(r.GetString(12)), Timestamps.Parse(r.GetString(13)));
-    }
-
     /// <summary>Reads a catalog row (from the cache when it is there).</summary>
     public Task<StoredFile> GetAsync(Guid id, CancellationToken cancellationToken = default)
     {
@@ -405,31 +372,9 @@ public sealed class FileStore
             return Task.FromResult((StoredFile)cached);
         }
 
-        var file = _database.Readers.Read(c =>
-        {
-            var command = c.Get(SelectFile + " WHERE f.id = $p0", 1);
-            command.Parameters[0].Value = id.ToString("D");
-            using var reader = command.ExecuteReader();
-            return reader.Read() ? ReadFile(reader) : throw NotFound(id);
-        }, cancellationToken);
+        var file = FromCatalog(_catalog.GetFile(id.ToString("D"), cancellationToken) ?? throw NotFound(id));
         Cache.Set(key, file);
         return Task.FromResult(file);
-    }
-
-    /// <summary>Records an object's new stored size on the files that use it; returns the ids of the rows it changed.</summary>
-    private static List<string> SetStoredSize(CommandCache commands, string objectId, long stored)
-    {
-        var update = commands.Get("UPDATE files SET stored_size = $p1 WHERE object_id = $p0 AND stored_size <> $p1 RETURNING id", 2);
-        update.Parameters[0].Value = objectId;
-        update.Parameters[1].Value = stored;
-        var ids = new List<string>();
-        using var reader = update.ExecuteReader();
-        while (reader.Read())
-        {
-            ids.Add(reader.GetString(0));
-        }
-
-        return ids;
     }
 
     /// <summary>Drops cached catalog rows that a committed change made stale (their stored size).</summary>
@@ -459,42 +404,8 @@ public sealed class FileStore
             "name" or "size" or "created_at" or "category" or "mime_type" => sortBy,
             _ => throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"Files cannot be sorted by '{sortBy}'; use name, size, category, mime_type or created_at."),
         };
-        const string where = " WHERE ($p0 IS NULL OR f.category = $p0) AND ($p1 IS NULL OR f.campaign_id = $p1) AND ($p2 IS NULL OR substr(f.name, 1, length($p2)) = $p2)";
-        var direction = descending ? "DESC" : "ASC";
-        return Task.FromResult(_database.Readers.Read(c =>
-        {
-            void Bind(SqliteCommand command)
-            {
-                command.Parameters[0].Value = category is { } k ? EnumText.ToText(k) : DBNull.Value;
-                command.Parameters[1].Value = campaignId is { } g ? g.ToString("D") : DBNull.Value;
-                command.Parameters[2].Value = (object?)namePrefix ?? DBNull.Value;
-            }
-
-            c.Get("BEGIN", 0).ExecuteNonQuery();
-            try
-            {
-                var page = c.Get($"{SelectFile}{where} ORDER BY f.{sort} {direction}, f.rowid {direction} LIMIT $p3 OFFSET $p4", 5);
-                Bind(page);
-                page.Parameters[3].Value = limit;
-                page.Parameters[4].Value = offset;
-                var items = new List<StoredFile>();
-                using (var reader = page.ExecuteReader())
-                {
-                    while (reader.Read())
-                    {
-                        items.Add(ReadFile(reader));
-                    }
-                }
-
-                var count = c.Get($"SELECT count(*) FROM files f{where}", 3);
-                Bind(count);
-                return new Page<StoredFile>(items, (long)count.ExecuteScalar()!, limit, offset);
-            }
-            finally
-            {
-                c.Get("COMMIT", 0).ExecuteNonQuery();
-            }
-        }, cancellationToken));
+        var (items, total) = _catalog.ListFiles(category is { } k ? EnumText.ToText(k) : null, campaignId?.ToString("D"), namePrefix, sort, descending, limit, offset, cancellationToken);
+        return Task.FromResult(new Page<StoredFile>([.. items.Select(FromCatalog)], total, limit, offset));
     }
 
     /// <summary>Opens a stored file's content: decrypted and decompressed while it streams.</summary>
@@ -530,14 +441,8 @@ public sealed class FileStore
     }
 
     private (string Storage, long Size) ObjectInfo(string objectId, CancellationToken cancellationToken) =>
-        _database.Readers.Read(c =>
-        {
-            var command = c.Get("SELECT storage, size FROM objects WHERE object_id = $p0", 1);
-            command.Parameters[0].Value = objectId;
-            using var reader = command.ExecuteReader();
-            return reader.Read() ? (reader.GetString(0), reader.GetInt64(1))
-                : throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The catalog names object {objectId}, which it does not record. Run 'mdmai check'.");
-        }, cancellationToken);
+        _catalog.GetObject(objectId, cancellationToken)
+            ?? throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The catalog names object {objectId}, which it does not record. Run 'mdmai check'.");
 
     private async Task<Stream> OpenObjectAsync(string objectId, string storage, string name, CancellationToken cancellationToken, string? path = null)
     {
@@ -648,28 +553,17 @@ public sealed class FileStore
     public async Task DeleteAsync(Guid id, CancellationToken cancellationToken = default)
     {
         Cache.Remove("f:" + id.ToString("D"));
-        var orphan = await _database.Writer.ExecuteAsync(commands =>
-        {
-            var find = commands.Get("SELECT object_id FROM files WHERE id = $p0", 1);
-            find.Parameters[0].Value = id.ToString("D");
-            var objectId = find.ExecuteScalar() as string ?? throw NotFound(id);
-            var delete = commands.Get("DELETE FROM files WHERE id = $p0", 1);
-            delete.Parameters[0].Value = id.ToString("D");
-            delete.ExecuteNonQuery();
-            var drop = commands.Get("DELETE FROM objects WHERE object_id = $p0 AND ref_count = 0", 1);
-            drop.Parameters[0].Value = objectId;
-            return drop.ExecuteNonQuery() == 1 ? objectId : null;
-        }, cancellationToken).ConfigureAwait(false);
+        var removed = await _catalog.WriteAsync(catalog => catalog.RemoveFile(id.ToString("D")), cancellationToken).ConfigureAwait(false)
+            ?? throw NotFound(id);
+        var orphan = removed.Orphaned ? removed.ObjectId : null;
 
         if (orphan is not null)
         {
             Cache.Remove("o:" + orphan);
             // After the commit, alone on the writer thread: the file goes only if no row has claimed it since.
-            await _database.Writer.ExecuteExclusiveAsync(commands =>
+            await _catalog.WriteExclusiveAsync(catalog =>
             {
-                var check = commands.Get("SELECT 1 FROM objects WHERE object_id = $p0", 1);
-                check.Parameters[0].Value = orphan;
-                if (check.ExecuteScalar() is null)
+                if (!catalog.HasObject(orphan))
                 {
                     File.Delete(ObjectPath(orphan));
                 }
@@ -694,19 +588,7 @@ public sealed class FileStore
         }
 
         var current = (long)_keys.Current.Epoch;
-        var pending = _database.Readers.Read(c =>
-        {
-            var list = new List<(string Id, bool Compressed)>();
-            var command = c.Get("SELECT object_id, compressed FROM objects WHERE encrypted = 1 AND key_epoch < $p0 ORDER BY object_id", 1);
-            command.Parameters[0].Value = current;
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                list.Add((reader.GetString(0), reader.GetInt64(1) != 0));
-            }
-
-            return list;
-        }, cancellationToken);
+        var pending = _catalog.ObjectsBeforeEpoch(current, cancellationToken);
         long done = 0;
         await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (o, ct) =>
         {
@@ -728,16 +610,12 @@ public sealed class FileStore
                 }
 
                 var changed = new List<string>();
-                await _database.Writer.ExecuteAsync(commands =>
+                await _catalog.WriteAsync(catalog =>
                 {
                     changed.Clear(); // the work may run again (see SqliteWriter.ExecuteAsync)
-                    var update = commands.Get("UPDATE objects SET key_epoch = $p1, stored_size = $p2 WHERE object_id = $p0 AND key_epoch < $p1", 3);
-                    update.Parameters[0].Value = o.Id;
-                    update.Parameters[1].Value = current;
-                    update.Parameters[2].Value = stored;
-                    if (update.ExecuteNonQuery() == 1 && File.Exists(temp))
+                    if (catalog.SetEpoch(o.Id, current, stored) && File.Exists(temp))
                     {
-                        changed.AddRange(SetStoredSize(commands, o.Id, stored));
+                        changed.AddRange(catalog.SetStoredSize(o.Id, stored));
                         File.Move(temp, ObjectPath(o.Id), overwrite: true);
                         AtomicFile.FlushFolder(Path.GetDirectoryName(ObjectPath(o.Id))!);
                     }
@@ -758,33 +636,17 @@ public sealed class FileStore
     }
 
     /// <summary>Counts, sizes, and the bytes saved by deduplication and by compression.</summary>
-    public Task<FileStoreStats> GetStatsAsync(CancellationToken cancellationToken = default) =>
-        Task.FromResult(_database.Readers.Read(c =>
+    public Task<FileStoreStats> GetStatsAsync(CancellationToken cancellationToken = default)
+    {
+        var totals = _catalog.Totals(cancellationToken);
+        var byCategory = new SortedDictionary<string, CategoryStats>(StringComparer.Ordinal);
+        foreach (var (category, (files, bytes)) in totals.ByCategory)
         {
-            c.Get("BEGIN", 0).ExecuteNonQuery();
-            try
-            {
-                var byCategory = new SortedDictionary<string, CategoryStats>(StringComparer.Ordinal);
-                long files = 0, logical = 0;
-                using (var reader = c.Get("SELECT category, count(*), coalesce(sum(size), 0) FROM files GROUP BY category", 0).ExecuteReader())
-                {
-                    while (reader.Read())
-                    {
-                        byCategory[reader.GetString(0)] = new CategoryStats(reader.GetInt64(1), reader.GetInt64(2));
-                        files += reader.GetInt64(1);
-                        logical += reader.GetInt64(2);
-                    }
-                }
+            byCategory[category] = new CategoryStats(files, bytes);
+        }
 
-                using var totals = c.Get("SELECT count(*), coalesce(sum(size), 0), coalesce(sum(stored_size), 0) FROM objects", 0).ExecuteReader();
-                totals.Read();
-                return new FileStoreStats(files, totals.GetInt64(0), logical, totals.GetInt64(1), totals.GetInt64(2), byCategory);
-            }
-            finally
-            {
-                c.Get("COMMIT", 0).ExecuteNonQuery();
-            }
-        }, cancellationToken));
+        return Task.FromResult(new FileStoreStats(byCategory.Values.Sum(c => c.Files), totals.Objects, byCategory.Values.Sum(c => c.Bytes), totals.ObjectBytes, totals.StoredBytes, byCategory));
+    }
 
     /// <summary>
     /// Re-reads every object (on all cores, a bounded number at a time), checks each segment, re-hashes the
@@ -796,20 +658,7 @@ public sealed class FileStore
     /// <summary>Verifies the objects <paramref name="include"/> selects by id (all when null); see <see cref="VerifyAsync"/>.</summary>
     internal async Task<IReadOnlyList<ObjectProblem>> VerifyObjectsAsync(Func<string, bool>? include, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        var objects = _database.Readers.Read(c =>
-        {
-            var list = new List<(string Id, string Storage, long Size)>();
-            using var reader = c.Get("SELECT object_id, storage, size FROM objects ORDER BY object_id", 0).ExecuteReader();
-            while (reader.Read())
-            {
-                if (include is null || include(reader.GetString(0)))
-                {
-                    list.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
-                }
-            }
-
-            return list;
-        }, cancellationToken);
+        var objects = _catalog.ListObjects(include, cancellationToken);
         var problems = new ConcurrentBag<ObjectProblem>();
         long done = 0;
         await Parallel.ForEachAsync(objects, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (o, ct) =>

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files;
+using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Storage;
 
@@ -150,11 +151,11 @@ public sealed class IntegrityChecker
         }
 
         // The catalog against the disk.
-        List<ObjectRow> objects;
+        List<CatalogObject> objects;
         var catalogRead = true;
         try
         {
-            objects = ReadObjects(cancellationToken);
+            objects = _store.Catalog.ObjectsWithUse(cancellationToken);
         }
         catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.Corrupt)
         {
@@ -171,12 +172,12 @@ public sealed class IntegrityChecker
             if (!info.Exists)
             {
                 issues.Add(new IntegrityIssue(IssueSeverity.Error, "missing_object", o.Id,
-                    $"Object {o.Id} ({o.Files} file(s), e.g. '{o.Name}') is missing from the store. 'mdmai repair' restores it from a backup."));
+                    $"Object {o.Id} ({o.Files} file(s), e.g. '{o.FirstName}') is missing from the store. 'mdmai repair' restores it from a backup."));
             }
             else if (info.Length != o.StoredSize)
             {
                 issues.Add(new IntegrityIssue(IssueSeverity.Error, "damaged_object", o.Id,
-                    $"Object {o.Id} ('{o.Name}') is {info.Length} bytes on disk, the catalog says {o.StoredSize}: it was truncated or changed. 'mdmai repair' restores it from a backup."));
+                    $"Object {o.Id} ('{o.FirstName}') is {info.Length} bytes on disk, the catalog says {o.StoredSize}: it was truncated or changed. 'mdmai repair' restores it from a backup."));
             }
 
             if (o.RefCount != o.Files)
@@ -281,9 +282,7 @@ public sealed class IntegrityChecker
         var notRepaired = new List<string>();
 
         // Reference counts: one statement recounts them all (audit and triggers do not apply to objects).
-        var fixedCounts = await _database.Writer.ExecuteAsync(commands =>
-            commands.Get("UPDATE objects SET ref_count = (SELECT count(*) FROM files f WHERE f.object_id = objects.object_id) WHERE ref_count <> (SELECT count(*) FROM files f WHERE f.object_id = objects.object_id)", 0).ExecuteNonQuery(),
-            cancellationToken).ConfigureAwait(false);
+        var fixedCounts = await _store.Catalog.WriteAsync(catalog => catalog.RecountReferences(), cancellationToken).ConfigureAwait(false);
 
         // Unreferenced objects: to quarantine, their rows removed.
         var removed = new HashSet<string>(StringComparer.Ordinal);
@@ -291,21 +290,14 @@ public sealed class IntegrityChecker
         {
             var id = issue.Subject;
             var path = _store.ObjectPath(id);
-            var deleted = await _database.Writer.ExecuteAsync(commands =>
-            {
-                var delete = commands.Get("DELETE FROM objects WHERE object_id = $p0 AND NOT EXISTS (SELECT 1 FROM files WHERE object_id = $p0)", 1);
-                delete.Parameters[0].Value = id;
-                return delete.ExecuteNonQuery() == 1;
-            }, cancellationToken).ConfigureAwait(false);
+            var deleted = await _store.Catalog.WriteAsync(catalog => catalog.RemoveObjectIfUnused(id), cancellationToken).ConfigureAwait(false);
 
             // After the commit, alone on the writer thread (where imports put objects in place and record them): the
             // file moves only if no row records the object now. An import of the same content since the check made
             // it referenced again, and it stays.
-            var moved = await _database.Writer.ExecuteExclusiveAsync(commands =>
+            var moved = await _store.Catalog.WriteExclusiveAsync(catalog =>
             {
-                var check = commands.Get("SELECT 1 FROM objects WHERE object_id = $p0", 1);
-                check.Parameters[0].Value = id;
-                if (check.ExecuteScalar() is not null || !File.Exists(path))
+                if (catalog.HasObject(id) || !File.Exists(path))
                 {
                     return false;
                 }
@@ -436,20 +428,6 @@ public sealed class IntegrityChecker
             ? Directory.EnumerateFiles(_store.ObjectsPath, "*", SearchOption.AllDirectories).Where(f => Path.GetFileName(f).Length == 64)
             : [];
 
-    private sealed record ObjectRow(string Id, long StoredSize, long RefCount, long Files, string? Name);
-
-    private List<ObjectRow> ReadObjects(CancellationToken cancellationToken) => _database.Readers.Read(c =>
-    {
-        var list = new List<ObjectRow>();
-        using var reader = c.Get("SELECT o.object_id, o.stored_size, o.ref_count, count(f.id), min(f.name) FROM objects o LEFT JOIN files f ON f.object_id = o.object_id GROUP BY o.object_id ORDER BY o.object_id", 0).ExecuteReader();
-        while (reader.Read())
-        {
-            list.Add(new ObjectRow(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
-        }
-
-        return list;
-    }, cancellationToken);
-
     /// <summary>The record of past checks (<c>integrity.json</c> in the data folder): the last results and where sliced checks continue.</summary>
     internal sealed record History
     {
@@ -459,7 +437,7 @@ public sealed class IntegrityChecker
 
     internal sealed record HistoryEntry(DateTimeOffset CheckedAt, bool ReadData, int Slice, int Slices, int Errors, int Warnings, long ObjectsRead, double DurationSeconds, IReadOnlyList<IntegrityIssue> Issues);
 
-    internal static readonly JsonSerializerOptions HistoryJson = new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }.Generated();
+    internal static readonly JsonSerializerOptions HistoryJson = new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true }.Generated(IntegrityJsonContext.Default);
 
     /// <summary>Path of the check history.</summary>
     public string HistoryPath => Path.Combine(_folder.Path, "integrity.json");
@@ -512,3 +490,7 @@ public sealed class IntegrityChecker
         }
     }
 }
+
+/// <summary>The check history's JSON (integrity.json), with its code generated at build time (see <see cref="GeneratedJson"/>).</summary>
+[JsonSerializable(typeof(IntegrityChecker.History))]
+internal sealed partial class IntegrityJsonContext : JsonSerializerContext;

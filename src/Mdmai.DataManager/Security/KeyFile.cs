@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Storage;
 using NSec.Cryptography;
 
@@ -40,7 +41,7 @@ public sealed class KeyFile
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    }.Generated();
+    }.Generated(SecurityJsonContext.Default);
 
     private readonly string? _path;
     private Document _document;
@@ -525,3 +526,7 @@ public sealed class KeyFile
         public string Wrapped { get; set; } = "";
     }
 }
+
+/// <summary>The key file's JSON, with its code generated at build time (see <see cref="GeneratedJson"/>).</summary>
+[JsonSerializable(typeof(KeyFile.Document))]
+internal sealed partial class SecurityJsonContext : JsonSerializerContext;

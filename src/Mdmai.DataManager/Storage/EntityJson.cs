@@ -1,8 +1,40 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Mdmai.DataManager.Storage.Entities;
 
 namespace Mdmai.DataManager.Storage;
+
+/// <summary>The records storage reads and writes as JSON, with their code generated at build time (see <see cref="GeneratedJson"/>).</summary>
+[JsonSerializable(typeof(Campaign))]
+[JsonSerializable(typeof(Character))]
+[JsonSerializable(typeof(Npc))]
+[JsonSerializable(typeof(Session))]
+[JsonSerializable(typeof(Rulebook))]
+[JsonSerializable(typeof(PersonalityProfile))]
+[JsonSerializable(typeof(Location))]
+[JsonSerializable(typeof(Item))]
+[JsonSerializable(typeof(Spell))]
+[JsonSerializable(typeof(Asset))]
+[JsonSerializable(typeof(Setting))]
+[JsonSerializable(typeof(AuditEntry))]
+[JsonSerializable(typeof(Page<Campaign>))]
+[JsonSerializable(typeof(Page<Character>))]
+[JsonSerializable(typeof(Page<Npc>))]
+[JsonSerializable(typeof(Page<Session>))]
+[JsonSerializable(typeof(Page<Rulebook>))]
+[JsonSerializable(typeof(Page<PersonalityProfile>))]
+[JsonSerializable(typeof(Page<Location>))]
+[JsonSerializable(typeof(Page<Item>))]
+[JsonSerializable(typeof(Page<Spell>))]
+[JsonSerializable(typeof(Page<Asset>))]
+[JsonSerializable(typeof(Page<Setting>))]
+[JsonSerializable(typeof(Page<AuditEntry>))]
+[JsonSerializable(typeof(SearchHit))]
+[JsonSerializable(typeof(IReadOnlyList<SearchHit>))]
+[JsonSerializable(typeof(JsonObject))]
+internal sealed partial class StorageJsonContext : JsonSerializerContext;
 
 /// <summary>
 /// JSON for records as the API and CLI exchange them: snake_case field names (the column names), enums as
@@ -16,7 +48,8 @@ public static class EntityJson
     /// <summary>The same, indented for people.</summary>
     public static JsonSerializerOptions Indented { get; } = Create(indented: true);
 
-    private static JsonSerializerOptions Create(bool indented)
+    /// <summary>Options with entities' names, enums and timestamps, resolved through <paramref name="resolver"/> and with <paramref name="converters"/> added.</summary>
+    internal static JsonSerializerOptions Create(bool indented, IJsonTypeInfoResolver resolver, IEnumerable<JsonConverter> converters)
     {
         var options = new JsonSerializerOptions
         {
@@ -25,14 +58,16 @@ public static class EntityJson
             WriteIndented = indented,
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         };
-        foreach (var converter in EnumConverters())
+        foreach (var converter in converters)
         {
             options.Converters.Add(converter);
         }
 
-        options.Converters.Add(new TimestampConverter());
-        return options.Generated();
+        options.Converters.Add(new GeneratedJson.TimestampConverter());
+        return options.Generated(resolver);
     }
+
+    private static JsonSerializerOptions Create(bool indented) => Create(indented, StorageJsonContext.Default, EnumConverters());
 
     /// <summary>
     /// Reads a record from JSON text. Malformed JSON, unknown fields and wrong types are
@@ -49,84 +84,19 @@ public static class EntityJson
         }
         catch (JsonException ex)
         {
-            throw FromJsonException(ex);
+            throw GeneratedJson.FromJsonException(ex);
         }
     }
 
-    internal static MdmaiException FromJsonException(JsonException ex)
-    {
-        var field = ex.Path is { Length: > 2 } p ? p.TrimStart('$', '.') : null;
-        var where = field is null ? "" : $"field '{field}': ";
-        var detail = ex.Message.Split(" Path: ")[0].TrimEnd('.');
-        return ex is InvalidEnumJsonException
-            ? new MdmaiException(MdmaiErrorCode.InvalidEnumValue, $"{where}{detail}.", ex)
-            : new MdmaiException(MdmaiErrorCode.MalformedJson, $"Malformed JSON: {where}{detail}.", ex);
-    }
-
-    private sealed class InvalidEnumJsonException(string message) : JsonException(message);
-
-    private sealed class TimestampConverter : JsonConverter<DateTimeOffset>
-    {
-        public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            reader.TokenType == JsonTokenType.String && TryParse(reader.GetString()!, out var value)
-                ? value
-                : throw new JsonException("expected a date-time string such as 2026-11-25T19:08:00.000Z");
-
-        private static bool TryParse(string text, out DateTimeOffset value)
-        {
-            try
-            {
-                value = Timestamps.Parse(text);
-                return true;
-            }
-            catch (MdmaiException)
-            {
-                value = default;
-                return false;
-            }
-        }
-
-        public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
-            writer.WriteStringValue(Timestamps.Format(value));
-    }
-
-    /// <summary>
-    /// A converter for every public enum of the library, named one by one: a converter made per type at run time would
-    /// need code generated at run time, which native AOT has not got. A test checks that none is missing.
-    /// </summary>
+    /// <summary>The converters of storage's enums (and the error codes below it); the layers above add theirs (<see cref="DataManagerJson"/>).</summary>
     internal static JsonConverter[] EnumConverters() =>
     [
-        new EnumTextConverter<CampaignStatus>(), new EnumTextConverter<CharacterStatus>(), new EnumTextConverter<NpcRole>(),
-        new EnumTextConverter<NpcImportance>(), new EnumTextConverter<SessionStatus>(), new EnumTextConverter<AccessLevel>(),
-        new EnumTextConverter<LocationType>(), new EnumTextConverter<ItemType>(), new EnumTextConverter<Rarity>(),
-        new EnumTextConverter<SpellSchool>(), new EnumTextConverter<AssetType>(), new EnumTextConverter<AuditOperation>(),
-        new EnumTextConverter<FieldKind>(), new EnumTextConverter<MdmaiErrorCode>(), new EnumTextConverter<Files.DuplicateAction>(),
-        new EnumTextConverter<Files.KeepRule>(), new EnumTextConverter<Files.DuplicateStage>(), new EnumTextConverter<Files.FileCategory>(),
-        new EnumTextConverter<Integrity.IssueSeverity>(), new EnumTextConverter<Backup.SnapshotKind>(),
-        new EnumTextConverter<Backup.SnapshotEntryType>(), new EnumTextConverter<Backup.SnapshotChange>(),
+        new GeneratedJson.EnumTextConverter<CampaignStatus>(), new GeneratedJson.EnumTextConverter<CharacterStatus>(),
+        new GeneratedJson.EnumTextConverter<NpcRole>(), new GeneratedJson.EnumTextConverter<NpcImportance>(),
+        new GeneratedJson.EnumTextConverter<SessionStatus>(), new GeneratedJson.EnumTextConverter<AccessLevel>(),
+        new GeneratedJson.EnumTextConverter<LocationType>(), new GeneratedJson.EnumTextConverter<ItemType>(),
+        new GeneratedJson.EnumTextConverter<Rarity>(), new GeneratedJson.EnumTextConverter<SpellSchool>(),
+        new GeneratedJson.EnumTextConverter<AssetType>(), new GeneratedJson.EnumTextConverter<AuditOperation>(),
+        new GeneratedJson.EnumTextConverter<FieldKind>(), new GeneratedJson.EnumTextConverter<MdmaiErrorCode>(),
     ];
-
-    private sealed class EnumTextConverter<TEnum> : JsonConverter<TEnum> where TEnum : struct, Enum
-    {
-        public override TEnum Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
-        {
-            if (reader.TokenType != JsonTokenType.String)
-            {
-                throw new JsonException($"expected one of: {string.Join(", ", EnumText.Values(typeof(TEnum)))}");
-            }
-
-            var text = reader.GetString()!;
-            try
-            {
-                return EnumText.Parse<TEnum>(text);
-            }
-            catch (MdmaiException)
-            {
-                throw new InvalidEnumJsonException($"'{text}' is not allowed; expected one of: {string.Join(", ", EnumText.Values(typeof(TEnum)))}");
-            }
-        }
-
-        public override void Write(Utf8JsonWriter writer, TEnum value, JsonSerializerOptions options) =>
-            writer.WriteStringValue(EnumText.ToText(value));
-    }
 }

@@ -68,7 +68,7 @@ public sealed class EntityStore<T> where T : Entity, new()
         }
         catch (JsonException ex)
         {
-            throw EntityJson.FromJsonException(ex);
+            throw GeneratedJson.FromJsonException(ex);
         }
     }
 

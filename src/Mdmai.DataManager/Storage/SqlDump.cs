@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Mdmai.DataManager.Configuration;
+using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Storage.Internal;
 using Microsoft.Data.Sqlite;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Mdmai.Cli;
 using Mdmai.DataManager.Files.Internal;
+using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Tests.Files;
 
 namespace Mdmai.DataManager.Tests.Cli;

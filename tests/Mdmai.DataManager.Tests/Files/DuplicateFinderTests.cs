@@ -1,5 +1,6 @@
 using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Files.Internal;
+using Mdmai.DataManager.IO;
 
 namespace Mdmai.DataManager.Tests.Files;
 

@@ -28,7 +28,7 @@ internal sealed record TreeEntry
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         Converters = { new JsonStringEnumConverter<SnapshotEntryType>(JsonNamingPolicy.SnakeCaseLower) },
-    }.Generated();
+    }.Generated(BackupJsonContext.Default);
 }
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Mdmai.DataManager.IO;
 using Microsoft.Win32.SafeHandles;
 
 namespace Mdmai.DataManager.Files.Internal;

@@ -1,4 +1,5 @@
 using System.IO.Enumeration;
+using Mdmai.DataManager.IO;
 
 namespace Mdmai.DataManager.Files.Internal;
 

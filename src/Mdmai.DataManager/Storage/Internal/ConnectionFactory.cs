@@ -15,12 +15,17 @@ internal static class ConnectionFactory
         ("foreign_keys", "ON", 1),
     ];
 
-    public static SqliteConnection Open(string path, TimeSpan busyTimeout, bool readOnly = false, bool create = false)
+    /// <summary>
+    /// Opens <paramref name="path"/>. <paramref name="readOnly"/> makes the connection refuse writes (query_only);
+    /// <paramref name="copy"/> opens the file itself read-only too, for reading a file that is not ours to change (the
+    /// live database a backup captures: a read-write connection closing last would checkpoint it) or a staged copy.
+    /// </summary>
+    public static SqliteConnection Open(string path, TimeSpan busyTimeout, bool readOnly = false, bool create = false, bool copy = false)
     {
         var builder = new SqliteConnectionStringBuilder
         {
             DataSource = path,
-            Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
+            Mode = copy ? SqliteOpenMode.ReadOnly : create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
             Pooling = false, // connections are held by the writer and the reader pool for their whole life
             // Microsoft.Data.Sqlite retries BUSY itself for DefaultTimeout seconds, and 0 means forever:
             // it must be finite, or a lock held by another process hangs us instead of being reported.

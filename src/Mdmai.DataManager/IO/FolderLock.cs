@@ -1,4 +1,4 @@
-namespace Mdmai.DataManager;
+namespace Mdmai.DataManager.IO;
 
 /// <summary>
 /// The data folder's lock: an exclusive advisory lock on <c>.mdmai.lock</c>, held by the app (the facade) while it has
@@ -27,7 +27,7 @@ internal static class FolderLock
             {
                 // Not through a FileStream by path: .NET takes an advisory lock of its own to open a file, which the
                 // holder's exclusive lock refuses. A plain open(2) reads the holder's line.
-                using var handle = Files.Internal.UnixFileCalls.TryOpenForReading(path);
+                using var handle = UnixFileCalls.TryOpenForReading(path);
                 if (handle is not null)
                 {
                     using var text = new StreamReader(new FileStream(handle, FileAccess.Read));

@@ -1,4 +1,4 @@
-namespace Mdmai.DataManager.Storage.Internal;
+namespace Mdmai.DataManager;
 
 /// <summary>
 /// Runs a piece of background work every interval until disposed (the checkpointer, the search indexer). The work

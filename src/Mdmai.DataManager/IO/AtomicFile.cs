@@ -1,4 +1,4 @@
-namespace Mdmai.DataManager.Configuration;
+namespace Mdmai.DataManager.IO;
 
 /// <summary>Atomic replacement of small files: temp file in the same folder, flush to disk, rename, flush the folder.</summary>
 internal static class AtomicFile
@@ -41,21 +41,7 @@ internal static class AtomicFile
             return;
         }
 
-        // .NET will not open a folder as a file handle, so this goes to libc directly.
-        var fd = NativeMethods.Open(folder, 0 /* O_RDONLY */);
-        if (fd < 0)
-        {
-            return;
-        }
-
-        try
-        {
-            _ = NativeMethods.Fsync(fd);
-        }
-        finally
-        {
-            _ = NativeMethods.Close(fd);
-        }
+        UnixFileCalls.FlushFolder(folder, wholeFileSystem: false);
     }
 
     /// <summary>Flushes everything written to the file system holding <paramref name="folder"/> (syncfs): one call instead of an fsync per file.</summary>
@@ -66,34 +52,6 @@ internal static class AtomicFile
             return;
         }
 
-        var fd = NativeMethods.Open(folder, 0 /* O_RDONLY */);
-        if (fd < 0)
-        {
-            return;
-        }
-
-        try
-        {
-            _ = NativeMethods.SyncFs(fd);
-        }
-        finally
-        {
-            _ = NativeMethods.Close(fd);
-        }
-    }
-
-    private static class NativeMethods
-    {
-        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "syncfs", SetLastError = true)]
-        public static extern int SyncFs(int fd);
-
-        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "open", SetLastError = true, CharSet = System.Runtime.InteropServices.CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
-        public static extern int Open(string path, int flags);
-
-        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
-        public static extern int Fsync(int fd);
-
-        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "close", SetLastError = true)]
-        public static extern int Close(int fd);
+        UnixFileCalls.FlushFolder(folder, wholeFileSystem: true);
     }
 }

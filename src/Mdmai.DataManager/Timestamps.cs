@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Mdmai.DataManager.Storage;
+namespace Mdmai.DataManager;
 
 /// <summary>
 /// The one timestamp format of the database: UTC ISO-8601 with milliseconds, <c>2026-11-25T19:08:00.123Z</c>.

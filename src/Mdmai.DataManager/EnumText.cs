@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 
-namespace Mdmai.DataManager.Storage;
+namespace Mdmai.DataManager;
 
 /// <summary>
 /// The one mapping between enum members and their stored text: snake_case of the member name

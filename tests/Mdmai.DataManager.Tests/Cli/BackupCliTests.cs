@@ -41,7 +41,7 @@ public sealed class BackupCliTests : IDisposable
         await Json("campaign", "add", "--name", "Lost Mine", "--system", "dnd5e");
     }
 
-    private static int ExitFor(MdmaiErrorCode code) => 2 + (int)code;
+    private static int ExitFor(MdmaiErrorCode code) => DocumentedExitCodes.For(code);
 
     [Fact]
     public async Task Create_list_verify_and_restore_round_trip()

@@ -7,6 +7,7 @@ using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Integrity;
 using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Tests.Backup;
+using Mdmai.DataManager.Tests.Cli;
 using Mdmai.DataManager.Tests.Integrity;
 using Microsoft.Data.Sqlite;
 
@@ -26,7 +27,7 @@ public sealed class BadInputTests : IDisposable
 
     private string Data => _temp.Combine("data");
 
-    private static int ExitFor(MdmaiErrorCode code) => 2 + (int)code;
+    private static int ExitFor(MdmaiErrorCode code) => DocumentedExitCodes.For(code);
 
     private async Task<(int Exit, string Out, string Err)> Cli(params string[] args)
     {

@@ -127,20 +127,24 @@ internal sealed class CliContext(TextWriter stdout, TextWriter stderr, Func<stri
     private Output? _output;
 
     /// <summary>
-    /// Opens the data folder's database; a missing folder says to run init. On an encrypted folder,
-    /// <paramref name="unlock"/> asks for the password (to read and write sensitive fields).
+    /// Opens the data folder (the library's one way: lock, config, keys, database, file store); a missing folder says to
+    /// run init. On an encrypted folder, <paramref name="unlock"/> asks for the password (to read and write sensitive
+    /// fields and stored files). Commands that change the file store or the folder as a whole ask for
+    /// <see cref="FolderAccess.Exclusive"/>; the rest share the folder with each other (never with the open app).
     /// </summary>
-    public async Task<MdmaiDatabase> OpenDatabaseAsync(ParseResult parse, CancellationToken cancellationToken, bool unlock = true)
-    {
-        var folder = await DataFolder.OpenAsync(DataPath(parse), cancellationToken);
-        Mdmai.DataManager.Security.KeyRing? keys = null;
-        if (unlock && folder.Config.EncryptionEnabled)
+    public Task<DataFolderSession> OpenAsync(ParseResult parse, CancellationToken cancellationToken, bool unlock = true, FolderAccess access = FolderAccess.Shared, bool migrate = true, bool createIfMissing = false) =>
+        DataFolderSession.OpenAsync(DataPath(parse), new DataFolderSessionOptions
         {
-            var keyFile = await Mdmai.DataManager.Security.KeyFile.LoadAsync(folder.KeyFilePath, cancellationToken);
-            keys = keyFile.Unlock(Passwords.Read(_output ?? OutputFor(parse), environment, parse.GetValue(Commands.KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false));
-            _owned.Add(keys);
-        }
+            Access = access,
+            Unlock = unlock,
+            Migrate = migrate,
+            CreateIfMissing = createIfMissing,
+            Password = () => Password(parse),
+        }, cancellationToken);
 
-        return await folder.OpenDatabaseAsync(new DatabaseOptions { Keys = keys }, cancellationToken);
-    }
+    /// <summary>The data folder's password (<c>--password-file</c>, else <c>$MDMAI_PASSWORD</c>, else a prompt), asked once per command.</summary>
+    public string Password(ParseResult parse) =>
+        _password ??= Passwords.Read(_output ?? OutputFor(parse), environment, parse.GetValue(Commands.KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
+
+    private string? _password;
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Mdmai.DataManager.Backup;
+using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Integrity;
 using Mdmai.DataManager.Storage;
@@ -28,6 +29,7 @@ public static class DataManagerJson
         new GeneratedJson.EnumTextConverter<DuplicateStage>(), new GeneratedJson.EnumTextConverter<FileCategory>(),
         new GeneratedJson.EnumTextConverter<IssueSeverity>(), new GeneratedJson.EnumTextConverter<SnapshotKind>(),
         new GeneratedJson.EnumTextConverter<SnapshotEntryType>(), new GeneratedJson.EnumTextConverter<SnapshotChange>(),
+        new GeneratedJson.EnumTextConverter<FolderAccess>(),
     ];
 
     private static JsonSerializerOptions Create(bool indented) => EntityJson.Create(indented, StorageJsonContext.Default, EnumConverters());

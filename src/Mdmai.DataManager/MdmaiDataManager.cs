@@ -51,8 +51,7 @@ public sealed class MdmaiDataManager : IAsyncDisposable
     /// <summary>The lock file in the data folder.</summary>
     public const string LockFileName = FolderLock.FileName;
 
-    private readonly FileStream _lock;
-    private readonly KeyRing? _keys;
+    private readonly DataFolderSession _session;
     private readonly DataManagerOptions _options;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _background = [];
@@ -60,26 +59,22 @@ public sealed class MdmaiDataManager : IAsyncDisposable
     private BackupScheduler? _scheduler;
     private int _disposed;
 
-    private MdmaiDataManager(DataFolder folder, FileStream folderLock, KeyRing? keys, MdmaiDatabase database, FileStore files, DataFolderBackups? backups, DataManagerOptions options)
+    private MdmaiDataManager(DataFolderSession session, DataFolderBackups? backups, DataManagerOptions options)
     {
-        Folder = folder;
-        _lock = folderLock;
-        _keys = keys;
-        Storage = database;
-        Files = files;
+        _session = session;
         _backups = backups;
         _options = options;
-        Integrity = new IntegrityChecker(folder, database, files, _ => Task.FromResult(_backups?.Repository));
+        Integrity = new IntegrityChecker(session.Folder, session.Database, session.Files, _ => Task.FromResult(_backups?.Repository));
     }
 
     /// <summary>The data folder and its config.</summary>
-    public DataFolder Folder { get; }
+    public DataFolder Folder => _session.Folder;
 
     /// <summary>The database: every entity's typed store, search, audit, SQL export.</summary>
-    public MdmaiDatabase Storage { get; }
+    public MdmaiDatabase Storage => _session.Database;
 
     /// <summary>The file store.</summary>
-    public FileStore Files { get; }
+    public FileStore Files => _session.Files;
 
     /// <summary>The integrity checker.</summary>
     public IntegrityChecker Integrity { get; }
@@ -115,38 +110,24 @@ public sealed class MdmaiDataManager : IAsyncDisposable
     {
         options ??= new DataManagerOptions();
         var path = Path.GetFullPath(options.DataFolder ?? DataFolder.ResolveDefaultPath());
-        if (!DataFolder.Exists(path))
+        if (!options.CreateIfMissing && !DataFolder.Exists(path))
         {
-            if (!options.CreateIfMissing)
-            {
-                throw new MdmaiException(MdmaiErrorCode.NotInitialized, $"No mdmai data folder at '{path}'.");
-            }
-
-            Directory.CreateDirectory(path);
+            throw new MdmaiException(MdmaiErrorCode.NotInitialized, $"No mdmai data folder at '{path}'.");
         }
 
-        var folderLock = FolderLock.Acquire(path);
-        KeyRing? keys = null;
-        MdmaiDatabase? database = null;
+        // The app holds its folder alone: its background work imports, repairs and swaps whole items.
+        var session = await DataFolderSession.OpenAsync(path, new DataFolderSessionOptions
+        {
+            Access = FolderAccess.Exclusive,
+            CreateIfMissing = options.CreateIfMissing,
+            Password = () => password ?? "",
+            Clock = options.Clock,
+        }, cancellationToken).ConfigureAwait(false);
         DataFolderBackups? backups = null;
         try
         {
-            var folder = DataFolder.Exists(path)
-                ? await DataFolder.OpenAsync(path, cancellationToken).ConfigureAwait(false)
-                : await DataFolder.InitAsync(path, cancellationToken: cancellationToken).ConfigureAwait(false);
-            if (folder.Config.EncryptionEnabled)
-            {
-                if (string.IsNullOrEmpty(password))
-                {
-                    throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The data folder is encrypted: give its password.");
-                }
-
-                keys = (await KeyFile.LoadAsync(folder.KeyFilePath, cancellationToken).ConfigureAwait(false)).Unlock(password);
-            }
-
-            database = await folder.OpenDatabaseAsync(new DatabaseOptions { Keys = keys, Clock = options.Clock ?? TimeProvider.System }, cancellationToken).ConfigureAwait(false);
-            var files = new FileStore(database, folder.Path, keys, folder.Config.CacheSizeLimitMb * 1024L * 1024);
-            files.CleanTemporaryFiles(); // nothing imports yet: what is there was left by a crash
+            var folder = session.Folder;
+            session.Files.CleanTemporaryFiles(); // nothing imports yet: what is there was left by a crash
 
             // The repository is opened now, while the password is at hand (it is not kept): when backups run on a
             // schedule or a repository already exists.
@@ -156,7 +137,7 @@ public sealed class MdmaiDataManager : IAsyncDisposable
                 backups = await DataFolderBackups.OpenAsync(folder, password, create: true, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
 
-            var manager = new MdmaiDataManager(folder, folderLock, keys, database, files, backups, options);
+            var manager = new MdmaiDataManager(session, backups, options);
             if (options.BackgroundWork)
             {
                 manager.StartBackgroundWork();
@@ -167,13 +148,7 @@ public sealed class MdmaiDataManager : IAsyncDisposable
         catch
         {
             backups?.Dispose();
-            if (database is not null)
-            {
-                await database.DisposeAsync().ConfigureAwait(false);
-            }
-
-            keys?.Dispose();
-            await folderLock.DisposeAsync().ConfigureAwait(false);
+            await session.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
@@ -305,9 +280,7 @@ public sealed class MdmaiDataManager : IAsyncDisposable
             }
 
             _backups?.Dispose();
-            await Storage.DisposeAsync().ConfigureAwait(false);
-            _keys?.Dispose();
-            await _lock.DisposeAsync().ConfigureAwait(false);
+            await _session.DisposeAsync().ConfigureAwait(false);
             _stop.Dispose();
         }
     }

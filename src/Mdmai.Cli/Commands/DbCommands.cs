@@ -31,7 +31,8 @@ internal static class DbCommands
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var path = Path.GetFullPath(parse.GetValue(file)!);
-            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
+            await using var open = await context.OpenAsync(parse, ct, unlock: false);
+            var db = open.Database;
             var stats = await db.GetStatsAsync(ct);
             var total = stats.RowCounts.Values.Sum();
             var rows = await output.WithProgressAsync("Exporting SQL", total,
@@ -76,7 +77,8 @@ internal static class DbCommands
         var command = new Command("stats", "Row counts per table, file, WAL and page sizes");
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
+            await using var open = await context.OpenAsync(parse, ct, unlock: false);
+            var db = open.Database;
             var stats = await db.GetStatsAsync(ct);
             if (output.Json)
             {
@@ -107,7 +109,8 @@ internal static class DbCommands
         var command = new Command("check", $"PRAGMA integrity_check and foreign_key_check; exit {ExitCodes.CheckFailed} when anything is wrong");
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
+            await using var open = await context.OpenAsync(parse, ct, unlock: false);
+            var db = open.Database;
             var result = await db.CheckAsync(ct);
             if (output.Json)
             {
@@ -137,7 +140,8 @@ internal static class DbCommands
         var command = new Command("maintain", "PRAGMA optimize, ANALYZE, VACUUM and a WAL checkpoint");
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
+            await using var open = await context.OpenAsync(parse, ct, unlock: false, access: FolderAccess.Exclusive);
+            var db = open.Database;
             var saved = await db.MaintainAsync(ct);
             if (output.Json)
             {
@@ -160,8 +164,8 @@ internal static class DbCommands
         command.Options.Add(to);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            var folder = await DataFolder.OpenAsync(context.DataPath(parse), ct);
-            await using var db = await folder.OpenDatabaseAsync(new DatabaseOptions { Migrate = false }, ct);
+            await using var open = await context.OpenAsync(parse, ct, unlock: false, access: FolderAccess.Exclusive, migrate: false);
+            var db = open.Database;
             var before = await db.GetSchemaVersionAsync(ct);
             var after = parse.GetValue(to) is { } target ? await db.MigrateToAsync(target, ct) : before;
             if (output.Json)

@@ -127,7 +127,8 @@ internal static class EntityCommands
                 throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"A {name} needs {string.Join(", ", missing)}.");
             }
 
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var open = await context.OpenAsync(parse, ct);
+            var db = open.Database;
             var store = select(db);
             var created = await store.CreateAsync(store.FromJson(json), ct);
             WriteRecord(output, created, $"Created {name} {created.Id:D}");
@@ -144,7 +145,8 @@ internal static class EntityCommands
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var key = ParseId(parse.GetValue(id)!);
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var open = await context.OpenAsync(parse, ct);
+            var db = open.Database;
             WriteRecord(output, await select(db).GetAsync(key, ct), null);
             return ExitCodes.Ok;
         }));
@@ -169,7 +171,8 @@ internal static class EntityCommands
                 throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Nothing to change: give at least one field option or --data.");
             }
 
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var open = await context.OpenAsync(parse, ct);
+            var db = open.Database;
             var updated = await select(db).PatchAsync(key, json, ct);
             WriteRecord(output, updated, $"Updated {name} {updated.Id:D}");
             return ExitCodes.Ok;
@@ -193,7 +196,8 @@ internal static class EntityCommands
                     $"Deleting a {name} also deletes what belongs to it and cannot be undone here; add --yes to confirm.");
             }
 
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var open = await context.OpenAsync(parse, ct);
+            var db = open.Database;
             await select(db).DeleteAsync(key, ct);
             output.Report(new JsonObject { ["deleted"] = key }, $"Deleted {name} {key:D}");
 
@@ -233,7 +237,8 @@ internal static class EntityCommands
                 filters[pair[..eq].Replace('-', '_')] = pair[(eq + 1)..];
             }
 
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var open = await context.OpenAsync(parse, ct);
+            var db = open.Database;
             var page = await select(db).ListAsync(new ListQuery
             {
                 Filters = filters,
@@ -282,7 +287,8 @@ internal static class EntityCommands
                 throw new MdmaiException(MdmaiErrorCode.NotFound, $"No file at '{path}'.");
             }
 
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var open = await context.OpenAsync(parse, ct);
+            var db = open.Database;
             var store = select(db);
             using var reader = new JsonLinesReader<T>(path, store);
             long count;
@@ -318,7 +324,8 @@ internal static class EntityCommands
         command.Arguments.Add(file);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var db = await context.OpenDatabaseAsync(parse, ct);
+            await using var open = await context.OpenAsync(parse, ct);
+            var db = open.Database;
             var store = select(db);
             var path = parse.GetValue(file);
             if (path is null)

@@ -26,42 +26,12 @@ internal static class FilesCommands
         return files;
     }
 
-    /// <summary>An open database and file store (unlocked when the folder is encrypted).</summary>
-    private sealed class OpenStore : IAsyncDisposable
-    {
-        public required MdmaiDatabase Database { get; init; }
-        public required FileStore Store { get; init; }
-        public KeyRing? Keys { get; init; }
-
-        public async ValueTask DisposeAsync()
-        {
-            Keys?.Dispose();
-            await Database.DisposeAsync();
-        }
-    }
-
-    private static async Task<OpenStore> OpenAsync(CliContext context, ParseResult parse, Output output, bool needKeys, CancellationToken ct)
-    {
-        var folder = await DataFolder.OpenAsync(context.DataPath(parse), ct);
-        KeyRing? keys = null;
-        if (folder.Config.EncryptionEnabled && needKeys)
-        {
-            var keyFile = await KeyFile.LoadAsync(folder.KeyFilePath, ct);
-            var password = Passwords.Read(output, context.Environment, parse.GetValue(KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
-            keys = keyFile.Unlock(password);
-        }
-
-        try
-        {
-            var db = await folder.OpenDatabaseAsync(cancellationToken: ct);
-            return new OpenStore { Database = db, Store = new FileStore(db, folder.Path, keys, folder.Config.CacheSizeLimitMb * 1024L * 1024), Keys = keys };
-        }
-        catch
-        {
-            keys?.Dispose();
-            throw;
-        }
-    }
+    /// <summary>
+    /// The data folder, unlocked when <paramref name="needKeys"/> and encrypted; imports and removals hold it alone
+    /// (<paramref name="changesStore"/>: the store puts and deletes object files on one writer, per process).
+    /// </summary>
+    private static Task<DataFolderSession> OpenAsync(CliContext context, ParseResult parse, bool needKeys, CancellationToken ct, bool changesStore = false) =>
+        context.OpenAsync(parse, ct, unlock: needKeys, access: changesStore ? FolderAccess.Exclusive : FolderAccess.Shared);
 
     private static FileCategory? ParseCategory(string? text) => text is null ? null : EnumText.Parse<FileCategory>(text.Replace('-', '_'), "category");
 
@@ -84,9 +54,9 @@ internal static class FilesCommands
                 CampaignId = parse.GetValue(campaign) is { } c ? EntityCommands.ParseId(c) : null,
                 Tags = parse.GetValue(tags) ?? [],
             };
-            await using var open = await OpenAsync(context, parse, output, needKeys: true, ct);
+            await using var open = await OpenAsync(context, parse, needKeys: true, ct, changesStore: true);
             var started = DateTime.UtcNow;
-            var result = await output.WithProgressAsync("Importing", null, progress => open.Store.ImportPathsAsync(parse.GetValue(paths)!, options,
+            var result = await output.WithProgressAsync("Importing", null, progress => open.Files.ImportPathsAsync(parse.GetValue(paths)!, options,
                 progress is null ? null : new Progress<FolderImportProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
             if (output.Json)
             {
@@ -120,8 +90,8 @@ internal static class FilesCommands
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var key = EntityCommands.ParseId(parse.GetValue(id)!);
-            await using var open = await OpenAsync(context, parse, output, needKeys: true, ct);
-            var written = await open.Store.ExportAsync(key, parse.GetValue(destination)!, parse.GetValue(force), ct);
+            await using var open = await OpenAsync(context, parse, needKeys: true, ct);
+            var written = await open.Files.ExportAsync(key, parse.GetValue(destination)!, parse.GetValue(force), ct);
             if (output.Json)
             {
                 output.WriteJson(new JsonObject { ["id"] = key, ["path"] = written });
@@ -144,8 +114,8 @@ internal static class FilesCommands
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var key = EntityCommands.ParseId(parse.GetValue(id)!);
-            await using var open = await OpenAsync(context, parse, output, needKeys: true, ct);
-            await using var content = await open.Store.OpenReadAsync(key, ct);
+            await using var open = await OpenAsync(context, parse, needKeys: true, ct);
+            await using var content = await open.Files.OpenReadAsync(key, ct);
             await using var stdout = Console.OpenStandardOutput();
             await content.CopyToAsync(stdout, ct);
             return ExitCodes.Ok;
@@ -170,8 +140,8 @@ internal static class FilesCommands
 
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var open = await OpenAsync(context, parse, output, needKeys: false, ct);
-            var page = await open.Store.ListAsync(ParseCategory(parse.GetValue(category)), parse.GetValue(campaign) is { } c ? EntityCommands.ParseId(c) : null,
+            await using var open = await OpenAsync(context, parse, needKeys: false, ct);
+            var page = await open.Files.ListAsync(ParseCategory(parse.GetValue(category)), parse.GetValue(campaign) is { } c ? EntityCommands.ParseId(c) : null,
                 parse.GetValue(name), parse.GetValue(sort)!, !parse.GetValue(asc), parse.GetValue(limit), parse.GetValue(offset), ct);
             if (output.Json)
             {
@@ -207,8 +177,8 @@ internal static class FilesCommands
                 throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Removing a file cannot be undone here; add --yes to confirm.");
             }
 
-            await using var open = await OpenAsync(context, parse, output, needKeys: false, ct);
-            await open.Store.DeleteAsync(key, ct);
+            await using var open = await OpenAsync(context, parse, needKeys: false, ct, changesStore: true);
+            await open.Files.DeleteAsync(key, ct);
             if (output.Json)
             {
                 output.WriteJson(new JsonObject { ["deleted"] = key });
@@ -228,8 +198,8 @@ internal static class FilesCommands
         var command = new Command("stats", "Files and bytes by category, and what deduplication and compression saved");
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var open = await OpenAsync(context, parse, output, needKeys: false, ct);
-            var stats = await open.Store.GetStatsAsync(ct);
+            await using var open = await OpenAsync(context, parse, needKeys: false, ct);
+            var stats = await open.Files.GetStatsAsync(ct);
             if (output.Json)
             {
                 output.WriteJson(stats);
@@ -243,7 +213,7 @@ internal static class FilesCommands
             }
 
             output.Console.Write(table);
-            var cache = open.Store.Cache.Statistics;
+            var cache = open.Files.Cache.Statistics;
             output.Line($"Cache: limit {GeneralCommands.Bytes(cache.CapacityBytes)} (config cache_size_limit_mb); this process: {cache.Hits} hits, {cache.Misses} misses, {cache.Evictions} evictions.");
             output.Line($"{stats.Files:N0} files, {stats.Objects:N0} distinct contents; {GeneralCommands.Bytes(stats.LogicalBytes)} of files stored in {GeneralCommands.Bytes(stats.StoredBytes)}: dedup saved {GeneralCommands.Bytes(stats.DedupSavedBytes)}, compression saved {GeneralCommands.Bytes(stats.CompressionSavedBytes)}.");
             return ExitCodes.Ok;
@@ -256,9 +226,9 @@ internal static class FilesCommands
         var command = new Command("verify", $"Re-read and re-hash every object; exit {ExitCodes.CheckFailed} naming each that fails");
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var open = await OpenAsync(context, parse, output, needKeys: true, ct);
-            var stats = await open.Store.GetStatsAsync(ct);
-            var problems = await output.WithProgressAsync("Verifying", stats.Objects, progress => open.Store.VerifyAsync(progress, ct));
+            await using var open = await OpenAsync(context, parse, needKeys: true, ct);
+            var stats = await open.Files.GetStatsAsync(ct);
+            var problems = await output.WithProgressAsync("Verifying", stats.Objects, progress => open.Files.VerifyAsync(progress, ct));
             if (output.Json)
             {
                 output.WriteJson(new JsonObject { ["ok"] = problems.Count == 0, ["objects"] = stats.Objects, ["problems"] = CliJson.Node(problems) });

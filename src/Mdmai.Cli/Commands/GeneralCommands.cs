@@ -74,8 +74,8 @@ internal static class GeneralCommands
                 initialised = true;
             }
 
-            var folder = await DataFolder.OpenAsync(path, ct);
-            await using var db = await folder.OpenDatabaseAsync(cancellationToken: ct);
+            await using var open = await context.OpenAsync(parse, ct, unlock: false);
+            var (folder, db) = (open.Folder, open.Database);
             var stats = await db.GetStatsAsync(ct);
             var cache = CacheStatisticsFile.Load(folder.Path);
             var integrity = IntegrityChecker.LastRun(folder.Path);
@@ -146,7 +146,8 @@ internal static class GeneralCommands
         command.Options.Add(limit);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
+            await using var open = await context.OpenAsync(parse, ct, unlock: false);
+            var db = open.Database;
             var hits = await db.SearchAsync(string.Join(' ', parse.GetValue(text)!), parse.GetValue(limit), parse.GetValue(type), ct);
             if (output.Json)
             {
@@ -181,7 +182,8 @@ internal static class GeneralCommands
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             var recordId = parse.GetValue(record) is { } r ? EntityCommands.ParseId(r) : (Guid?)null;
-            await using var db = await context.OpenDatabaseAsync(parse, ct, unlock: false);
+            await using var open = await context.OpenAsync(parse, ct, unlock: false);
+            var db = open.Database;
             var page = await db.ListAuditAsync(parse.GetValue(table), recordId, parse.GetValue(limit), parse.GetValue(offset), ct);
             if (output.Json)
             {

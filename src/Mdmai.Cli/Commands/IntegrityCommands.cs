@@ -18,37 +18,26 @@ internal static class IntegrityCommands
     /// <summary>Everything a check needs, open; disposed in the reverse order.</summary>
     private sealed class Session : IAsyncDisposable
     {
-        public required MdmaiDatabase Database { get; init; }
+        public required DataFolderSession Folder { get; init; }
         public required IntegrityChecker Checker { get; init; }
-        public KeyRing? Keys { get; init; }
         public BackupRepository? Repository { get; init; }
 
         public async ValueTask DisposeAsync()
         {
             Repository?.Dispose();
-            await Database.DisposeAsync();
-            Keys?.Dispose();
+            await Folder.DisposeAsync();
         }
     }
 
-    private static async Task<Session> OpenAsync(CliContext context, ParseResult parse, Output output, bool backups, CancellationToken ct)
+    private static async Task<Session> OpenAsync(CliContext context, ParseResult parse, Output output, bool backups, CancellationToken ct, bool repair = false)
     {
-        var folder = await DataFolder.OpenAsync(context.DataPath(parse), ct);
-        string? password = null;
-        KeyRing? keys = null;
-        if (folder.Config.EncryptionEnabled)
-        {
-            password = Passwords.Read(output, context.Environment, parse.GetValue(KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
-            keys = (await KeyFile.LoadAsync(folder.KeyFilePath, ct)).Unlock(password);
-        }
+        var folder = await context.OpenAsync(parse, ct, access: repair ? FolderAccess.Exclusive : FolderAccess.Shared);
+        var password = folder.Folder.Config.EncryptionEnabled ? context.Password(parse) : null;
 
-        MdmaiDatabase? database = null;
         BackupRepository? repository = null;
         try
         {
-            database = await folder.OpenDatabaseAsync(new DatabaseOptions { Keys = keys }, ct);
-            var store = new FileStore(database, folder.Path, keys);
-            var backend = new LocalFolderBackend(folder.BackupRepositoryPath);
+            var backend = new LocalFolderBackend(folder.Folder.BackupRepositoryPath);
             MdmaiException? repositoryError = null;
             if (backups && await BackupRepository.ExistsAsync(backend, ct))
             {
@@ -64,18 +53,13 @@ internal static class IntegrityCommands
                 }
             }
 
-            var checker = new IntegrityChecker(folder, database, store, _ => repositoryError is null ? Task.FromResult(repository) : throw repositoryError);
-            return new Session { Database = database, Checker = checker, Keys = keys, Repository = repository };
+            var checker = new IntegrityChecker(folder.Folder, folder.Database, folder.Files, _ => repositoryError is null ? Task.FromResult(repository) : throw repositoryError);
+            return new Session { Folder = folder, Checker = checker, Repository = repository };
         }
         catch
         {
             repository?.Dispose();
-            if (database is not null)
-            {
-                await database.DisposeAsync();
-            }
-
-            keys?.Dispose();
+            await folder.DisposeAsync();
             throw;
         }
     }
@@ -131,7 +115,7 @@ internal static class IntegrityCommands
         command.Options.Add(yes);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            await using var session = await OpenAsync(context, parse, output, backups: true, ct);
+            await using var session = await OpenAsync(context, parse, output, backups: true, ct, repair: true);
             var findings = await session.Checker.CheckAsync(new IntegrityOptions { ReadData = true, Backups = false }, null, ct);
             if (!parse.GetValue(yes))
             {

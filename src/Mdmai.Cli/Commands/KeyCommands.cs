@@ -26,15 +26,33 @@ internal static class KeyCommands
         return key;
     }
 
-    private static async Task<(DataFolder Folder, KeyFile Keys)> OpenAsync(CliContext context, ParseResult parse, CancellationToken ct)
+    /// <summary>The data folder, held alone (the key file changes) unless only read, and its key file, not unlocked.</summary>
+    private sealed class KeySession(DataFolderSession session, KeyFile keys) : IAsyncDisposable
     {
-        var folder = await DataFolder.OpenAsync(context.DataPath(parse), ct);
-        if (!File.Exists(folder.KeyFilePath))
-        {
-            throw new MdmaiException(MdmaiErrorCode.NotFound, $"The data folder '{folder.Path}' is not encrypted (no key file). Set it up with 'mdmai init --encrypt'.");
-        }
+        public DataFolderSession Session { get; } = session;
+        public DataFolder Folder => Session.Folder;
+        public KeyFile Keys { get; } = keys;
 
-        return (folder, await KeyFile.LoadAsync(folder.KeyFilePath, ct));
+        public ValueTask DisposeAsync() => Session.DisposeAsync();
+    }
+
+    private static async Task<KeySession> OpenAsync(CliContext context, ParseResult parse, CancellationToken ct, FolderAccess access = FolderAccess.Exclusive)
+    {
+        var session = await context.OpenAsync(parse, ct, unlock: false, access: access);
+        try
+        {
+            if (!File.Exists(session.Folder.KeyFilePath))
+            {
+                throw new MdmaiException(MdmaiErrorCode.NotFound, $"The data folder '{session.Folder.Path}' is not encrypted (no key file). Set it up with 'mdmai init --encrypt'.");
+            }
+
+            return new KeySession(session, await KeyFile.LoadAsync(session.Folder.KeyFilePath, ct));
+        }
+        catch
+        {
+            await session.DisposeAsync();
+            throw;
+        }
     }
 
     private static Command Status(CliContext context)
@@ -42,7 +60,8 @@ internal static class KeyCommands
         var command = new Command("status", "Show whether encryption is on, the key epochs and whether a recovery key exists");
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            var (folder, keys) = await OpenAsync(context, parse, ct);
+            await using var open = await OpenAsync(context, parse, ct, FolderAccess.Shared);
+            var (folder, keys) = (open.Folder, open.Keys);
             output.Report(new JsonObject { ["encryption_enabled"] = folder.Config.EncryptionEnabled, ["epochs"] = CliJson.Node(keys.Epochs), ["has_recovery_key"] = keys.HasRecoveryKey, ["kdf"] = CliJson.Node(keys.PasswordKdf) }, $"Encryption {(folder.Config.EncryptionEnabled ? "on" : "off")}; key epochs {string.Join(", ", keys.Epochs)}; recovery key {(keys.HasRecoveryKey ? "set" : "not set")}; Argon2id {keys.PasswordKdf.MemoryKib / 1024} MiB × {keys.PasswordKdf.Iterations}.");
 
             return ExitCodes.Ok;
@@ -57,7 +76,8 @@ internal static class KeyCommands
         command.Options.Add(newFile);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            var (folder, keys) = await OpenAsync(context, parse, ct);
+            await using var open = await OpenAsync(context, parse, ct);
+            var (folder, keys) = (open.Folder, open.Keys);
             var current = Passwords.Read(output, context.Environment, parse.GetValue(PasswordFile), "MDMAI_PASSWORD", "Current password:", confirm: false);
             var replacement = Passwords.Read(output, context.Environment, parse.GetValue(newFile), "MDMAI_NEW_PASSWORD", "New password:", confirm: true);
             await keys.ChangePasswordAsync(current, replacement, ct);
@@ -91,7 +111,8 @@ internal static class KeyCommands
         var command = new Command("add-recovery", "Create a recovery key (replacing any earlier one) and print it once");
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            var (_, keys) = await OpenAsync(context, parse, ct);
+            await using var open = await OpenAsync(context, parse, ct);
+            var keys = open.Keys;
             var password = Passwords.Read(output, context.Environment, parse.GetValue(PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
             var recovery = await keys.AddRecoveryKeyAsync(password, ct);
             if (output.Json)
@@ -118,7 +139,8 @@ internal static class KeyCommands
         command.Options.Add(resume);
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
-            var (folder, keys) = await OpenAsync(context, parse, ct);
+            await using var open = await OpenAsync(context, parse, ct);
+            var (folder, keys) = (open.Folder, open.Keys);
             var password = Passwords.Read(output, context.Environment, parse.GetValue(PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
             using (keys.Unlock(password))
             {
@@ -130,9 +152,10 @@ internal static class KeyCommands
                 await keys.AddEpochAsync(password, cancellationToken: ct);
             }
 
+            // The store over the session's database, with the ring that holds the new epoch (the session was opened
+            // before it existed, and holds the folder alone, so it cannot be opened a second time).
             using var ring = keys.Unlock(password);
-            await using var db = await folder.OpenDatabaseAsync(cancellationToken: ct);
-            var store = new FileStore(db, folder.Path, ring);
+            var store = new FileStore(open.Session.Database, folder.Path, ring);
             var count = await output.WithProgressAsync("Re-encrypting", null, progress => store.ReencryptAsync(progress, ct));
             output.Report(new JsonObject { ["epoch"] = ring.Current.Epoch, ["reencrypted"] = count }, $"New writes use key epoch {ring.Current.Epoch}; re-encrypted {count} object(s). If this was interrupted, run 'mdmai key rotate --resume'.");
 

@@ -35,8 +35,7 @@ public static class PortableArchive
 
         var created = !Directory.Exists(root);
         Directory.CreateDirectory(root);
-        MdmaiDatabase? database = null;
-        KeyRing? keys = null;
+        DataFolderSession? session = null;
         FileStore? store = null;
         var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
         long files = 0, bytes = 0, skipped = 0;
@@ -90,15 +89,13 @@ public static class PortableArchive
                         {
                             if (store is null)
                             {
-                                var folder = await DataFolder.OpenAsync(root, cancellationToken).ConfigureAwait(false);
-                                if (File.Exists(folder.KeyFilePath))
+                                // The folder as it came out of the archive, opened the one way and held alone while its files go in.
+                                session = await DataFolderSession.OpenAsync(root, new DataFolderSessionOptions
                                 {
-                                    keys = (await KeyFile.LoadAsync(folder.KeyFilePath, cancellationToken).ConfigureAwait(false)).Unlock(
-                                        password ?? throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The archive is of an encrypted data folder: give its password."));
-                                }
-
-                                database = await folder.OpenDatabaseAsync(new DatabaseOptions { Keys = keys }, cancellationToken).ConfigureAwait(false);
-                                store = new FileStore(database, root, keys);
+                                    Access = FolderAccess.Exclusive,
+                                    Password = () => password ?? throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The archive is of an encrypted data folder: give its password."),
+                                }, cancellationToken).ConfigureAwait(false);
+                                store = session.Files;
                             }
 
                             using var hashing = new BackupRepository.HashingReadStream(content);
@@ -128,7 +125,7 @@ public static class PortableArchive
                 throw new MdmaiException(MdmaiErrorCode.ForeignFormat, "The archive holds no database: it is not an mdmai export.");
             }
 
-            if (database is not null)
+            if (store is not null)
             {
                 var missing = store!.Catalog.ReferencedObjects(cancellationToken).Where(id => !File.Exists(store.ObjectPath(id))).ToList();
                 if (missing.Count > 0)
@@ -151,20 +148,18 @@ public static class PortableArchive
         }
         finally
         {
-            if (database is not null)
+            if (session is not null)
             {
-                await database.DisposeAsync().ConfigureAwait(false);
+                await session.DisposeAsync().ConfigureAwait(false);
             }
-
-            keys?.Dispose();
         }
 
         async Task CleanUpAsync()
         {
-            if (database is not null)
+            if (session is not null)
             {
-                await database.DisposeAsync().ConfigureAwait(false);
-                database = null;
+                await session.DisposeAsync().ConfigureAwait(false);
+                session = null;
             }
 
             if (created)

@@ -1,20 +1,23 @@
 namespace Mdmai.DataManager.IO;
 
 /// <summary>
-/// The data folder's lock: an exclusive advisory lock on <c>.mdmai.lock</c>, held by the app (the facade) while it has
-/// the folder open and by an in-place restore while it swaps the folder's items; released when its holder ends, however
-/// it ends. A second holder gets <see cref="MdmaiErrorCode.Locked"/> naming the process that has it.
+/// The data folder's lock: an advisory lock (flock) on <c>.mdmai.lock</c>, released when its holder ends, however it
+/// ends. Exclusive for who changes the folder as a whole or its file store — the app (the facade), an in-place restore
+/// while it swaps the folder's items, imports and repairs — and shared for who only reads it or writes records through
+/// SQLite (which orders writers across processes itself). A conflicting holder gets <see cref="MdmaiErrorCode.Locked"/>
+/// naming the process that has it (each holder writes its process id into the file).
 /// </summary>
 internal static class FolderLock
 {
     public const string FileName = ".mdmai.lock";
 
-    public static FileStream Acquire(string folder)
+    public static FileStream Acquire(string folder, bool exclusive = true)
     {
         var path = Path.Combine(folder, FileName);
         try
         {
-            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            // .NET takes flock(LOCK_EX) for FileShare.None and flock(LOCK_SH) for any sharing, without waiting.
+            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, exclusive ? FileShare.None : FileShare.ReadWrite);
             stream.SetLength(0);
             stream.Write(System.Text.Encoding.UTF8.GetBytes($"{Environment.ProcessId} {Environment.MachineName} {DateTimeOffset.UtcNow:O}\n"));
             stream.Flush();
@@ -39,7 +42,9 @@ internal static class FolderLock
                 // who holds it is only for the message
             }
 
-            throw new MdmaiException(MdmaiErrorCode.Locked, $"The data folder '{folder}' is open in another process{holder}. Close it there first; two processes never write to one folder.", ex);
+            throw new MdmaiException(MdmaiErrorCode.Locked, exclusive
+                ? $"The data folder '{folder}' is open in another process{holder}, and this needs it alone. Close it there first; two processes never change one folder's files at once."
+                : $"The data folder '{folder}' is held alone by another process{holder} (the app, an import, a restore or a repair). Close it there, or let it finish, first.", ex);
         }
     }
 }

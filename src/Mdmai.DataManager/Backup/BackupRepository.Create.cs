@@ -408,7 +408,7 @@ public sealed partial class BackupRepository
                 }
 
                 // The stage awaited was cancelled because another failed: report that failure, not the cancellation.
-                if (IsConsequence(ex) && !cancellationToken.IsCancellationRequested && FirstFailure(stages) is { } failure)
+                if (Pipeline.IsConsequence(ex) && !cancellationToken.IsCancellationRequested && Pipeline.FirstFailure(stages) is { } failure)
                 {
                     System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
                 }

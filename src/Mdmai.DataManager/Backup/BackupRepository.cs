@@ -75,6 +75,16 @@ public sealed partial class BackupRepository : IDisposable
 
     internal RepositoryIndex Index => _index;
 
+    internal Chunker Chunker => _chunker;
+
+    internal RepositoryConfig Config => _config;
+
+    /// <summary>The index files the loaded index was read from.</summary>
+    internal HashSet<string> IndexFiles => _indexFiles;
+
+    /// <summary>The index files that could not be read at the last load (verify reports them, prune replaces them).</summary>
+    internal List<string> DamagedIndexNames => _damagedIndexNames;
+
     internal int PackSize => _config.PackSize;
 
     /// <summary>Whether <paramref name="backend"/> holds a repository.</summary>
@@ -639,6 +649,48 @@ public sealed partial class BackupRepository : IDisposable
             throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} in pack '{pack}' does not hash to its id: its content is not what was backed up.");
         }
     }
+
+    /// <summary>
+    /// Checks the repository: every index file, every pack's header against the index, every snapshot and that every
+    /// blob it uses is indexed; with <see cref="VerifyOptions.ReadData"/> also reads packs and re-hashes every blob.
+    /// </summary>
+    public Task<VerifyReport> VerifyAsync(VerifyOptions? options = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        new Checker(this).VerifyAsync(options, progress, cancellationToken);
+
+    /// <summary>Forgets the snapshots <paramref name="policy"/> does not keep (only their snapshot files; <see cref="PruneAsync"/> frees the data).</summary>
+    public Task<ForgetResult> ForgetAsync(RetentionPolicy policy, bool dryRun = false, CancellationToken cancellationToken = default) =>
+        new Pruner(this).ForgetAsync(policy, dryRun, cancellationToken);
+
+    /// <summary>Forgets the named snapshots.</summary>
+    public Task<IReadOnlyList<SnapshotInfo>> ForgetSnapshotsAsync(IEnumerable<string> snapshotIds, CancellationToken cancellationToken = default) =>
+        new Pruner(this).ForgetSnapshotsAsync(snapshotIds, cancellationToken);
+
+    /// <summary>
+    /// Frees what no snapshot uses: deletes unused and unindexed packs and repacks packs that are mostly unused. Crash
+    /// safe at every step: new packs, then a new index covering everything kept, then the old index files, then the
+    /// old packs — an interruption leaves at worst garbage the next prune removes.
+    /// </summary>
+    public Task<PruneResult> PruneAsync(double repackThreshold = 0.2, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        new Pruner(this).PruneAsync(repackThreshold, progress, cancellationToken);
+
+    /// <summary>
+    /// Restores a snapshot (or the entries <see cref="RestoreOptions.PathPattern"/> selects) into <paramref name="target"/>.
+    /// Every chunk is authenticated and re-hashed against its id and every file's size checked before it is moved
+    /// into place; no entry can write outside the target — not with '..', not with an absolute path, not through a
+    /// link planted earlier in the same restore or already in the target.
+    /// </summary>
+    public Task<RestoreResult> RestoreAsync(string snapshotId, string target, RestoreOptions? options = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        new Restorer(this).RestoreAsync(snapshotId, target, options, progress, cancellationToken);
+
+    /// <summary>
+    /// Finds good copies of <paramref name="paths"/> (snapshot paths, e.g. <c>data/objects/ab/ab…</c>): snapshots are
+    /// searched newest first; each copy found is written to a temp file in <paramref name="tempFolder"/> and offered to
+    /// <paramref name="accept"/>, which moves it into place and returns true, or returns false (the copy is bad: an
+    /// older snapshot is tried). Returns the snapshot each accepted path came from.
+    /// </summary>
+    internal Task<IReadOnlyDictionary<string, string>> RecoverFilesAsync(IReadOnlyCollection<string> paths, string tempFolder,
+        Func<string, string, CancellationToken, Task<bool>> accept, CancellationToken cancellationToken) =>
+        new Restorer(this).RecoverFilesAsync(paths, tempFolder, accept, cancellationToken);
 
     /// <summary>Zeroes the repository's keys.</summary>
     public void Dispose() => _crypto.Dispose();

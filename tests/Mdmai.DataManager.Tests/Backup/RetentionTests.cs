@@ -27,7 +27,7 @@ public sealed class RetentionTests
     private static int Evening(int day) => (4 * day) + 3;
 
     private static string[] Keep(RetentionPolicy policy, List<SnapshotInfo>? history = null) =>
-        [.. BackupRepository.Retention.Select(history ?? History(), policy).Order(StringComparer.Ordinal)];
+        [.. Retention.Select(history ?? History(), policy).Order(StringComparer.Ordinal)];
 
     private static string[] Ids(params int[] ks) => [.. ks.Select(Id).Order(StringComparer.Ordinal)];
 
@@ -152,7 +152,7 @@ public sealed class RetentionTests
     [Fact]
     public void An_empty_history_keeps_nothing()
     {
-        Assert.Empty(BackupRepository.Retention.Select([], new RetentionPolicy { KeepLast = 3 }));
+        Assert.Empty(Retention.Select([], new RetentionPolicy { KeepLast = 3 }));
     }
 
     [Fact]

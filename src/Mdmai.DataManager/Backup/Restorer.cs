@@ -36,24 +36,22 @@ public sealed record RestoreOptions
 /// <param name="DurationSeconds">Wall time in seconds.</param>
 public sealed record RestoreResult(long Files, long Directories, long Symlinks, long Bytes, double DurationSeconds);
 
-public sealed partial class BackupRepository
+/// <summary>
+/// The restorer: writes a snapshot (or part of it) into a folder — every chunk authenticated and re-hashed, every
+/// path checked — and finds good copies of single files across snapshots for repair.
+/// </summary>
+internal sealed class Restorer(BackupRepository repository)
 {
-    /// <summary>
-    /// Restores a snapshot (or the entries <see cref="RestoreOptions.PathPattern"/> selects) into <paramref name="target"/>.
-    /// Every chunk is authenticated and re-hashed against its id and every file's size checked before it is moved
-    /// into place; no entry can write outside the target — not with '..', not with an absolute path, not through a
-    /// link planted earlier in the same restore or already in the target.
-    /// </summary>
     public async Task<RestoreResult> RestoreAsync(string snapshotId, string target, RestoreOptions? options = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(target);
         options ??= new RestoreOptions();
         var stopwatch = Stopwatch.StartNew();
-        var snapshot = await FindSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
-        await using var repositoryLock = await RepositoryLock.AcquireAsync(Backend, exclusive: false, cancellationToken).ConfigureAwait(false);
+        var snapshot = await repository.FindSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
+        await using var repositoryLock = await RepositoryLock.AcquireAsync(repository.Backend, exclusive: false, cancellationToken).ConfigureAwait(false);
         var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
         Directory.CreateDirectory(root);
-        var writer = new RestoreWriter(this, root);
+        var writer = new RestoreWriter(repository, root);
         var files = Channel.CreateBounded<TreeEntry>(new BoundedChannelOptions(64) { SingleWriter = true });
         var links = new List<TreeEntry>();
         long directories = 0;
@@ -78,7 +76,7 @@ public sealed partial class BackupRepository
         }, cts.Token)).ToArray();
         try
         {
-            await foreach (var stored in ReadTreeAsync(snapshot, cts.Token).ConfigureAwait(false))
+            await foreach (var stored in repository.ReadTreeAsync(snapshot, cts.Token).ConfigureAwait(false))
             {
                 if (options.PathPattern is { } pattern && !SnapshotPaths.Matches(stored.Path, pattern))
                 {
@@ -123,7 +121,7 @@ public sealed partial class BackupRepository
             }
 
             // A worker's failure cancelled the reader: report that failure, not the cancellation it caused.
-            if (IsConsequence(ex) && !cancellationToken.IsCancellationRequested && FirstFailure(workers) is { } failure)
+            if (Pipeline.IsConsequence(ex) && !cancellationToken.IsCancellationRequested && Pipeline.FirstFailure(workers) is { } failure)
             {
                 ExceptionDispatchInfo.Throw(failure);
             }
@@ -145,15 +143,7 @@ public sealed partial class BackupRepository
         return new RestoreResult(writer.Files, directories, links.Count, writer.Bytes, stopwatch.Elapsed.TotalSeconds);
     }
 
-    /// <summary>The failure of the first task that failed other than by cancellation, if any.</summary>
-    /// <summary>
-    /// The failure that ended a pipeline: not a cancellation, and not a channel found closed — both are what the other
-    /// stages see once the failing one has cancelled the run and its channels were closed.
-    /// </summary>
-    internal static Exception? FirstFailure(IEnumerable<Task> tasks) =>
-        tasks.Where(t => t.IsFaulted).SelectMany(t => t.Exception!.InnerExceptions).FirstOrDefault(e => !IsConsequence(e));
 
-    internal static bool IsConsequence(Exception e) => e is OperationCanceledException or System.Threading.Channels.ChannelClosedException;
 
     private static TreeEntry? Strip(TreeEntry entry, string? prefix)
     {
@@ -177,7 +167,7 @@ public sealed partial class BackupRepository
 
         // Every chunk being restored is read into a block of one arena (the sealed form and the plaintext): memory is
         // this arena whatever the number of workers and the sizes of the chunks, and nothing is left to the collector.
-        private readonly BlockArena _arena = new(ChunkArenaSize(repository._chunker.Parameters.MaxSize, 0));
+        private readonly BlockArena _arena = new(BackupRepository.ChunkArenaSize(repository.Chunker.Parameters.MaxSize, 0));
         private long _files;
         private long _bytes;
 
@@ -255,7 +245,7 @@ public sealed partial class BackupRepository
                     foreach (var hex in entry.Chunks ?? [])
                     {
                         var id = BlobId.Parse(hex);
-                        if (!repository._index.TryGet(id, out var location))
+                        if (!repository.Index.TryGet(id, out var location))
                         {
                             throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Chunk {hex} of '{entry.Path}' is not in the repository: the file cannot be restored. Run 'mdmai backup verify'.");
                         }
@@ -309,5 +299,76 @@ public sealed partial class BackupRepository
 
             File.CreateSymbolicLink(path, entry.LinkTarget ?? "");
         }
+    }
+
+    internal async Task<IReadOnlyDictionary<string, string>> RecoverFilesAsync(IReadOnlyCollection<string> paths, string tempFolder,
+        Func<string, string, CancellationToken, Task<bool>> accept, CancellationToken cancellationToken)
+    {
+        var wanted = new HashSet<string>(paths, StringComparer.Ordinal);
+        var recovered = new Dictionary<string, string>(StringComparer.Ordinal);
+        Directory.CreateDirectory(tempFolder);
+        foreach (var info in (await repository.ListSnapshotsAsync(cancellationToken).ConfigureAwait(false)).Reverse())
+        {
+            if (wanted.Count == 0)
+            {
+                break;
+            }
+
+            BackupRepository.SnapshotDocument snapshot;
+            try
+            {
+                snapshot = await repository.ReadSnapshotAsync(info.Id, cancellationToken).ConfigureAwait(false);
+            }
+            catch (MdmaiException)
+            {
+                continue;
+            }
+
+            var found = new List<TreeEntry>();
+            try
+            {
+                await foreach (var entry in repository.ReadTreeAsync(snapshot, cancellationToken).ConfigureAwait(false))
+                {
+                    if (entry.Type == SnapshotEntryType.File && wanted.Contains(entry.Path))
+                    {
+                        found.Add(entry);
+                    }
+                }
+            }
+            catch (MdmaiException)
+            {
+                continue; // a damaged file list: try the next snapshot
+            }
+
+            foreach (var entry in found)
+            {
+                var temp = Path.Combine(tempFolder, $"recover-{Guid.NewGuid():N}");
+                try
+                {
+                    await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+                    await using (var content = new BackupRepository.SnapshotFileStream(repository, entry))
+                    {
+                        await content.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                        file.Flush(flushToDisk: true);
+                    }
+
+                    if (await accept(entry.Path, temp, cancellationToken).ConfigureAwait(false))
+                    {
+                        wanted.Remove(entry.Path);
+                        recovered[entry.Path] = info.Id;
+                    }
+                }
+                catch (MdmaiException)
+                {
+                    // this copy cannot be read: an older snapshot may have a good one
+                }
+                finally
+                {
+                    File.Delete(temp);
+                }
+            }
+        }
+
+        return recovered;
     }
 }

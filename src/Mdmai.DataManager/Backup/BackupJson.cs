@@ -9,7 +9,7 @@ namespace Mdmai.DataManager.Backup;
 /// </summary>
 [JsonSerializable(typeof(BackupRepository.RepositoryConfig))]
 [JsonSerializable(typeof(BackupRepository.SnapshotDocument))]
-[JsonSerializable(typeof(BackupRepository.ArchiveManifest))]
+[JsonSerializable(typeof(PortableExport.ArchiveManifest))]
 [JsonSerializable(typeof(RepositoryLock.LockInfo))]
 [JsonSerializable(typeof(TreeEntry))]
 internal sealed partial class BackupJsonContext : JsonSerializerContext;

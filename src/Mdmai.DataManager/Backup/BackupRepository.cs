@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -32,7 +33,7 @@ public sealed record RepositoryOptions
 /// per snapshot. Everything is written once; a crash at any point leaves a valid repository (packs, then the index
 /// that names them, then the snapshot that uses them).
 /// </summary>
-public sealed partial class BackupRepository : IDisposable
+public sealed class BackupRepository : IDisposable
 {
     internal const int FormatVersion = 1;
     internal const string FormatName = "mdmai-backup";
@@ -47,6 +48,15 @@ public sealed partial class BackupRepository : IDisposable
             new JsonStringEnumConverter<SnapshotEntryType>(JsonNamingPolicy.SnakeCaseLower),
         },
     }.Generated(BackupJsonContext.Default);
+
+    internal static readonly string[] DatabaseFiles = ["mdmai.db", "mdmai.db-wal", "mdmai.db-shm", "mdmai.db-journal"];
+    internal static readonly string[] SkippedDataFolders = ["tmp", "backups", ".mdmai.lock"];
+    internal const string RestoreJournalPrefix = ".mdmai-restore";
+    /// <summary>
+    /// The arena a pipeline holds chunks in: <paramref name="budget"/>, raised to hold two blocks of the largest chunk
+    /// sealed (a chunk and its compressed copy are taken together; a restore takes a chunk's sealed form and plaintext).
+    /// </summary>
+    internal static long ChunkArenaSize(int maxChunk, long budget) => Math.Max(budget, 2L * BlockArena.Rounded(maxChunk + RepositoryCrypto.Overhead));
 
     private readonly RepositoryConfig _config;
     private readonly RepositoryCrypto _crypto;
@@ -691,6 +701,66 @@ public sealed partial class BackupRepository : IDisposable
     internal Task<IReadOnlyDictionary<string, string>> RecoverFilesAsync(IReadOnlyCollection<string> paths, string tempFolder,
         Func<string, string, CancellationToken, Task<bool>> accept, CancellationToken cancellationToken) =>
         new Restorer(this).RecoverFilesAsync(paths, tempFolder, accept, cancellationToken);
+
+    /// <summary>
+    /// Takes a snapshot: every file is read once through one pipeline (read → chunk → hash → dedup → compress →
+    /// seal → pack) with bounded memory; files unchanged since the parent snapshot (same size, mtime and inode; for
+    /// the file store's immutable objects, same name and size) are not read at all.
+    /// </summary>
+    public Task<SnapshotResult> CreateSnapshotAsync(BackupSources sources, SnapshotOptions? options = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        new Archiver(this).CreateSnapshotAsync(sources, options, progress, cancellationToken);
+
+    /// <summary>Copies the live database into a staging file beside it (see <see cref="Storage.DatabaseCopies.CaptureAsync"/>).</summary>
+    internal static Task<string> CaptureDatabaseAsync(string dataFolder, CancellationToken cancellationToken) =>
+        Archiver.CaptureDatabaseAsync(dataFolder, cancellationToken);
+
+    /// <summary>
+    /// Writes one snapshot as a standard tar stream compressed with zstd (docs/backup-format.md, "Portable export"):
+    /// <c>mdmai.json</c>, <c>mdmai.keys</c> (when encrypted), <c>mdmai.db</c> (a plain SQLite file), every catalog file
+    /// under <c>files/&lt;category&gt;/&lt;name&gt;</c> with its content decoded, included paths under <c>include/</c>, then
+    /// <c>manifest.json</c> and <c>SHA256SUMS</c> (for <c>sha256sum -c</c>). Streamed: memory does not grow with file sizes.
+    /// </summary>
+    public Task<ExportResult> ExportAsync(string snapshotId, Stream destination, ExportOptions? options = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        new PortableExport(this).ExportAsync(snapshotId, destination, options, progress, cancellationToken);
+
+    /// <summary>
+    /// Writes one pack: blobs from <paramref name="next"/> (given the bytes written so far; null ends the pack) back
+    /// to back, then the sealed header and the trailer. Each blob's memory is given back (its lease disposed) once
+    /// written. The pack becomes visible only whole.
+    /// </summary>
+    internal async Task<(UInt128 Pack, List<PackEntry> Entries, long Length)> WritePackAsync(
+        Func<long, CancellationToken, ValueTask<SealedBlob?>> next, CancellationToken cancellationToken)
+    {
+        var pack = RepositoryNames.NewPackId();
+        var entries = new List<PackEntry>();
+        long length = 0;
+        await Backend.WriteAsync(RepositoryNames.Pack(pack), async (stream, token) =>
+        {
+            while (await next(length, token).ConfigureAwait(false) is { } blob)
+            {
+                try
+                {
+                    await stream.WriteAsync(blob.Data, token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    blob.Lease.Dispose();
+                }
+
+                entries.Add(new PackEntry(blob.Id, blob.Type, blob.Compressed, (uint)length, (uint)blob.Length, blob.RawLength));
+                length += blob.Length;
+            }
+
+            var header = _crypto.Seal(PackFormat.EncodeHeader(entries), PackFormat.HeaderAssociatedData(pack));
+            var trailer = new byte[PackFormat.TrailerSize];
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer, (uint)header.Length);
+            PackFormat.Magic.CopyTo(trailer.AsSpan(4));
+            await stream.WriteAsync(header, token).ConfigureAwait(false);
+            await stream.WriteAsync(trailer, token).ConfigureAwait(false);
+            length += header.Length + trailer.Length;
+        }, cancellationToken).ConfigureAwait(false);
+        return (pack, entries, length);
+    }
 
     /// <summary>Zeroes the repository's keys.</summary>
     public void Dispose() => _crypto.Dispose();

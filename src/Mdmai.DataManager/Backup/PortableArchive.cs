@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Formats.Tar;
+using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text;
 using Mdmai.DataManager.Backup.Internal;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files;
@@ -98,7 +101,7 @@ public static class PortableArchive
                                 store = session.Files;
                             }
 
-                            using var hashing = new BackupRepository.HashingReadStream(content);
+                            using var hashing = new HashingReadStream(content);
                             await store.RestoreObjectAsync(hashing, name, cancellationToken).ConfigureAwait(false);
                             hashes[name] = hashing.Hex();
                             files++;
@@ -185,7 +188,7 @@ public static class PortableArchive
 
     private static async Task<string> CopyAsync(Stream content, string path, CancellationToken cancellationToken)
     {
-        using var hashing = new BackupRepository.HashingReadStream(content);
+        using var hashing = new HashingReadStream(content);
         await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
         {
             await hashing.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
@@ -200,7 +203,7 @@ public static class PortableArchive
         using (manifest)
         {
             var root = manifest.RootElement;
-            if (!root.TryGetProperty("format", out var format) || format.GetString() != BackupRepository.ArchiveFormat)
+            if (!root.TryGetProperty("format", out var format) || format.GetString() != PortableExport.ArchiveFormat)
             {
                 throw new MdmaiException(MdmaiErrorCode.ForeignFormat, "The archive's manifest is not an mdmai export manifest.");
             }
@@ -221,6 +224,207 @@ public static class PortableArchive
             {
                 throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{unlisted}' is in the archive but not in its manifest. Nothing was imported.");
             }
+        }
+    }
+}
+
+/// <summary>How to write a portable export.</summary>
+public sealed record ExportOptions
+{
+    /// <summary>The data folder's password, needed when the snapshot is of an encrypted folder (its files are decrypted into the archive).</summary>
+    public string? Password { get; init; }
+
+    /// <summary>Consent to write an encrypted data set's files in plain text (required for an encrypted snapshot).</summary>
+    public bool AllowPlaintext { get; init; }
+
+    /// <summary>zstd level of the archive (default 3).</summary>
+    public int CompressionLevel { get; init; } = 3;
+
+    /// <summary>Folder for the temporary copy of the database (default: the system temp folder).</summary>
+    public string? TempFolder { get; init; }
+}
+
+/// <summary>What an export wrote.</summary>
+/// <param name="Files">Catalog files written under their names.</param>
+/// <param name="Bytes">Bytes of content written (before compression).</param>
+/// <param name="Entries">Tar entries written.</param>
+public sealed record ExportResult(long Files, long Bytes, long Entries);
+
+/// <summary>
+/// The export half of the portable archive: a snapshot written as <c>tar</c> + zstd that stock tools unpack — the data
+/// folder's files under their own names, the database, and a manifest with every file's hash.
+/// </summary>
+internal sealed class PortableExport(BackupRepository repository)
+{
+    internal const string ArchiveFormat = "mdmai-export";
+
+    public async Task<ExportResult> ExportAsync(string snapshotId, Stream destination, ExportOptions? options = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        options ??= new ExportOptions();
+        var snapshot = await repository.FindSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
+        await using var repositoryLock = await RepositoryLock.AcquireAsync(repository.Backend, exclusive: false, cancellationToken).ConfigureAwait(false);
+
+        // The objects and the three data folder files, by path; everything else is written as it comes.
+        var objects = new Dictionary<string, TreeEntry>(StringComparer.Ordinal);
+        TreeEntry? database = null, keys = null, config = null;
+        await foreach (var entry in repository.ReadTreeAsync(snapshot, cancellationToken).ConfigureAwait(false))
+        {
+            switch (entry.Path)
+            {
+                case "data/mdmai.db": database = entry; break;
+                case "data/mdmai.keys": keys = entry; break;
+                case "data/mdmai.json": config = entry; break;
+                default:
+                    if (entry.Type == SnapshotEntryType.File && entry.Path.StartsWith("data/objects/", StringComparison.Ordinal))
+                    {
+                        objects[RepositoryNames.Leaf(entry.Path)] = entry;
+                    }
+
+                    break;
+            }
+        }
+
+        KeyRing? ring = null;
+        if (keys is not null)
+        {
+            if (!options.AllowPlaintext)
+            {
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "The snapshot is of an encrypted data folder: its export holds your files decrypted. Pass --allow-plaintext to confirm.");
+            }
+
+            if (string.IsNullOrEmpty(options.Password))
+            {
+                throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The snapshot is of an encrypted data folder: give its password to decrypt the files.");
+            }
+
+            using var keyBytes = new MemoryStream();
+            await using (var stream = new SnapshotFileStream(repository, keys))
+            {
+                await stream.CopyToAsync(keyBytes, cancellationToken).ConfigureAwait(false);
+            }
+
+            ring = KeyFile.Parse(keyBytes.ToArray(), "mdmai.keys (in the snapshot)").Unlock(options.Password);
+        }
+
+        var temp = Path.Combine(options.TempFolder ?? Path.GetTempPath(), $"mdmai-export-{Guid.NewGuid():N}.db");
+        var manifest = new List<ManifestEntry>();
+        long files = 0, bytes = 0, entries = 0;
+        try
+        {
+            await using var zstd = Compression.Zstd.CreateCompressionStream(destination, options.CompressionLevel, Security.ObjectCodec.CompressionWorkers, leaveOpen: true);
+            var tar = new TarStreamWriter(zstd);
+            async Task AddAsync(string name, TreeEntry entry, Stream content, string? fileId = null, string? objectId = null)
+            {
+                using var hash = new HashingReadStream(content);
+                await tar.WriteFileAsync(name, entry.Size, entry.ToPublic().Modified, entry.Mode, hash, cancellationToken).ConfigureAwait(false);
+                manifest.Add(new ManifestEntry(name, entry.Size, hash.Hex(), fileId, objectId));
+                bytes += entry.Size;
+                entries++;
+                progress?.Report(new BackupProgress(entries, bytes, null, snapshot.Stats.Bytes, name));
+            }
+
+            foreach (var (name, entry) in new[] { ("mdmai.json", config), ("mdmai.keys", keys) })
+            {
+                if (entry is not null)
+                {
+                    await using var content = new SnapshotFileStream(repository, entry);
+                    await AddAsync(name, entry, content).ConfigureAwait(false);
+                }
+            }
+
+            if (database is not null)
+            {
+                await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+                await using (var content = new SnapshotFileStream(repository, database))
+                {
+                    await content.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                }
+
+                await using (var file = new FileStream(temp, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan))
+                {
+                    await AddAsync("mdmai.db", database, file).ConfigureAwait(false);
+                }
+
+                foreach (var row in CatalogFiles(temp))
+                {
+                    if (!objects.TryGetValue(row.ObjectId, out var entry))
+                    {
+                        throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The snapshot's catalog names object {row.ObjectId} ('{row.Name}'), but the snapshot does not hold it.");
+                    }
+
+                    await using var raw = new SnapshotFileStream(repository, entry);
+                    var content = row.Storage == "raw" ? raw : await ObjectCodec.OpenReadAsync(raw, ring, $"{row.ObjectId} ('{row.Name}')", cancellationToken).ConfigureAwait(false);
+                    await using (content.ConfigureAwait(false))
+                    {
+                        await AddAsync(row.ArchiveName, entry with { Size = row.Size }, content, row.FileId, row.ObjectId).ConfigureAwait(false);
+                    }
+
+                    files++;
+                }
+            }
+
+            await foreach (var entry in repository.ReadTreeAsync(snapshot, cancellationToken).ConfigureAwait(false))
+            {
+                if (!entry.Path.StartsWith("include/", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                if (entry.Type == SnapshotEntryType.Directory)
+                {
+                    await tar.WriteDirectoryAsync(entry.Path, entry.ToPublic().Modified, entry.Mode, cancellationToken).ConfigureAwait(false);
+                    entries++;
+                }
+                else if (entry.Type == SnapshotEntryType.File)
+                {
+                    await using var content = new SnapshotFileStream(repository, entry);
+                    await AddAsync(entry.Path, entry, content).ConfigureAwait(false);
+                }
+            }
+
+            var document = JsonSerializer.SerializeToUtf8Bytes(new ArchiveManifest(ArchiveFormat, 1, snapshot.Info, keys is not null, manifest), BackupRepository.Json.For<ArchiveManifest>());
+            var now = DateTimeOffset.UtcNow;
+            await tar.WriteFileAsync("manifest.json", document.Length, now, 0x1A4, new MemoryStream(document), cancellationToken).ConfigureAwait(false);
+            var sums = Encoding.UTF8.GetBytes(string.Concat(manifest.Select(m => $"{m.Sha256}  {m.Path}\n")));
+            await tar.WriteFileAsync("SHA256SUMS", sums.Length, now, 0x1A4, new MemoryStream(sums), cancellationToken).ConfigureAwait(false);
+            await tar.FinishAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ring?.Dispose();
+            File.Delete(temp);
+        }
+
+        return new ExportResult(files, bytes, entries + 2);
+    }
+
+    internal sealed record ManifestEntry(string Path, long Size, string Sha256, string? FileId, string? ObjectId);
+
+    /// <summary><c>manifest.json</c> of a portable archive (docs/backup-format.md).</summary>
+    internal sealed record ArchiveManifest(string Format, int Version, SnapshotInfo Snapshot, bool Encrypted, IReadOnlyList<ManifestEntry> Entries);
+
+    private sealed record CatalogRow(string FileId, string Name, string Category, string ObjectId, long Size, string Storage)
+    {
+        public string ArchiveName { get; set; } = "";
+    }
+
+    /// <summary>The catalog of a database copy, each file with a unique archive name <c>files/&lt;category&gt;/&lt;name&gt;</c>.</summary>
+    private static IEnumerable<CatalogRow> CatalogFiles(string database)
+    {
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (file, size, storage) in FileCatalog.FilesOfCopy(database))
+        {
+            var row = new CatalogRow(file.Id, file.Name, file.Category, file.ObjectId, size, storage);
+            var name = FileStore.SafeFileName(row.Name);
+            var candidate = $"files/{row.Category}/{name}";
+            for (var n = 2; !used.Add(candidate); n++)
+            {
+                candidate = $"files/{row.Category}/{Path.GetFileNameWithoutExtension(name)} ({n}){Path.GetExtension(name)}";
+            }
+
+            row.ArchiveName = candidate;
+            yield return row;
         }
     }
 }

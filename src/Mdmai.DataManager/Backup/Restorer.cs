@@ -346,7 +346,7 @@ internal sealed class Restorer(BackupRepository repository)
                 try
                 {
                     await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-                    await using (var content = new BackupRepository.SnapshotFileStream(repository, entry))
+                    await using (var content = new SnapshotFileStream(repository, entry))
                     {
                         await content.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
                         file.Flush(flushToDisk: true);

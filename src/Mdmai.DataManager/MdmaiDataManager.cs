@@ -53,8 +53,7 @@ public sealed class MdmaiDataManager : IAsyncDisposable
 
     private readonly DataFolderSession _session;
     private readonly DataManagerOptions _options;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly List<Task> _background = [];
+    private readonly List<PeriodicLoop> _background = [];
     private DataFolderBackups? _backups;
     private BackupScheduler? _scheduler;
     private int _disposed;
@@ -163,10 +162,16 @@ public sealed class MdmaiDataManager : IAsyncDisposable
             _scheduler.Start();
         }
 
-        _background.Add(Task.Run(() => CacheTrimLoopAsync(clock, _stop.Token)));
+        var lookups = Cache.Statistics.Hits + Cache.Statistics.Misses;
+        _background.Add(new PeriodicLoop(CacheTrimInterval, _ =>
+        {
+            lookups = TrimIdleCache(lookups);
+            return Task.CompletedTask;
+        }, clock));
         if (Folder.Config.IntegrityCheckingEnabled)
         {
-            _background.Add(Task.Run(() => IntegrityLoopAsync(TimeSpan.FromHours(Folder.Config.IntegrityCheckIntervalHours), clock, _stop.Token)));
+            _background.Add(new PeriodicLoop(TimeSpan.FromHours(Folder.Config.IntegrityCheckIntervalHours),
+                ct => Integrity.RunScheduledAsync(_options.IntegritySlices, ct), clock, ex => BackgroundFailed?.Invoke(this, ex)));
         }
     }
 
@@ -175,53 +180,18 @@ public sealed class MdmaiDataManager : IAsyncDisposable
 
     /// <summary>
     /// Cache trimming: the cache keeps itself within its byte limit as entries come in; when the app has gone a whole
-    /// interval without one lookup, half of what the cache holds (the least recently used) is let go, so an idle app
-    /// gives memory back.
+    /// interval without one lookup (<paramref name="lookups"/>: the count at the last tick), half of what the cache holds
+    /// (the least recently used) is let go, so an idle app gives memory back. Returns the count for the next tick.
     /// </summary>
-    private async Task CacheTrimLoopAsync(TimeProvider clock, CancellationToken cancellationToken)
+    private long TrimIdleCache(long lookups)
     {
-        using var timer = new PeriodicTimer(CacheTrimInterval, clock);
-        var lookups = Cache.Statistics.Hits + Cache.Statistics.Misses;
-        try
+        var now = Cache.Statistics;
+        if (now.Hits + now.Misses == lookups && now.Bytes > 0)
         {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var now = Cache.Statistics;
-                if (now.Hits + now.Misses == lookups && now.Bytes > 0)
-                {
-                    Cache.TrimTo(now.Bytes / 2);
-                }
+            Cache.TrimTo(now.Bytes / 2);
+        }
 
-                lookups = now.Hits + now.Misses;
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // closing
-        }
-    }
-
-    private async Task IntegrityLoopAsync(TimeSpan interval, TimeProvider clock, CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(interval, clock);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                try
-                {
-                    await Integrity.RunScheduledAsync(_options.IntegritySlices, cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-                {
-                    BackgroundFailed?.Invoke(this, ex);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // closing
-        }
+        return now.Hits + now.Misses;
     }
 
     /// <summary>Statistics of the database, the files, the cache, the backups and the last integrity check.</summary>
@@ -246,14 +216,9 @@ public sealed class MdmaiDataManager : IAsyncDisposable
             return;
         }
 
-        await _stop.CancelAsync().ConfigureAwait(false);
-        try
+        foreach (var loop in _background)
         {
-            await Task.WhenAll(_background).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // expected
+            await loop.DisposeAsync().ConfigureAwait(false);
         }
 
         try
@@ -281,7 +246,6 @@ public sealed class MdmaiDataManager : IAsyncDisposable
 
             _backups?.Dispose();
             await _session.DisposeAsync().ConfigureAwait(false);
-            _stop.Dispose();
         }
     }
 }

@@ -1,8 +1,10 @@
 namespace Mdmai.DataManager;
 
 /// <summary>
-/// Runs a piece of background work every interval until disposed (the checkpointer, the search indexer). The work
-/// handles the failures it expects itself — they are retried at the next tick — and gets the token that stops it.
+/// Runs a piece of background work every interval, on the given clock (tests use a fake one), until disposed:
+/// the one loop of the library — the checkpointer, the search indexer, the cache trim, scheduled integrity checks and
+/// auto backups. The work handles the failures it expects itself (they are retried at the next tick) and gets the
+/// token that stops it; a tick that fails otherwise goes to <c>failed</c> and the loop goes on.
 /// </summary>
 internal sealed class PeriodicLoop : IAsyncDisposable
 {
@@ -10,23 +12,31 @@ internal sealed class PeriodicLoop : IAsyncDisposable
     private readonly Task _loop;
     private int _disposed;
 
-    public PeriodicLoop(TimeSpan interval, Func<CancellationToken, Task> tick)
+    public PeriodicLoop(TimeSpan interval, Func<CancellationToken, Task> tick, TimeProvider? clock = null, Action<Exception>? failed = null)
     {
-        _loop = Task.Run(() => RunAsync(interval, tick));
+        _loop = Task.Run(() => RunAsync(interval, tick, clock ?? TimeProvider.System, failed));
     }
 
-    private async Task RunAsync(TimeSpan interval, Func<CancellationToken, Task> tick)
+    private async Task RunAsync(TimeSpan interval, Func<CancellationToken, Task> tick, TimeProvider clock, Action<Exception>? failed)
     {
-        using var timer = new PeriodicTimer(interval);
+        using var timer = new PeriodicTimer(interval, clock);
         try
         {
             while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
             {
-                await tick(_stop.Token).ConfigureAwait(false);
+                try
+                {
+                    await tick(_stop.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (failed is not null && (ex is not OperationCanceledException || !_stop.IsCancellationRequested))
+                {
+                    failed(ex);
+                }
             }
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
+            // stopping
         }
     }
 

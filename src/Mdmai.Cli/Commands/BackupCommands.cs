@@ -88,7 +88,7 @@ internal static class BackupCommands
         var tag = new Option<string[]>("--tag") { Description = "Tag the snapshot (repeatable)" };
         var description = new Option<string?>("--description") { Description = "A description" };
         var level = new Option<int?>("--level") { Description = "zstd level 1-19 for this run (default: backup_compression_level)" };
-        var kind = new Option<string>("--kind") { Description = "manual, auto, shutdown or pre_restore", DefaultValueFactory = _ => "manual" };
+        var kind = new Option<string>("--kind") { Description = string.Join(", ", EnumText.Values(typeof(SnapshotKind))), DefaultValueFactory = _ => "manual" };
         foreach (var option in new Option[] { include, tag, description, level, kind })
         {
             command.Options.Add(option);
@@ -153,16 +153,9 @@ internal static class BackupCommands
         return command;
     }
 
-    private static SnapshotKind ParseKind(string text) => text switch
-    {
-        "manual" => SnapshotKind.Manual,
-        "auto" => SnapshotKind.Auto,
-        "shutdown" => SnapshotKind.Shutdown,
-        "pre_restore" => SnapshotKind.PreRestore,
-        _ => throw new MdmaiException(MdmaiErrorCode.InvalidEnumValue, $"'{text}' is not a snapshot kind: manual, auto, shutdown or pre_restore."),
-    };
+    private static SnapshotKind ParseKind(string text) => EnumText.Parse<SnapshotKind>(text, "kind");
 
-    private static string Kind(SnapshotKind kind) => kind == SnapshotKind.PreRestore ? "pre_restore" : kind.ToString().ToLowerInvariant();
+    private static string Kind(SnapshotKind kind) => EnumText.ToText(kind);
 
     private static Command Show(CliContext context)
     {

@@ -9,9 +9,8 @@ public sealed class BackupScheduler : IAsyncDisposable
 {
     private readonly DataFolderBackups _backups;
     private readonly TimeProvider _clock;
-    private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _running = new(1, 1);
-    private Task? _loop;
+    private PeriodicLoop? _loop;
 
     /// <summary>Schedules backups of <paramref name="backups"/>' folder; nothing runs until <see cref="Start"/>.</summary>
     public BackupScheduler(DataFolderBackups backups, TimeProvider? clock = null)
@@ -39,23 +38,8 @@ public sealed class BackupScheduler : IAsyncDisposable
             return;
         }
 
-        _loop = Task.Run(() => LoopAsync(TimeSpan.FromMinutes(minutes), _stop.Token));
-    }
-
-    private async Task LoopAsync(TimeSpan interval, CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(interval, _clock);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                await RunOnceAsync(SnapshotKind.Auto, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // stopping
-        }
+        // RunOnceAsync reports its own failures (Failed) and the schedule goes on.
+        _loop = new PeriodicLoop(TimeSpan.FromMinutes(minutes), ct => RunOnceAsync(SnapshotKind.Auto, ct), _clock);
     }
 
     /// <summary>Takes one backup of <paramref name="kind"/> now (and retention after an auto one); failures go to <see cref="Failed"/>.</summary>
@@ -91,10 +75,9 @@ public sealed class BackupScheduler : IAsyncDisposable
     /// </summary>
     public async Task StopAsync(bool? shutdownBackup = null, CancellationToken cancellationToken = default)
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {
-            await _loop.ConfigureAwait(false);
+            await _loop.DisposeAsync().ConfigureAwait(false);
             _loop = null;
         }
 
@@ -108,7 +91,6 @@ public sealed class BackupScheduler : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(shutdownBackup: false).ConfigureAwait(false);
-        _stop.Dispose();
         _running.Dispose();
     }
 }

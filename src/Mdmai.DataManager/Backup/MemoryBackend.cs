@@ -4,22 +4,22 @@ using System.Runtime.CompilerServices;
 namespace Mdmai.DataManager.Backup;
 
 /// <summary>
-/// A backup repository held in memory, for tests and fault injection: <see cref="BeforeWrite"/> and
-/// <see cref="BeforeRead"/> can throw to simulate a failing disk or network, and the stored bytes can be
-/// damaged through <see cref="Items"/>.
+/// A backup repository held in memory (nothing survives the process): for trying the repository format, and for the
+/// library's own tests, which inject faults through its internal hooks (a failing write or read, damaged bytes) — hooks
+/// that are not part of the public surface.
 /// </summary>
 public sealed class MemoryBackend : IBackupBackend
 {
     private readonly ConcurrentDictionary<string, byte[]> _items = new(StringComparer.Ordinal);
 
     /// <summary>Called with an item's name before it is written; throw to make the write fail.</summary>
-    public Action<string>? BeforeWrite { get; set; }
+    internal Action<string>? BeforeWrite { get; set; }
 
     /// <summary>Called with an item's name before it is read; throw to make the read fail.</summary>
-    public Action<string>? BeforeRead { get; set; }
+    internal Action<string>? BeforeRead { get; set; }
 
     /// <summary>The stored items by name (replace a value to simulate damage).</summary>
-    public ConcurrentDictionary<string, byte[]> Items => _items;
+    internal ConcurrentDictionary<string, byte[]> Items => _items;
 
     /// <inheritdoc/>
     public async IAsyncEnumerable<BackendItem> ListAsync(string folder, [EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -313,7 +313,7 @@ internal sealed class PortableExport(BackupRepository repository)
         try
         {
             await using var zstd = Compression.Zstd.CreateCompressionStream(destination, options.CompressionLevel, Security.ObjectCodec.CompressionWorkers, leaveOpen: true);
-            var tar = new TarStreamWriter(zstd);
+            using var tar = new TarStreamWriter(zstd);
             async Task AddAsync(string name, TreeEntry entry, Stream content, string? fileId = null, string? objectId = null)
             {
                 using var hash = new HashingReadStream(content);

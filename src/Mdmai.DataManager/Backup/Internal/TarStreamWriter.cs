@@ -1,143 +1,137 @@
-using System.Globalization;
+using System.Formats.Tar;
 using System.Text;
 
 namespace Mdmai.DataManager.Backup.Internal;
 
 /// <summary>
-/// Writes a POSIX (pax) tar stream: a ustar header per entry, preceded by a pax extended header when a name is too
-/// long or not ASCII or a size too large for ustar; content padded to 512 bytes; two zero blocks at the end.
-/// Content is copied from a stream of known length, so nothing is buffered.
+/// Writes the portable export's tar stream through System.Formats.Tar's <see cref="TarWriter"/> (POSIX: ustar entries,
+/// pax ones for long or non-ASCII names and large sizes), the same library the import reads it back with. The archive
+/// stream is a zstd compressor, which cannot seek; each file's content comes from a stream of known length
+/// (<see cref="ExactLength"/>), so the writer streams it straight through and nothing is buffered.
 /// </summary>
-internal sealed class TarStreamWriter(Stream output)
+internal sealed class TarStreamWriter(Stream output) : IDisposable
 {
-    private const int Block = 512;
-    private readonly byte[] _header = new byte[Block];
+    private readonly TarWriter _writer = new(output, TarEntryFormat.Pax, leaveOpen: true);
 
-    public async Task WriteDirectoryAsync(string name, DateTimeOffset modified, int mode, CancellationToken cancellationToken) =>
-        await WriteHeaderAsync(name.TrimEnd('/') + "/", 0, modified, mode == 0 ? 0x1ED : mode, (byte)'5', cancellationToken).ConfigureAwait(false);
-
-    /// <summary>Writes a file entry of exactly <paramref name="length"/> bytes read from <paramref name="content"/>.</summary>
-    public async Task WriteFileAsync(string name, long length, DateTimeOffset modified, int mode, Stream content, CancellationToken cancellationToken)
+    public Task WriteDirectoryAsync(string name, DateTimeOffset modified, int mode, CancellationToken cancellationToken)
     {
-        await WriteHeaderAsync(name, length, modified, mode == 0 ? 0x1A4 : mode, (byte)'0', cancellationToken).ConfigureAwait(false);
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
-        {
-            long copied = 0;
-            while (copied < length)
-            {
-                var n = await content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - copied)), cancellationToken).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    throw new InvalidDataException($"'{name}' ended after {copied} of {length} bytes.");
-                }
-
-                await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-                copied += n;
-            }
-
-            if (await content.ReadAsync(buffer.AsMemory(0, 1), cancellationToken).ConfigureAwait(false) != 0)
-            {
-                throw new InvalidDataException($"'{name}' is longer than the {length} bytes recorded for it.");
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        await PadAsync(length, cancellationToken).ConfigureAwait(false);
+        var entry = Entry(TarEntryType.Directory, name.TrimEnd('/') + "/", 0);
+        entry.ModificationTime = modified;
+        entry.Mode = Permissions(mode, 0x1ED);
+        return _writer.WriteEntryAsync(entry, cancellationToken);
     }
 
+    /// <summary>Writes a file entry of exactly <paramref name="length"/> bytes read from <paramref name="content"/> (shorter or longer content is <see cref="InvalidDataException"/>).</summary>
+    public Task WriteFileAsync(string name, long length, DateTimeOffset modified, int mode, Stream content, CancellationToken cancellationToken)
+    {
+        var entry = Entry(TarEntryType.RegularFile, name, length);
+        entry.ModificationTime = modified;
+        entry.Mode = Permissions(mode, 0x1A4);
+        entry.DataStream = new ExactLength(content, length, name);
+        return _writer.WriteEntryAsync(entry, cancellationToken);
+    }
+
+    /// <summary>
+    /// A plain ustar entry where one holds it (an ASCII name of up to 100 characters, under 8 GiB; its time in whole
+    /// seconds), else a pax entry, whose extended header costs another 1 KiB: most entries of an export need none.
+    /// </summary>
+    private static TarEntry Entry(TarEntryType type, string name, long length) =>
+        name.Length <= 100 && Ascii.IsValid(name) && length < (1L << 33)
+            ? new UstarTarEntry(type, name)
+            : new PaxTarEntry(type, name);
+
+    /// <summary>Ends the archive (two zero blocks) and flushes it.</summary>
     public async Task FinishAsync(CancellationToken cancellationToken)
     {
-        await output.WriteAsync(new byte[2 * Block], cancellationToken).ConfigureAwait(false);
+        await _writer.DisposeAsync().ConfigureAwait(false);
         await output.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task PadAsync(long length, CancellationToken cancellationToken)
+    /// <summary>
+    /// Lets go of an archive that was not finished without ending it: a reader sees it truncated (its manifest, written
+    /// last, is missing too), never a shorter archive that looks whole. <see cref="FinishAsync"/> ends it.
+    /// </summary>
+    public void Dispose()
     {
-        var pad = (int)((Block - (length % Block)) % Block);
-        if (pad > 0)
-        {
-            await output.WriteAsync(new byte[pad], cancellationToken).ConfigureAwait(false);
-        }
     }
 
-    private async Task WriteHeaderAsync(string name, long size, DateTimeOffset modified, int mode, byte type, CancellationToken cancellationToken)
+    private static UnixFileMode Permissions(int mode, int fallback) => (UnixFileMode)((mode == 0 ? fallback : mode) & 0xFFF);
+
+    /// <summary>
+    /// A read-only view of <paramref name="inner"/> that is exactly <paramref name="length"/> bytes long. It says it can
+    /// seek, because <see cref="TarWriter"/> writes into an unseekable archive only from a data stream whose length it
+    /// can ask; it never moves (a seek anywhere but where it is fails). Content that ends early or goes on is refused.
+    /// </summary>
+    internal sealed class ExactLength(Stream inner, long length, string name) : Stream
     {
-        var nameBytes = Encoding.UTF8.GetBytes(name);
-        var needsPax = nameBytes.Length > 100 || nameBytes.Any(b => b >= 0x80) || size > 0x1_FFFF_FFFFL;
-        if (needsPax)
+        private long _position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => true;
+
+        public override bool CanWrite => false;
+
+        public override long Length => length;
+
+        public override long Position
         {
-            var records = new StringBuilder();
-            records.Append(PaxRecord("path", name));
-            if (size > 0x1_FFFF_FFFFL)
+            get => _position;
+            set => Seek(value, SeekOrigin.Begin);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            var n = inner.Read(buffer[..(int)Math.Min(buffer.Length, length - _position)]);
+            if (n == 0 && _position == length && buffer.Length > 0 && inner.Read(new byte[1]) != 0)
             {
-                records.Append(PaxRecord("size", size.ToString(CultureInfo.InvariantCulture)));
+                throw Longer();
             }
 
-            var pax = Encoding.UTF8.GetBytes(records.ToString());
-            FillHeader("PaxHeaders/" + Ascii(name, 80), pax.Length, modified, 0x1A4, (byte)'x');
-            await output.WriteAsync(_header, cancellationToken).ConfigureAwait(false);
-            await output.WriteAsync(pax, cancellationToken).ConfigureAwait(false);
-            await PadAsync(pax.Length, cancellationToken).ConfigureAwait(false);
+            return Advance(n, buffer.Length);
         }
 
-        FillHeader(needsPax ? Ascii(name, 100) : name, size > 0x1_FFFF_FFFFL ? 0 : size, modified, mode, type);
-        await output.WriteAsync(_header, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>A pax record: "LEN key=value\n", where LEN counts the whole record including its own digits.</summary>
-    private static string PaxRecord(string key, string value)
-    {
-        var body = $" {key}={value}\n";
-        var bodyLength = Encoding.UTF8.GetByteCount(body);
-        var length = bodyLength + 1;
-        while (length != bodyLength + length.ToString(CultureInfo.InvariantCulture).Length)
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            length = bodyLength + length.ToString(CultureInfo.InvariantCulture).Length;
+            var n = await inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, length - _position)], cancellationToken).ConfigureAwait(false);
+            if (n == 0 && _position == length && buffer.Length > 0 && await inner.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) != 0)
+            {
+                throw Longer();
+            }
+
+            return Advance(n, buffer.Length);
         }
 
-        return length.ToString(CultureInfo.InvariantCulture) + body;
-    }
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    private static string Ascii(string name, int max)
-    {
-        var ascii = new string([.. name.Select(c => c is >= ' ' and < (char)0x7F ? c : '_')]);
-        return ascii.Length <= max ? ascii : ascii[^max..];
-    }
+        private InvalidDataException Longer() => new($"'{name}' is longer than the {length} bytes recorded for it.");
 
-    private void FillHeader(string name, long size, DateTimeOffset modified, int mode, byte type)
-    {
-        var h = _header.AsSpan();
-        h.Clear();
-        Encoding.ASCII.GetBytes(name.AsSpan(0, Math.Min(name.Length, 100)), h[..100]);
-        Octal(h.Slice(100, 8), mode & 0xFFF);
-        Octal(h.Slice(108, 8), 0);
-        Octal(h.Slice(116, 8), 0);
-        Octal(h.Slice(124, 12), size);
-        Octal(h.Slice(136, 12), Math.Max(0, modified.ToUnixTimeSeconds()));
-        h.Slice(148, 8).Fill((byte)' ');
-        h[156] = type;
-        "ustar\0"u8.CopyTo(h[257..]);
-        "00"u8.CopyTo(h[263..]);
-        "mdmai"u8.CopyTo(h[265..]);
-        "mdmai"u8.CopyTo(h[297..]);
-        var sum = 0;
-        foreach (var b in h)
+        private int Advance(int read, int asked)
         {
-            sum += b;
+            if (read == 0 && asked > 0 && _position < length)
+            {
+                throw new InvalidDataException($"'{name}' ended after {_position} of {length} bytes.");
+            }
+
+            _position += read;
+            return read;
         }
 
-        Octal(h.Slice(148, 7), sum);
-        h[155] = (byte)' ';
-    }
+        public override long Seek(long offset, SeekOrigin origin)
+        {
+            var target = origin switch { SeekOrigin.Begin => offset, SeekOrigin.Current => _position + offset, _ => length + offset };
+            return target == _position ? _position : throw new NotSupportedException("The content of a tar entry is read once, in order.");
+        }
 
-    private static void Octal(Span<byte> field, long value)
-    {
-        var digits = Convert.ToString(value, 8).PadLeft(field.Length - 1, '0');
-        Encoding.ASCII.GetBytes(digits, field);
-        field[^1] = 0;
+        public override void Flush()
+        {
+        }
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

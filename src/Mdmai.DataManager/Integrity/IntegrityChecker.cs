@@ -143,7 +143,7 @@ public sealed class IntegrityChecker
         try
         {
             var database = await _database.CheckAsync(cancellationToken).ConfigureAwait(false);
-            issues.AddRange(database.Problems.Select(DatabaseIssue));
+            issues.AddRange(database.Findings.Select(DatabaseIssue));
         }
         catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.Corrupt)
         {
@@ -393,28 +393,14 @@ public sealed class IntegrityChecker
     }
 
     /// <summary>
-    /// A problem of the database's own checks as a finding: a broken schema rule (a foreign key, a CHECK or NOT NULL
-    /// rule) names its row or table (kind <c>schema</c>); anything else is damage to the file (kind <c>database</c>).
+    /// A problem of the database's own checks as a finding: a broken schema rule or a missing reference names its row
+    /// or table (kind <c>schema</c>); damage to the file is kind <c>database</c>.
     /// </summary>
-    private static IntegrityIssue DatabaseIssue(string problem)
+    private static IntegrityIssue DatabaseIssue(DatabaseProblem problem) => problem.Kind switch
     {
-        // "foreign_key_check: characters row 12 refers to a missing campaigns record"
-        var foreignKey = System.Text.RegularExpressions.Regex.Match(problem, @"^foreign_key_check: (\S+ row \S+) ");
-        if (foreignKey.Success)
-        {
-            return new IntegrityIssue(IssueSeverity.Error, "schema", foreignKey.Groups[1].Value, problem);
-        }
-
-        // SQLite's integrity_check: "CHECK constraint failed in spells", "NULL value in spells.name", "non-... value in t.c"
-        var rule = System.Text.RegularExpressions.Regex.Match(problem, @"^integrity_check: (?:CHECK constraint failed in (\S+)|NULL value in (\S+)|non-\S+ value in (\S+))$");
-        if (rule.Success)
-        {
-            var subject = rule.Groups.Cast<System.Text.RegularExpressions.Group>().Skip(1).First(g => g.Success).Value;
-            return new IntegrityIssue(IssueSeverity.Error, "schema", subject, problem);
-        }
-
-        return new IntegrityIssue(IssueSeverity.Error, problem.StartsWith("foreign_key_check", StringComparison.Ordinal) ? "schema" : "database", DataFolder.DatabaseFileName, problem);
-    }
+        DatabaseProblemKind.Damage => new IntegrityIssue(IssueSeverity.Error, "database", DataFolder.DatabaseFileName, problem.Message),
+        _ => new IntegrityIssue(IssueSeverity.Error, "schema", problem.Subject, problem.Message),
+    };
 
     private void MoveToQuarantine(string path, string quarantine)
     {

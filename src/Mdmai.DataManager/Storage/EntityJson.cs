@@ -98,5 +98,6 @@ public static class EntityJson
         new GeneratedJson.EnumTextConverter<Rarity>(), new GeneratedJson.EnumTextConverter<SpellSchool>(),
         new GeneratedJson.EnumTextConverter<AssetType>(), new GeneratedJson.EnumTextConverter<AuditOperation>(),
         new GeneratedJson.EnumTextConverter<FieldKind>(), new GeneratedJson.EnumTextConverter<MdmaiErrorCode>(),
+        new GeneratedJson.EnumTextConverter<DatabaseProblemKind>(),
     ];
 }

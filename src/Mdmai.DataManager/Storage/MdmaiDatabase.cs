@@ -27,11 +27,33 @@ public sealed record DatabaseStats(
     long FreelistCount,
     IReadOnlyDictionary<string, long> RowCounts);
 
-/// <summary>The outcome of <see cref="MdmaiDatabase.CheckAsync"/>: empty <see cref="Problems"/> means healthy.</summary>
-public sealed record DatabaseCheck(IReadOnlyList<string> Problems)
+/// <summary>What a problem of the database's own checks is.</summary>
+public enum DatabaseProblemKind
+{
+    /// <summary>Damage to the file itself (a page, an index, the full-text index): restore from a backup.</summary>
+    Damage = 0,
+
+    /// <summary>A row breaks a rule of the schema (CHECK, NOT NULL, a column's type).</summary>
+    BrokenRule = 1,
+
+    /// <summary>A row refers to a record that does not exist (a foreign key).</summary>
+    MissingReference = 2,
+}
+
+/// <summary>One problem the database's checks found.</summary>
+/// <param name="Kind">What it is.</param>
+/// <param name="Subject">What it concerns: the table (or <c>table.column</c>) of a broken rule, <c>table row N</c> of a missing reference, the database file for damage.</param>
+/// <param name="Message">SQLite's words for it, prefixed with the check that found it.</param>
+public sealed record DatabaseProblem(DatabaseProblemKind Kind, string Subject, string Message);
+
+/// <summary>The outcome of <see cref="MdmaiDatabase.CheckAsync"/>: no <see cref="Findings"/> means healthy.</summary>
+public sealed record DatabaseCheck(IReadOnlyList<DatabaseProblem> Findings)
 {
     /// <summary>Whether no problem was found.</summary>
-    public bool Ok => Problems.Count == 0;
+    public bool Ok => Findings.Count == 0;
+
+    /// <summary>Each finding's message.</summary>
+    public IReadOnlyList<string> Problems => [.. Findings.Select(f => f.Message)];
 }
 
 /// <summary>
@@ -315,7 +337,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
         // A fresh connection: FTS5's part of integrity_check compares against structure a long-lived
         // connection may have cached from before later writes, and reports a false checksum mismatch.
         using var connection = ConnectionFactory.Open(Path, _busyTimeout, readOnly: true);
-        var problems = new List<string>();
+        var problems = new List<DatabaseProblem>();
         try
         {
             using var command = connection.CreateCommand();
@@ -327,7 +349,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
                     var line = reader.GetString(0);
                     if (line != "ok")
                     {
-                        problems.Add($"integrity_check: {line}");
+                        problems.Add(IntegrityProblem(line));
                     }
                 }
             }
@@ -337,7 +359,8 @@ public sealed class MdmaiDatabase : IAsyncDisposable
             {
                 while (reader.Read())
                 {
-                    problems.Add($"foreign_key_check: {reader.GetString(0)} row {reader.GetValue(1)} refers to a missing {reader.GetString(2)} record");
+                    var row = $"{reader.GetString(0)} row {reader.GetValue(1)}";
+                    problems.Add(new DatabaseProblem(DatabaseProblemKind.MissingReference, row, $"foreign_key_check: {row} refers to a missing {reader.GetString(2)} record"));
                 }
             }
         }
@@ -348,6 +371,33 @@ public sealed class MdmaiDatabase : IAsyncDisposable
 
         return Task.FromResult(new DatabaseCheck(problems));
     }
+
+    /// <summary>
+    /// A line of SQLite's integrity_check as a problem: a broken rule names its table or column ("CHECK constraint
+    /// failed in spells", "NULL value in spells.name", "non-integer value in t.c"); anything else is damage.
+    /// </summary>
+    private static DatabaseProblem IntegrityProblem(string line)
+    {
+        var message = "integrity_check: " + line;
+        foreach (var prefix in (ReadOnlySpan<string>)["CHECK constraint failed in ", "NULL value in "])
+        {
+            if (line.StartsWith(prefix, StringComparison.Ordinal) && !line[prefix.Length..].Contains(' ', StringComparison.Ordinal))
+            {
+                return new DatabaseProblem(DatabaseProblemKind.BrokenRule, line[prefix.Length..], message);
+            }
+        }
+
+        if (line.StartsWith("non-", StringComparison.Ordinal) && line.IndexOf(" value in ", StringComparison.Ordinal) is > 4 and var at
+            && !line[..at].Contains(' ', StringComparison.Ordinal) && !line[(at + 10)..].Contains(' ', StringComparison.Ordinal))
+        {
+            return new DatabaseProblem(DatabaseProblemKind.BrokenRule, line[(at + 10)..], message);
+        }
+
+        return new DatabaseProblem(DatabaseProblemKind.Damage, DataFolderFile, message);
+    }
+
+    /// <summary>The subject of damage: the database file, by its name in the data folder.</summary>
+    private const string DataFolderFile = "mdmai.db";
 
     /// <summary>
     /// <c>PRAGMA optimize</c>, <c>ANALYZE</c>, <c>VACUUM</c> and a truncating WAL checkpoint, run while no

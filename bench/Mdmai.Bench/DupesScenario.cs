@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Mdmai.DataManager.Files;
-using Mdmai.DataManager.Files.Internal;
 using Mdmai.DataManager.IO;
 
 namespace Mdmai.Bench;

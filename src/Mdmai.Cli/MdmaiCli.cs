@@ -2,7 +2,6 @@ using System.CommandLine;
 using Mdmai.Cli.Commands;
 using Mdmai.DataManager;
 using Mdmai.DataManager.Configuration;
-using Mdmai.DataManager.Storage;
 
 namespace Mdmai.Cli;
 

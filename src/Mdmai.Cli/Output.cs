@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mdmai.DataManager;
-using Mdmai.DataManager.Storage;
 using Spectre.Console;
 
 namespace Mdmai.Cli;

@@ -4,7 +4,6 @@ using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files;
 using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Integrity;
-using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Storage;
 
 namespace Mdmai.DataManager;

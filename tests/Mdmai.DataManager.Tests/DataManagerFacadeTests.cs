@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files;
-using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Integrity;
 using Mdmai.DataManager.Storage;
 using Mdmai.DataManager.Tests.Backup;

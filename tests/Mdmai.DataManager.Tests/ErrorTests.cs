@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Mdmai.DataManager.Storage;
-using Mdmai.DataManager.Storage.Entities;
 
 namespace Mdmai.DataManager.Tests;
 

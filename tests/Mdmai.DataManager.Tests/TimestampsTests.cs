@@ -1,4 +1,3 @@
-using Mdmai.DataManager.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace Mdmai.DataManager.Tests;

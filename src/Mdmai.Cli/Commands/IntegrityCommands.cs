@@ -3,9 +3,7 @@ using System.CommandLine;
 using Mdmai.DataManager;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Configuration;
-using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Integrity;
-using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Storage;
 
 namespace Mdmai.Cli.Commands;

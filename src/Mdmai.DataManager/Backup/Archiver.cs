@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.IO.Hashing;
 using System.Text.Json;
 using System.Threading.Channels;
 using Mdmai.DataManager.Backup.Internal;

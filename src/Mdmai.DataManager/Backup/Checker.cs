@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using Mdmai.DataManager.Backup.Internal;
 

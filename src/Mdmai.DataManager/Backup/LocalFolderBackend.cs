@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.IO;
 using Microsoft.Win32.SafeHandles;
 

@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Formats.Tar;
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text;
 using Mdmai.DataManager.Backup.Internal;

@@ -1,12 +1,10 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.IO.Hashing;
 using System.Text.Json;
 using System.Threading.Channels;
 using Mdmai.DataManager.Backup.Internal;
 using Mdmai.DataManager.IO;
-using Mdmai.DataManager.Storage;
 
 namespace Mdmai.DataManager.Backup;
 

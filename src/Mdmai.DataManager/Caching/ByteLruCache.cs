@@ -1,5 +1,3 @@
-using Mdmai.DataManager.IO;
-
 namespace Mdmai.DataManager.Caching;
 
 /// <summary>Counters of a cache since it was created.</summary>

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files.Internal;
 using Mdmai.DataManager.IO;
 

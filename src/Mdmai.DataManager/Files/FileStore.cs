@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Mdmai.DataManager.Caching;
-using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Storage;

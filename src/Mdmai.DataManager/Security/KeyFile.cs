@@ -2,9 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.IO;
-using Mdmai.DataManager.Storage;
 using NSec.Cryptography;
 
 namespace Mdmai.DataManager.Security;

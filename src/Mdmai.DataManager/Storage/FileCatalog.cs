@@ -67,13 +67,7 @@ internal sealed class FileCatalog(MdmaiDatabase database)
         public void AddObject(string objectId, long size, ObjectEncoding encoding, string createdAt)
         {
             var insert = _commands.Get("INSERT INTO objects (object_id, size, stored_size, storage, compressed, encrypted, key_epoch, created_at) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7)", 8);
-            insert.Parameters[0].Value = objectId;
-            insert.Parameters[1].Value = size;
-            insert.Parameters[2].Value = encoding.StoredSize;
-            insert.Parameters[3].Value = encoding.Storage;
-            insert.Parameters[4].Value = encoding.Compressed ? 1 : 0;
-            insert.Parameters[5].Value = encoding.KeyEpoch is null ? 0 : 1;
-            insert.Parameters[6].Value = encoding.KeyEpoch is { } epoch ? epoch : DBNull.Value;
+            Bind(insert, objectId, size, encoding);
             insert.Parameters[7].Value = createdAt;
             insert.ExecuteNonQuery();
         }
@@ -81,15 +75,21 @@ internal sealed class FileCatalog(MdmaiDatabase database)
         /// <summary>Records how an object of <paramref name="size"/> bytes is now kept; false when the catalog has no such object of that size.</summary>
         public bool SetEncoding(string objectId, long size, ObjectEncoding encoding)
         {
-            var update = _commands.Get("UPDATE objects SET stored_size = $p1, storage = $p2, compressed = $p3, encrypted = $p4, key_epoch = $p5 WHERE object_id = $p0 AND size = $p6", 7);
-            update.Parameters[0].Value = objectId;
-            update.Parameters[1].Value = encoding.StoredSize;
-            update.Parameters[2].Value = encoding.Storage;
-            update.Parameters[3].Value = encoding.Compressed ? 1 : 0;
-            update.Parameters[4].Value = encoding.KeyEpoch is null ? 0 : 1;
-            update.Parameters[5].Value = encoding.KeyEpoch is { } epoch ? epoch : DBNull.Value;
-            update.Parameters[6].Value = size;
+            var update = _commands.Get("UPDATE objects SET stored_size = $p2, storage = $p3, compressed = $p4, encrypted = $p5, key_epoch = $p6 WHERE object_id = $p0 AND size = $p1", 7);
+            Bind(update, objectId, size, encoding);
             return update.ExecuteNonQuery() == 1;
+        }
+
+        /// <summary>An object's id, size and encoding as $p0–$p6, the order both statements above take them in.</summary>
+        private static void Bind(SqliteCommand command, string objectId, long size, ObjectEncoding encoding)
+        {
+            command.Parameters[0].Value = objectId;
+            command.Parameters[1].Value = size;
+            command.Parameters[2].Value = encoding.StoredSize;
+            command.Parameters[3].Value = encoding.Storage;
+            command.Parameters[4].Value = encoding.Compressed ? 1 : 0;
+            command.Parameters[5].Value = encoding.KeyEpoch is null ? 0 : 1;
+            command.Parameters[6].Value = encoding.KeyEpoch is { } epoch ? epoch : DBNull.Value;
         }
 
         /// <summary>Moves an object sealed under an older epoch to <paramref name="epoch"/>; false when it is there already (or gone).</summary>

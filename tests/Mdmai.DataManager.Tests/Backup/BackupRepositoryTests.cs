@@ -1,7 +1,6 @@
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Security;
-using Mdmai.DataManager.Storage;
 using Mdmai.DataManager.Tests.Files;
 
 namespace Mdmai.DataManager.Tests.Backup;

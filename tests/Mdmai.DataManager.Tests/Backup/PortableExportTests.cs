@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using System.Security.Cryptography;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files;

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Mdmai.Cli;
 
 namespace Mdmai.DataManager.Tests.Cli;
 

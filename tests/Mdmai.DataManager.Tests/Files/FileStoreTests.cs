@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Mdmai.DataManager.Caching;
 using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Storage;

@@ -6,7 +6,6 @@ using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Integrity;
 using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Storage;
-using Mdmai.DataManager.Storage.Entities;
 using Mdmai.DataManager.Tests.Backup;
 using Microsoft.Data.Sqlite;
 

@@ -3,7 +3,6 @@ using System.Formats.Tar;
 using Mdmai.Cli;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Configuration;
-using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Integrity;
 using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Tests.Backup;

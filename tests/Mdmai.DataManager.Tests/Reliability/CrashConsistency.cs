@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Mdmai.DataManager.Backup;
-using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Integrity;
 using Mdmai.DataManager.Storage.Entities;
 using Mdmai.DataManager.Tests.Integrity;

@@ -5,7 +5,6 @@ using System.Security.Cryptography;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Integrity;
 using Mdmai.DataManager.Storage;
-using Mdmai.DataManager.Storage.Entities;
 using Mdmai.DataManager.Tests.Backup;
 using Mdmai.DataManager.Tests.Integrity;
 using Xunit.Abstractions;

@@ -62,6 +62,17 @@ public sealed class SearchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_hit_on_a_name_shows_the_name_with_the_match_marked()
+    {
+        // "Artus Cimber" has no description or notes: its body is blank, and the snippet must not be.
+        var artus = Assert.Single(await _t.Db.SearchAsync("artus"));
+        Assert.Equal("[Artus] Cimber", artus.Snippet);
+
+        var keeper = (await _t.Db.SearchAsync("glimmerstone")).Single(h => h.Id == _keeper.Id);
+        Assert.Equal("[Glimmerstone] Keeper", keeper.Snippet);
+    }
+
+    [Fact]
     public async Task A_name_match_ranks_above_a_body_match()
     {
         var hits = await _t.Db.SearchAsync("glimmerstone");

@@ -215,7 +215,9 @@ public sealed class MdmaiDatabase : IAsyncDisposable
             await _indexer.CatchUpAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        var sql = "SELECT d.entity_type, d.entity_id, s.name, snippet(search_index, 1, '[', ']', '…', 16), bm25(search_index, 10.0, 1.0) AS r " +
+        // snippet's column -1: the text comes from whichever column matched best — the name, for a hit on a name (a
+        // fixed body column gave a name hit its record's unmarked, often empty, body: "   ").
+        var sql = "SELECT d.entity_type, d.entity_id, s.name, snippet(search_index, -1, '[', ']', '…', 16), bm25(search_index, 10.0, 1.0) AS r " +
                   "FROM search_index s JOIN search_docs d ON d.doc_id = s.rowid WHERE search_index MATCH $p0" +
                   (entityType is null ? " AND $p1 IS NULL" : " AND d.entity_type = $p1") + " ORDER BY r LIMIT $p2";
         return _readers.Read(c =>

@@ -68,7 +68,14 @@ internal sealed class Output
     /// Runs long work with a progress bar on a terminal (ETA; with <paramref name="bytes"/> also bytes done and the rate);
     /// silently in JSON mode or when piped.
     /// </summary>
-    public async Task<T> WithProgressAsync<T>(string label, long? total, Func<IProgress<long>?, Task<T>> work, bool bytes = false)
+    public Task<T> WithProgressAsync<T>(string label, long? total, Func<IProgress<long>?, Task<T>> work, bool bytes = false) =>
+        WithProgressAsync<T>(label, total, progress => work(progress is null ? null : new Progress<long>(done => progress.Report((done, null)))), bytes);
+
+    /// <summary>
+    /// The same, for work that learns its total as it goes (an import counts its files' bytes first): each report
+    /// gives what is done and, once known, the total.
+    /// </summary>
+    public async Task<T> WithProgressAsync<T>(string label, long? total, Func<IProgress<(long Done, long? Total)>?, Task<T>> work, bool bytes = false)
     {
         if (!Interactive)
         {
@@ -85,7 +92,16 @@ internal sealed class Output
             {
                 var task = context.AddTask(label, maxValue: total is > 0 ? total.Value : 1);
                 task.IsIndeterminate = total is null or <= 0;
-                var progress = new Progress<long>(value => task.Value = Math.Min(value, task.MaxValue));
+                var progress = new Progress<(long Done, long? Total)>(report =>
+                {
+                    if (report.Total is > 0 and var known && (task.IsIndeterminate || known != task.MaxValue))
+                    {
+                        task.MaxValue = known;
+                        task.IsIndeterminate = false;
+                    }
+
+                    task.Value = Math.Min(report.Done, task.MaxValue);
+                });
                 result = await work(progress);
                 task.Value = task.MaxValue;
                 task.StopTask();

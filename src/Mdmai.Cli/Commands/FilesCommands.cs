@@ -55,8 +55,8 @@ internal static class FilesCommands
             };
             await using var open = await OpenAsync(context, parse, needKeys: true, ct, changesStore: true);
             var started = DateTime.UtcNow;
-            var result = await output.WithProgressAsync("Importing", null, progress => open.Files.ImportPathsAsync(parse.GetValue(paths)!, options,
-                progress is null ? null : new Progress<FolderImportProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
+            var result = await output.WithProgressAsync("Importing", null, (IProgress<(long Done, long? Total)>? progress) => open.Files.ImportPathsAsync(parse.GetValue(paths)!, options,
+                progress is null ? null : new Progress<FolderImportProgress>(p => progress.Report((p.Bytes, p.TotalBytes))), ct), bytes: true);
             if (output.Json)
             {
                 output.WriteJson(result);

@@ -98,7 +98,11 @@ public sealed class FileStore
     }
 
     /// <summary>Imports a file from disk; its name in the catalog is its file name.</summary>
-    public async Task<FileImportResult> ImportFileAsync(string path, FileImportOptions? options = null, CancellationToken cancellationToken = default)
+    public Task<FileImportResult> ImportFileAsync(string path, FileImportOptions? options = null, CancellationToken cancellationToken = default) =>
+        ImportFileAsync(path, options, null, cancellationToken);
+
+    /// <summary>Imports a file from disk, telling <paramref name="read"/> of each stretch of its content as it streams.</summary>
+    internal async Task<FileImportResult> ImportFileAsync(string path, FileImportOptions? options, Action<int>? read, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(path);
         FileStream source;
@@ -113,12 +117,15 @@ public sealed class FileStore
 
         await using (source.ConfigureAwait(false))
         {
-            return await ImportAsync(source, Path.GetFileName(path), options, cancellationToken).ConfigureAwait(false);
+            return await ImportAsync(source, Path.GetFileName(path), options, read, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>Imports content from a stream under <paramref name="name"/>, in one pass.</summary>
-    public async Task<FileImportResult> ImportAsync(Stream content, string name, FileImportOptions? options = null, CancellationToken cancellationToken = default)
+    public Task<FileImportResult> ImportAsync(Stream content, string name, FileImportOptions? options = null, CancellationToken cancellationToken = default) =>
+        ImportAsync(content, name, options, null, cancellationToken);
+
+    private async Task<FileImportResult> ImportAsync(Stream content, string name, FileImportOptions? options, Action<int>? read, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentNullException.ThrowIfNull(name);
@@ -133,7 +140,7 @@ public sealed class FileStore
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            var draft = await WriteDraftAsync(content, temp, buffer, cancellationToken).ConfigureAwait(false);
+            var draft = await WriteDraftAsync(content, temp, buffer, read, cancellationToken).ConfigureAwait(false);
             var sample = buffer.AsMemory(0, draft.Sampled);
             var mime = ContentSniffer.MimeType(sample.Span);
             var metadata = ContentSniffer.Metadata(mime, sample.Span);
@@ -200,13 +207,14 @@ public sealed class FileStore
     /// <summary>
     /// The one pass of an import: reads <paramref name="content"/>, hashes it into its content id, and writes the
     /// object (compressed when a sample of the start says it pays, sealed when encryption is on) to <paramref name="temp"/>.
-    /// The sample stays at the start of <paramref name="buffer"/>.
+    /// The sample stays at the start of <paramref name="buffer"/>; <paramref name="read"/> hears of each stretch read.
     /// </summary>
-    private async Task<ObjectDraft> WriteDraftAsync(Stream content, string temp, byte[] buffer, CancellationToken cancellationToken)
+    private async Task<ObjectDraft> WriteDraftAsync(Stream content, string temp, byte[] buffer, Action<int>? read, CancellationToken cancellationToken)
     {
         using var hash = NewContentHash();
         var sampled = await content.ReadAtLeastAsync(buffer.AsMemory(0, ObjectCodec.SampleSize), ObjectCodec.SampleSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         var sample = buffer.AsMemory(0, sampled);
+        read?.Invoke(sampled);
         var compress = ObjectCodec.IsWorthCompressing(sample.Span);
         var framed = compress || _keys is not null;
         long size = sampled, stored;
@@ -221,12 +229,13 @@ public sealed class FileStore
                 var target = writer?.Stream ?? file;
                 hash.AppendData(sample.Span);
                 await target.WriteAsync(sample, cancellationToken).ConfigureAwait(false);
-                int read;
-                while ((read = await content.ReadAsync(buffer.AsMemory(sampled, BufferSize - sampled), cancellationToken).ConfigureAwait(false)) > 0)
+                int n;
+                while ((n = await content.ReadAsync(buffer.AsMemory(sampled, BufferSize - sampled), cancellationToken).ConfigureAwait(false)) > 0)
                 {
-                    hash.AppendData(buffer, sampled, read);
-                    await target.WriteAsync(buffer.AsMemory(sampled, read), cancellationToken).ConfigureAwait(false);
-                    size += read;
+                    hash.AppendData(buffer, sampled, n);
+                    await target.WriteAsync(buffer.AsMemory(sampled, n), cancellationToken).ConfigureAwait(false);
+                    size += n;
+                    read?.Invoke(n);
                 }
 
                 if (writer is not null)
@@ -261,7 +270,7 @@ public sealed class FileStore
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            var draft = await WriteDraftAsync(content, temp, buffer, cancellationToken).ConfigureAwait(false);
+            var draft = await WriteDraftAsync(content, temp, buffer, null, cancellationToken).ConfigureAwait(false);
             var final = ObjectPath(draft.ObjectId);
             var changed = new List<string>();
             var restored = await _catalog.WriteAsync(catalog =>
@@ -348,16 +357,25 @@ public sealed class FileStore
         long doneFiles = 0, doneBytes = 0;
         await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (file, ct) =>
         {
+            // Bytes are counted as they are read, so the progress moves while a large file streams; once the file is done,
+            // whatever it did not deliver (it shrank, or failed) is counted too, so the total is reached.
+            long delivered = 0;
+            void Read(int n)
+            {
+                delivered += n;
+                progress?.Report(new FolderImportProgress(Interlocked.Read(ref doneFiles), files.Count, Interlocked.Add(ref doneBytes, n), totalBytes));
+            }
+
             try
             {
-                imported.Add(await ImportFileAsync(file.Path, options, ct).ConfigureAwait(false));
+                imported.Add(await ImportFileAsync(file.Path, options, progress is null ? null : Read, ct).ConfigureAwait(false));
             }
             catch (Exception ex) when (ex is MdmaiException { Code: not MdmaiErrorCode.DiskFull } or IOException or UnauthorizedAccessException)
             {
                 errors.Add(new FileImportError(file.Path, ex.Message));
             }
 
-            progress?.Report(new FolderImportProgress(Interlocked.Increment(ref doneFiles), files.Count, Interlocked.Add(ref doneBytes, file.Size), totalBytes));
+            progress?.Report(new FolderImportProgress(Interlocked.Increment(ref doneFiles), files.Count, Interlocked.Add(ref doneBytes, Math.Max(0, file.Size - delivered)), totalBytes));
         }).ConfigureAwait(false);
         return new FolderImportResult([.. imported.OrderBy(r => r.File.Name, StringComparer.Ordinal)], [.. errors.OrderBy(e => e.Path, StringComparer.Ordinal)]);
     }

@@ -852,7 +852,7 @@ public static class BackupScenario
     // ================================================================ helpers
 
     /// <summary>Our CLI: the native executable as published (or, given a <c>mdmai.dll</c>, <c>dotnet mdmai.dll ...</c>).</summary>
-    private sealed class Cli(string path)
+    internal sealed class Cli(string path)
     {
         private static string DotnetHost => Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
 
@@ -915,7 +915,7 @@ public static class BackupScenario
         private static string Last(string text) => text.Length > 500 ? text[^500..].Trim() : text.Trim();
     }
 
-    private static string FindCli(Options o)
+    internal static string FindCli(Options o)
     {
         if (o.Has("mdmai"))
         {
@@ -953,7 +953,7 @@ public static class BackupScenario
         NativeMethods.Sync();
     }
 
-    private static void Exec(string file, params string[] args)
+    internal static void Exec(string file, params string[] args)
     {
         var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)
@@ -971,7 +971,7 @@ public static class BackupScenario
         }
     }
 
-    private static void DeleteFolder(string folder)
+    internal static void DeleteFolder(string folder)
     {
         if (Directory.Exists(folder))
         {
@@ -980,7 +980,7 @@ public static class BackupScenario
     }
 
     /// <summary>Bytes of the regular files under a folder (its tmp folder left out, as every tool sees it empty).</summary>
-    private static long FolderBytes(string folder) => Tree(folder).Bytes;
+    internal static long FolderBytes(string folder) => Tree(folder).Bytes;
 
     private static (long Files, long Bytes) Tree(string folder)
     {

@@ -18,6 +18,8 @@ try
             return await FilesScenario.RunAsync(options);
         case "backup-kill":
             return await BackupScenario.RunKillAsync(options);
+        case "tree-versions":
+            return await SmallFilesScenario.RunAsync(options);
         case "micro":
             // In process: BenchmarkDotNet's default toolchain would build a copy of the solution (and the library) again.
             var microArgs = args.Skip(1).ToList();
@@ -58,6 +60,9 @@ try
                   backup-kill [--trials 20] [--kill-size 200m]
                                            SIGKILL mdmai backup create at random moments; verify and the next
                                            backup must succeed (not part of all)
+                  tree-versions [--tree-files 60k] [--versions 4]
+                                           four versions of a tree of many small files backed up one after the
+                                           other, then restored: mdmai, restic, borg (not part of all)
 
                 Scenarios: bulk-insert, point-ops, list-page, export-sql, import-sql, concurrent-readers
 

@@ -369,8 +369,8 @@ internal static class BackupCommands
             }
 
             using var repository = await OpenRepositoryAsync(context, parse, output, ct);
-            var report = await output.WithProgressAsync("Verifying", null, progress => repository.VerifyAsync(new VerifyOptions { ReadData = parse.GetValue(readData), SubsetPercent = share },
-                progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
+            var report = await output.WithProgressAsync("Verifying", null, (IProgress<(long Done, long? Total)>? progress) => repository.VerifyAsync(new VerifyOptions { ReadData = parse.GetValue(readData), SubsetPercent = share },
+                progress is null ? null : new Progress<BackupProgress>(p => progress.Report((p.Bytes, p.TotalBytes))), ct), bytes: true);
             if (output.Json)
             {
                 output.WriteJson(report);
@@ -423,8 +423,8 @@ internal static class BackupCommands
                 }
 
                 using var backups = await OpenBackupsAsync(context, parse, output, ct, create: false);
-                result = await output.WithProgressAsync("Restoring", null, progress => backups.RestoreInPlaceAsync(parse.GetValue(id)!,
-                    progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
+                result = await output.WithProgressAsync("Restoring", null, (IProgress<(long Done, long? Total)>? progress) => backups.RestoreInPlaceAsync(parse.GetValue(id)!,
+                    progress is null ? null : new Progress<BackupProgress>(p => progress.Report((p.Bytes, p.TotalBytes))), ct), bytes: true);
             }
             else
             {

@@ -143,6 +143,8 @@ internal sealed class Checker(BackupRepository repository)
             var share = Math.Clamp(options.SubsetPercent, 0, 100) / 100;
             var selected = byPack.Keys.Where(stored.ContainsKey).Where(_ => share >= 1 || Random.Shared.NextDouble() < share).ToList();
             var total = selected.Count;
+            var totalBytes = selected.Sum(p => stored[p]);
+            long packBytesRead = 0;
             var sync = new object();
             var arena = new BlockArena(BackupRepository.ChunkArenaSize(repository.Chunker.Parameters.MaxSize, 0));
             await Parallel.ForEachAsync(selected, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (pack, ct) =>
@@ -154,7 +156,8 @@ internal sealed class Checker(BackupRepository repository)
                     blobsRead += blobs;
                     bytesRead += bytes;
                     errors.AddRange(problems);
-                    progress?.Report(new BackupProgress(packsRead, bytesRead, total, null, RepositoryNames.Pack(pack)));
+                    packBytesRead += stored[pack];
+                    progress?.Report(new BackupProgress(packsRead, packBytesRead, total, totalBytes, RepositoryNames.Pack(pack)));
                 }
             }).ConfigureAwait(false);
         }

@@ -62,6 +62,42 @@ public sealed class BackupRepositoryTests : DataFolderTest
     }
 
     [Fact]
+    public async Task Verify_reading_data_reports_bytes_against_a_known_total_and_ends_at_it()
+    {
+        var backend = new MemoryBackend();
+        using var repository = await BackupRepository.InitAsync(backend, "pw", SmallChunks());
+        var folder = Path.Combine(_root, "verify-progress");
+        Directory.CreateDirectory(folder);
+        for (var i = 0; i < 4; i++)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(folder, $"f{i}.bin"), Random(400_000, 10 + i));
+        }
+
+        await repository.CreateSnapshotAsync(new BackupSources { Includes = [folder] });
+        var packBytes = backend.Items.Where(i => i.Key.StartsWith("data/", StringComparison.Ordinal)).Sum(i => (long)i.Value.Length);
+        var reports = new List<BackupProgress>();
+
+        var report = await repository.VerifyAsync(new VerifyOptions { ReadData = true }, new Collect(reports));
+
+        Assert.True(report.Ok, string.Join("\n", report.Errors));
+        Assert.NotEmpty(reports);
+        Assert.All(reports, r => Assert.Equal(packBytes, r.TotalBytes));
+        Assert.Equal(packBytes, reports.Max(r => r.Bytes));
+    }
+
+    /// <summary>Reports as they are made (Progress&lt;T&gt; would post them to the thread pool).</summary>
+    private sealed class Collect(List<BackupProgress> reports) : IProgress<BackupProgress>
+    {
+        public void Report(BackupProgress value)
+        {
+            lock (reports)
+            {
+                reports.Add(value);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Maximum_size_chunks_back_up_restore_and_verify_with_the_default_chunker()
     {
         // 20 MiB of zeros: the gear hash settles on a constant and never cuts, so every chunk is the maximum (8 MiB),

@@ -75,26 +75,15 @@ public sealed class BackupRepositoryTests : DataFolderTest
 
         await repository.CreateSnapshotAsync(new BackupSources { Includes = [folder] });
         var packBytes = backend.Items.Where(i => i.Key.StartsWith("data/", StringComparison.Ordinal)).Sum(i => (long)i.Value.Length);
-        var reports = new List<BackupProgress>();
+        var recorded = new RecordingProgress<BackupProgress>();
 
-        var report = await repository.VerifyAsync(new VerifyOptions { ReadData = true }, new Collect(reports));
+        var report = await repository.VerifyAsync(new VerifyOptions { ReadData = true }, recorded);
+        var reports = recorded.Reports;
 
         Assert.True(report.Ok, string.Join("\n", report.Errors));
         Assert.NotEmpty(reports);
         Assert.All(reports, r => Assert.Equal(packBytes, r.TotalBytes));
         Assert.Equal(packBytes, reports.Max(r => r.Bytes));
-    }
-
-    /// <summary>Reports as they are made (Progress&lt;T&gt; would post them to the thread pool).</summary>
-    private sealed class Collect(List<BackupProgress> reports) : IProgress<BackupProgress>
-    {
-        public void Report(BackupProgress value)
-        {
-            lock (reports)
-            {
-                reports.Add(value);
-            }
-        }
     }
 
     [Fact]

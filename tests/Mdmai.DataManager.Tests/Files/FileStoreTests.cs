@@ -239,26 +239,15 @@ public sealed class FileStoreTests : DataFolderTest
         var store = Store();
         const int size = 8 * 1024 * 1024; // eight of the import's 1 MiB reads
         Write("big/scan.bin", Random(size));
-        var reports = new List<FolderImportProgress>();
+        var recorded = new RecordingProgress<FolderImportProgress>();
 
-        await store.ImportPathsAsync([Path.Combine(_root, "in", "big")], progress: new Collect(reports));
+        await store.ImportPathsAsync([Path.Combine(_root, "in", "big")], progress: recorded);
+        var reports = recorded.Reports;
 
         Assert.All(reports, r => Assert.Equal((1L, (long)size), (r.TotalFiles, r.TotalBytes)));
         Assert.True(reports.Count(r => r.Files == 0 && r.Bytes is > 0 and < size) >= 4, $"moved {reports.Count} time(s) before the file was done");
         Assert.Equal(reports.Select(r => r.Bytes).Order(), reports.Select(r => r.Bytes));
         Assert.Equal(new FolderImportProgress(1, 1, size, size), reports[^1]);
-    }
-
-    /// <summary>Reports as they are made, on the caller's thread (Progress&lt;T&gt; would post them to the thread pool, in any order).</summary>
-    private sealed class Collect(List<FolderImportProgress> reports) : IProgress<FolderImportProgress>
-    {
-        public void Report(FolderImportProgress value)
-        {
-            lock (reports)
-            {
-                reports.Add(value);
-            }
-        }
     }
 
     [Fact]

@@ -111,18 +111,7 @@ internal sealed class CliContext(TextWriter stdout, TextWriter stderr, Func<stri
             output.Error(new MdmaiException(MdmaiErrorCode.Unknown, ex.Message, ex));
             return ExitCodes.Failure;
         }
-        finally
-        {
-            foreach (var owned in _owned)
-            {
-                owned.Dispose();
-            }
-
-            _owned.Clear();
-        }
     }
-
-    private readonly List<IDisposable> _owned = [];
     private Output? _output;
 
     /// <summary>
@@ -131,13 +120,12 @@ internal sealed class CliContext(TextWriter stdout, TextWriter stderr, Func<stri
     /// fields and stored files). Commands that change the file store or the folder as a whole ask for
     /// <see cref="FolderAccess.Exclusive"/>; the rest share the folder with each other (never with the open app).
     /// </summary>
-    public Task<DataFolderSession> OpenAsync(ParseResult parse, CancellationToken cancellationToken, bool unlock = true, FolderAccess access = FolderAccess.Shared, bool migrate = true, bool createIfMissing = false) =>
+    public Task<DataFolderSession> OpenAsync(ParseResult parse, CancellationToken cancellationToken, bool unlock = true, FolderAccess access = FolderAccess.Shared, bool migrate = true) =>
         DataFolderSession.OpenAsync(DataPath(parse), new DataFolderSessionOptions
         {
             Access = access,
             Unlock = unlock,
             Migrate = migrate,
-            CreateIfMissing = createIfMissing,
             Password = () => Password(parse),
         }, cancellationToken);
 

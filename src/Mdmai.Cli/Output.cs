@@ -69,7 +69,13 @@ internal sealed class Output
     /// silently in JSON mode or when piped.
     /// </summary>
     public Task<T> WithProgressAsync<T>(string label, long? total, Func<IProgress<long>?, Task<T>> work, bool bytes = false) =>
-        WithProgressAsync<T>(label, total, progress => work(progress is null ? null : new Progress<long>(done => progress.Report((done, null)))), bytes);
+        WithProgressAsync<T>(label, total, progress => work(progress is null ? null : new DoneOnly(progress)), bytes);
+
+    /// <summary>Passes a count on as done-without-a-total, at once (a Progress&lt;T&gt; here would post each report a second time).</summary>
+    private sealed class DoneOnly(IProgress<(long Done, long? Total)> inner) : IProgress<long>
+    {
+        public void Report(long value) => inner.Report((value, null));
+    }
 
     /// <summary>
     /// The same, for work that learns its total as it goes (an import counts its files' bytes first): each report

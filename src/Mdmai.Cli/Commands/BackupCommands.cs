@@ -34,9 +34,6 @@ internal static class BackupCommands
         return backup;
     }
 
-    private static string Password(CliContext context, ParseResult parse, Output output) =>
-        Passwords.Read(output, context.Environment, parse.GetValue(KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
-
     /// <summary>The repository: of <c>--repo</c> when given (no data folder needed, as on a new machine), else of the data folder.</summary>
     private static async Task<BackupRepository> OpenRepositoryAsync(CliContext context, ParseResult parse, Output output, CancellationToken ct)
     {
@@ -56,7 +53,7 @@ internal static class BackupCommands
             throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{path}' yet: 'mdmai backup create' makes one.");
         }
 
-        var password = await BackupRepository.IsEncryptedAsync(backend, ct) ? Password(context, parse, output) : null;
+        var password = await BackupRepository.IsEncryptedAsync(backend, ct) ? context.Password(parse) : null;
         return await BackupRepository.OpenAsync(backend, password, ct);
     }
 
@@ -75,7 +72,7 @@ internal static class BackupCommands
             throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{folder.BackupRepositoryPath}' yet: 'mdmai backup create' makes one.");
         }
 
-        return await DataFolderBackups.OpenAsync(folder, needPassword ? Password(context, parse, output) : null, create, cancellationToken: ct);
+        return await DataFolderBackups.OpenAsync(folder, needPassword ? context.Password(parse) : null, create, cancellationToken: ct);
     }
 
     private static DataFolder WithRepository(DataFolder folder, string repo) =>
@@ -463,7 +460,7 @@ internal static class BackupCommands
             {
                 AllowPlaintext = parse.GetValue(allowPlaintext),
                 CompressionLevel = parse.GetValue(level),
-                Password = repository.Encrypted && parse.GetValue(allowPlaintext) ? Password(context, parse, output) : null,
+                Password = repository.Encrypted && parse.GetValue(allowPlaintext) ? context.Password(parse) : null,
             };
             ExportResult result;
             if (path == "-")
@@ -515,7 +512,7 @@ internal static class BackupCommands
                 throw new MdmaiException(MdmaiErrorCode.NotFound, $"No archive at '{path}'.");
             }
 
-            var password = context.Environment("MDMAI_PASSWORD") is { Length: > 0 } || parse.GetValue(KeyCommands.PasswordFile) is not null ? Password(context, parse, output) : null;
+            var password = context.Environment("MDMAI_PASSWORD") is { Length: > 0 } || parse.GetValue(KeyCommands.PasswordFile) is not null ? context.Password(parse) : null;
             await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
             var target = context.DataPath(parse);
             var result = await output.WithProgressAsync("Importing", stream.Length, progress => PortableArchive.ImportAsync(stream, target, password,

@@ -113,7 +113,7 @@ internal static class KeyCommands
         {
             await using var open = await OpenAsync(context, parse, ct);
             var keys = open.Keys;
-            var password = Passwords.Read(output, context.Environment, parse.GetValue(PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
+            var password = context.Password(parse);
             var recovery = await keys.AddRecoveryKeyAsync(password, ct);
             if (output.Json)
             {
@@ -141,7 +141,7 @@ internal static class KeyCommands
         {
             await using var open = await OpenAsync(context, parse, ct);
             var (folder, keys) = (open.Folder, open.Keys);
-            var password = Passwords.Read(output, context.Environment, parse.GetValue(PasswordFile), "MDMAI_PASSWORD", "Password:", confirm: false);
+            var password = context.Password(parse);
             using (keys.Unlock(password))
             {
                 // The password is checked before anything changes.

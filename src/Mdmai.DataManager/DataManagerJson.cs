@@ -32,5 +32,5 @@ public static class DataManagerJson
         new GeneratedJson.EnumTextConverter<FolderAccess>(),
     ];
 
-    private static JsonSerializerOptions Create(bool indented) => EntityJson.Create(indented, StorageJsonContext.Default, EnumConverters());
+    private static JsonSerializerOptions Create(bool indented) => EntityJson.Create(indented, EnumConverters());
 }

@@ -215,10 +215,7 @@ public sealed class MdmaiDataManager : IAsyncDisposable
             return;
         }
 
-        foreach (var loop in _background)
-        {
-            await loop.DisposeAsync().ConfigureAwait(false);
-        }
+        await Task.WhenAll(_background.Select(loop => loop.DisposeAsync().AsTask())).ConfigureAwait(false);
 
         try
         {

@@ -416,12 +416,7 @@ public sealed class FileStore
             throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "limit must be between 1 and 1000 and offset not negative.");
         }
 
-        var sort = sortBy switch
-        {
-            "name" or "size" or "created_at" or "category" or "mime_type" => sortBy,
-            _ => throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"Files cannot be sorted by '{sortBy}'; use name, size, category, mime_type or created_at."),
-        };
-        var (items, total) = _catalog.ListFiles(category is { } k ? EnumText.ToText(k) : null, campaignId?.ToString("D"), namePrefix, sort, descending, limit, offset, cancellationToken);
+        var (items, total) = _catalog.ListFiles(category is { } k ? EnumText.ToText(k) : null, campaignId?.ToString("D"), namePrefix, sortBy, descending, limit, offset, cancellationToken);
         return Task.FromResult(new Page<StoredFile>([.. items.Select(FromCatalog)], total, limit, offset));
     }
 

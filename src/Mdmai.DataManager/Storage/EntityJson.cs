@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
 using Mdmai.DataManager.Storage.Entities;
 
 namespace Mdmai.DataManager.Storage;
@@ -48,8 +47,8 @@ public static class EntityJson
     /// <summary>The same, indented for people.</summary>
     public static JsonSerializerOptions Indented { get; } = Create(indented: true);
 
-    /// <summary>Options with entities' names, enums and timestamps, resolved through <paramref name="resolver"/> and with <paramref name="converters"/> added.</summary>
-    internal static JsonSerializerOptions Create(bool indented, IJsonTypeInfoResolver resolver, IEnumerable<JsonConverter> converters)
+    /// <summary>Options with entities' names, enums and timestamps, resolved through storage's context, with <paramref name="converters"/> for the enums.</summary>
+    internal static JsonSerializerOptions Create(bool indented, IEnumerable<JsonConverter> converters)
     {
         var options = new JsonSerializerOptions
         {
@@ -64,10 +63,10 @@ public static class EntityJson
         }
 
         options.Converters.Add(new GeneratedJson.TimestampConverter());
-        return options.Generated(resolver);
+        return options.Generated(StorageJsonContext.Default);
     }
 
-    private static JsonSerializerOptions Create(bool indented) => Create(indented, StorageJsonContext.Default, EnumConverters());
+    private static JsonSerializerOptions Create(bool indented) => Create(indented, EnumConverters());
 
     /// <summary>
     /// Reads a record from JSON text. Malformed JSON, unknown fields and wrong types are

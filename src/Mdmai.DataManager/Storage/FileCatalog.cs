@@ -29,7 +29,8 @@ internal sealed record CatalogTotals(IReadOnlyDictionary<string, (long Files, lo
 /// </summary>
 internal sealed class FileCatalog(MdmaiDatabase database)
 {
-    private const string SelectFile = "SELECT f.id, f.name, f.category, f.mime_type, f.size, f.stored_size, f.object_id, f.metadata, f.tags, f.campaign_id, f.asset_id, f.rulebook_id, f.created_at, f.updated_at FROM files f";
+    private const string FileColumns = "f.id, f.name, f.category, f.mime_type, f.size, f.stored_size, f.object_id, f.metadata, f.tags, f.campaign_id, f.asset_id, f.rulebook_id, f.created_at, f.updated_at";
+    private const string SelectFile = "SELECT " + FileColumns + " FROM files f";
     private const string ListFilter = " WHERE ($p0 IS NULL OR f.category = $p0) AND ($p1 IS NULL OR f.campaign_id = $p1) AND ($p2 IS NULL OR substr(f.name, 1, length($p2)) = $p2)";
 
     /// <summary>Runs <paramref name="work"/> in one write transaction on the writer thread (it may run again after a busy retry: keep it idempotent).</summary>
@@ -186,14 +187,15 @@ internal sealed class FileCatalog(MdmaiDatabase database)
     }, cancellationToken);
 
     /// <summary>
-    /// A page of file rows with the filters' total, read in one transaction: <paramref name="sort"/> must be a column
-    /// name the caller checked (name, size, created_at, category, mime_type).
+    /// A page of file rows with the filters' total, read in one transaction, sorted by <paramref name="sort"/>: name,
+    /// size, category, mime_type or created_at (anything else is <see cref="MdmaiErrorCode.InvalidArgument"/>; it is
+    /// never put into the SQL).
     /// </summary>
     public (List<CatalogFile> Items, long Total) ListFiles(string? category, string? campaignId, string? namePrefix, string sort, bool descending, int limit, int offset, CancellationToken cancellationToken)
     {
         if (sort is not ("name" or "size" or "created_at" or "category" or "mime_type"))
         {
-            throw new ArgumentOutOfRangeException(nameof(sort), sort, "not a sortable column of files");
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"Files cannot be sorted by '{sort}'; use name, size, category, mime_type or created_at.");
         }
 
         var direction = descending ? "DESC" : "ASC";
@@ -338,7 +340,7 @@ internal sealed class FileCatalog(MdmaiDatabase database)
             yield break;
         }
 
-        using var reader = commands.Get(SelectFile.Replace(" FROM files f", ", o.size, o.storage FROM files f JOIN objects o ON o.object_id = f.object_id", StringComparison.Ordinal) + " ORDER BY f.category, f.name, f.id", 0).ExecuteReader();
+        using var reader = commands.Get("SELECT " + FileColumns + ", o.size, o.storage FROM files f JOIN objects o ON o.object_id = f.object_id ORDER BY f.category, f.name, f.id", 0).ExecuteReader();
         while (reader.Read())
         {
             yield return (ReadFile(reader), reader.GetInt64(14), reader.GetString(15));

@@ -4,7 +4,6 @@ using System.Globalization;
 using Mdmai.DataManager;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Files;
-using Mdmai.DataManager.Storage;
 using Spectre.Console;
 
 namespace Mdmai.Cli.Commands;

@@ -4,7 +4,6 @@ using Mdmai.DataManager;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Integrity;
-using Mdmai.DataManager.Storage;
 
 namespace Mdmai.Cli.Commands;
 

@@ -1,7 +1,4 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Text.Json;
-using System.Threading.Channels;
 using Mdmai.DataManager.Backup.Internal;
 using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Storage;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Mdmai.DataManager.Backup.Internal;
 
 namespace Mdmai.DataManager.Backup;

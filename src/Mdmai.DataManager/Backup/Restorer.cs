@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Mdmai.DataManager.Backup.Internal;
-using Mdmai.DataManager.Files.Internal;
 using Mdmai.DataManager.IO;
 
 namespace Mdmai.DataManager.Backup;

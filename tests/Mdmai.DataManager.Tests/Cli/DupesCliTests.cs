@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Mdmai.DataManager.Files.Internal;
 using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Tests.Files;
 

@@ -36,6 +36,8 @@ internal static class ExitCodes
         MdmaiErrorCode.WrongKey => 18,
         MdmaiErrorCode.Locked => 19,
         MdmaiErrorCode.UnsafePath => 20,
+        MdmaiErrorCode.RemoteAccess => 21,
+        MdmaiErrorCode.RemoteUnavailable => 22,
         _ => Failure,
     };
 }

@@ -45,6 +45,10 @@ public enum MdmaiErrorCode
     Locked = 17,
     /// <summary>A path would leave its target folder (<c>..</c>, an absolute path, a link planted on the way).</summary>
     UnsafePath = 18,
+    /// <summary>A remote repository's store refused for good: unknown or wrong credentials, no permission, no such bucket. Not retried.</summary>
+    RemoteAccess = 19,
+    /// <summary>A remote repository's store could not be reached or kept failing after every retry (network down, 5xx, stalls).</summary>
+    RemoteUnavailable = 20,
 }
 
 /// <summary>

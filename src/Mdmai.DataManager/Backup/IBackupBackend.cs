@@ -39,6 +39,24 @@ public interface IBackupBackend
 
     /// <summary>Deletes an item; deleting a missing one is not an error.</summary>
     Task DeleteAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>How many large writes (packs) pay to have in flight at once: 1 for a disk, several for an object store far away.</summary>
+    int ConcurrentWrites => 1;
+}
+
+/// <summary>The rule for item names every backend applies: '/'-separated relative segments, none empty, '.' or '..'.</summary>
+internal static class BackendNames
+{
+    /// <summary>Throws <see cref="MdmaiErrorCode.InvalidArgument"/> for a name that could leave the repository.</summary>
+    public static void Validate(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Length == 0 || name.Contains('\\', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal)
+            || name.StartsWith('/') || name.Split('/').Any(s => s is "" or "." or ".."))
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{name}' is not a valid repository item name.");
+        }
+    }
 }
 
 /// <summary>Helpers every backend user needs.</summary>

@@ -193,13 +193,7 @@ public sealed class LocalFolderBackend : IBackupBackend
     /// <summary>Maps a repository name to a path under the root; a name that would leave the root is refused.</summary>
     private string Resolve(string name)
     {
-        ArgumentNullException.ThrowIfNull(name);
-        if (name.Length == 0 || name.Contains('\\', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal)
-            || name.StartsWith('/') || name.Split('/').Any(s => s is "" or "." or ".."))
-        {
-            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{name}' is not a valid repository item name.");
-        }
-
+        BackendNames.Validate(name);
         return Path.Combine(Root, name);
     }
 }

@@ -3,7 +3,7 @@ using Mdmai.DataManager.Backup;
 
 namespace Mdmai.DataManager.Tests.Backup;
 
-/// <summary>The one suite every <see cref="IBackupBackend"/> must pass.</summary>
+/// <summary>The one suite every <see cref="IBackupBackend"/> must pass (skippable: the S3 one needs a server).</summary>
 public abstract class BackendConformanceTests : IDisposable
 {
     private IBackupBackend? _created;
@@ -26,7 +26,7 @@ public abstract class BackendConformanceTests : IDisposable
 
     private async Task<byte[]> ReadAll(string name) => await Backend.ReadAllAsync(name);
 
-    [Fact]
+    [SkippableFact]
     public async Task List_returns_every_item_under_a_folder_at_any_depth_and_nothing_else()
     {
         await Backend.WriteAllAsync("data/00/aa", Bytes("one"));
@@ -48,7 +48,7 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Equal(["index/dd"], await BackupTesting.NamesAsync(Backend, "index"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task List_of_a_folder_that_does_not_exist_is_empty()
     {
         await Backend.WriteAllAsync("keys/k", Bytes("k"));
@@ -56,7 +56,7 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Empty(await BackupTesting.NamesAsync(Backend, "snapshots"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Length_of_an_item_is_its_size_and_of_a_missing_one_is_null()
     {
         await Backend.WriteAllAsync("snapshots/s1", new byte[1234]);
@@ -68,7 +68,7 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Null(await Backend.LengthAsync("nowhere/deeper/s3"));
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(0, 10, 10)]
     [InlineData(995, 10, 5)]
     [InlineData(999, 10, 1)]
@@ -89,7 +89,7 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.All(buffer[n..], b => Assert.Equal(0xEE, b));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Read_of_a_missing_item_is_FileNotFoundException_even_when_its_folder_is_missing()
     {
         await Backend.WriteAllAsync("data/ab/present", Bytes("x"));
@@ -99,7 +99,7 @@ public abstract class BackendConformanceTests : IDisposable
         await Assert.ThrowsAsync<FileNotFoundException>(() => Backend.ReadAllAsync("data/zz/absent"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task An_item_is_written_once_a_second_write_of_its_name_is_refused_and_changes_nothing()
     {
         await Backend.WriteAllAsync("snapshots/s", Bytes("original"));
@@ -115,7 +115,7 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Equal(["snapshots/s"], await BackupTesting.NamesAsync(Backend, "snapshots"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Of_two_racing_writers_of_one_name_one_wins_whole_and_the_other_gets_AlreadyExists()
     {
         var inside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -137,7 +137,7 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Equal(["locks/l"], await BackupTesting.NamesAsync(Backend, "locks"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task An_item_being_written_is_neither_listed_nor_readable_until_the_write_returns()
     {
         var listed = new List<string>();
@@ -157,7 +157,7 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Equal(100_000, await Backend.LengthAsync("index/i1"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_write_whose_producer_fails_leaves_nothing_behind_and_the_name_stays_free()
     {
         var error = await Assert.ThrowsAsync<InjectedFault>(() => Backend.WriteAsync("data/cd/pack", async (stream, ct) =>
@@ -174,7 +174,7 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Equal(Bytes("second try"), await ReadAll("data/cd/pack"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_cancelled_write_leaves_nothing_behind()
     {
         using var cts = new CancellationTokenSource();
@@ -190,7 +190,7 @@ public abstract class BackendConformanceTests : IDisposable
         AssertNoDebris();
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Delete_removes_an_item_and_deleting_a_missing_one_is_not_an_error()
     {
         await Backend.WriteAllAsync("locks/a", Bytes("a"));
@@ -207,7 +207,7 @@ public abstract class BackendConformanceTests : IDisposable
         Assert.Equal(Bytes("again"), await ReadAll("locks/a"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_large_item_streams_in_and_reads_back_exactly()
     {
         var content = BackupTesting.RandomBytes(3 * 1024 * 1024 + 17, 12);
@@ -303,5 +303,72 @@ public sealed class MemoryBackendConformanceTests : BackendConformanceTests
 
         Assert.Contains("index/x", error.Message, StringComparison.Ordinal);
         Assert.Empty(backend.Items);
+    }
+}
+
+/// <summary>The suite against a real S3 server (Ceph's gateway): a bucket per test, the repository under a prefix.</summary>
+public sealed class S3BackendConformanceTests : BackendConformanceTests
+{
+    private S3Backend? _backend;
+
+    private protected override IBackupBackend CreateBackend()
+    {
+        var server = S3TestServer.Require();
+        var bucket = S3TestServer.NewBucketAsync().GetAwaiter().GetResult();
+        return _backend = new S3Backend($"s3://{bucket}/repo/one", S3TestServer.Options(server));
+    }
+
+    private protected override void Cleanup() => _backend?.Dispose();
+
+    private protected override void AssertNoDebris()
+    {
+        using var client = S3TestServer.Client(S3TestServer.Require());
+        var objects = client.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = _backend!.Bucket }).GetAwaiter().GetResult();
+        Assert.Empty(objects.S3Objects ?? []);
+        var uploads = client.ListMultipartUploadsAsync(new Amazon.S3.Model.ListMultipartUploadsRequest { BucketName = _backend.Bucket }).GetAwaiter().GetResult();
+        Assert.Empty(uploads.MultipartUploads ?? []);
+    }
+
+    [SkippableFact]
+    public async Task Items_are_objects_under_the_prefix_named_by_their_path_and_nothing_else_is_listed()
+    {
+        var backend = (S3Backend)CreateBackend();
+        using var client = S3TestServer.Client(S3TestServer.Require());
+        await client.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = backend.Bucket, Key = "repo/onex/data/aa", ContentBody = "a neighbour" });
+        await client.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = backend.Bucket, Key = "repo/data/bb", ContentBody = "another" });
+
+        await backend.WriteAllAsync("data/ab/abcdef", "content"u8.ToArray());
+
+        using var got = await client.GetObjectAsync(backend.Bucket, "repo/one/data/ab/abcdef");
+        Assert.Equal("content", await new StreamReader(got.ResponseStream).ReadToEndAsync());
+        Assert.Equal(["data/ab/abcdef"], await BackupTesting.NamesAsync(backend, "data"));
+    }
+
+    [SkippableFact]
+    public async Task Every_request_is_counted_by_kind()
+    {
+        var backend = (S3Backend)CreateBackend();
+
+        await backend.WriteAllAsync("index/a", "x"u8.ToArray());
+        await backend.LengthAsync("index/a");
+        await backend.ReadAllAsync("index/a");
+        await BackupTesting.NamesAsync(backend, "index");
+        await backend.DeleteAsync("index/a");
+
+        // ReadAll asks for the length (HEAD) and then the bytes (GET).
+        Assert.Equal(new BackendRequests(Put: 1, Get: 1, List: 1, Head: 2, Delete: 1), backend.Requests);
+    }
+
+    [SkippableTheory]
+    [InlineData("s3://Upper/x")]
+    [InlineData("s3://ab")]
+    [InlineData("s3://bucket/a/../b")]
+    [InlineData("s3:/bucket")]
+    [InlineData("/local/path")]
+    public void Malformed_locations_are_refused_before_any_request(string location)
+    {
+        var error = Assert.Throws<MdmaiException>(() => new S3Backend(location, new S3Options { Endpoint = new Uri("http://127.0.0.1:1"), AccessKey = "a", SecretKey = "b" }));
+
+        Assert.Equal(MdmaiErrorCode.InvalidArgument, error.Code);
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mdmai.DataManager;
+using Mdmai.DataManager.Backup;
 using Spectre.Console;
 
 namespace Mdmai.Cli;
@@ -34,7 +35,30 @@ internal sealed class Output
     public bool Interactive { get; }
     public IAnsiConsole Console { get; }
 
-    public void WriteJson<T>(T value) => _stdout.WriteLine(JsonSerializer.Serialize(value, CliJson.For<T>()));
+    public void WriteJson<T>(T value)
+    {
+        if (_remote.Count > 0 && JsonSerializer.SerializeToNode(value, CliJson.For<T>()) is JsonObject json)
+        {
+            // What the command cost on an object store: every JSON result says it (arrays stay arrays).
+            var sum = _remote.Aggregate(default(BackendRequests), (a, b) => a + b.Requests);
+            json["requests"] = new JsonObject { ["put"] = sum.Put, ["get"] = sum.Get, ["list"] = sum.List, ["head"] = sum.Head, ["delete"] = sum.Delete, ["total"] = sum.Total };
+            _stdout.WriteLine(json.ToJsonString(CliJson.Options));
+            return;
+        }
+
+        _stdout.WriteLine(JsonSerializer.Serialize(value, CliJson.For<T>()));
+    }
+
+    private readonly List<S3Backend> _remote = [];
+
+    /// <summary>Counts the requests of <paramref name="backend"/> into the JSON result, when it is an object store's.</summary>
+    public void Track(IBackupBackend backend)
+    {
+        if (backend is S3Backend s3)
+        {
+            _remote.Add(s3);
+        }
+    }
 
     public void Line(string text) => _stdout.WriteLine(text);
 

@@ -130,7 +130,7 @@ public sealed class MdmaiDataManager : IAsyncDisposable
             // The repository is opened now, while the password is at hand (it is not kept): when backups run on a
             // schedule or a repository already exists.
             var wantsBackups = (options.BackgroundWork && folder.Config.AutoBackupIntervalMinutes > 0) || (options.ShutdownBackup ?? folder.Config.BackupOnShutdown);
-            if (wantsBackups || await BackupRepository.ExistsAsync(new LocalFolderBackend(folder.BackupRepositoryPath), cancellationToken).ConfigureAwait(false))
+            if (wantsBackups || await DataFolderBackups.RepositoryExistsAsync(folder, cancellationToken: cancellationToken).ConfigureAwait(false))
             {
                 backups = await DataFolderBackups.OpenAsync(folder, password, create: true, cancellationToken: cancellationToken).ConfigureAwait(false);
             }

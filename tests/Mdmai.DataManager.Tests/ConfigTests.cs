@@ -40,13 +40,14 @@ public sealed class ConfigTests : IDisposable
             BackupCompressionLevel = 19,
             BackupRepository = "/mnt/backup-disk/mdmai",
             BackupOnShutdown = true,
+            S3PathStyle = false,
         };
         await config.SaveAsync(ConfigPath);
 
         Assert.Equal(config, await MdmaiConfig.LoadAsync(ConfigPath));
         var json = JsonNode.Parse(await File.ReadAllTextAsync(ConfigPath))!.AsObject();
         Assert.Equal(
-            ["auto_backup_interval_minutes", "backup_compression_level", "backup_on_shutdown", "backup_repository", "cache_size_limit_mb", "encryption_enabled", "integrity_check_interval_hours", "integrity_checking_enabled", "max_backup_count"],
+            ["auto_backup_interval_minutes", "backup_compression_level", "backup_on_shutdown", "backup_repository", "cache_size_limit_mb", "encryption_enabled", "integrity_check_interval_hours", "integrity_checking_enabled", "max_backup_count", "s3_path_style"],
             json.Select(p => p.Key).Order(StringComparer.Ordinal));
         Assert.Equal([DataFolder.ConfigFileName], _folder.Files()); // written atomically: no temp file left
     }

@@ -334,7 +334,7 @@ public sealed class DataManagerFacadeTests : IDisposable
         manager.BackgroundFailed += (_, ex) => failures.Add(ex);
         await WaitUntilAsync(() => Task.FromResult(_clock.TimersCreated >= 2), "the schedules to start");
         _clock.Advance(TimeSpan.FromHours(1));
-        var locks = Path.Combine(manager.Folder.BackupRepositoryPath, "locks");
+        var locks = Path.Combine(manager.Folder.BackupRepositoryLocation, "locks");
         await WaitUntilAsync(() => Task.FromResult(Directory.Exists(locks) && Directory.EnumerateFiles(locks).Any()), "the auto backup to start");
         await Task.Delay(500); // well into reading the huge file
 

@@ -37,25 +37,41 @@ internal static class BackupCommands
     /// <summary>The repository: of <c>--repo</c> when given (no data folder needed, as on a new machine), else of the data folder.</summary>
     private static async Task<BackupRepository> OpenRepositoryAsync(CliContext context, ParseResult parse, Output output, CancellationToken ct)
     {
-        string path;
+        IBackupBackend backend;
         if (parse.GetValue(Repo) is { Length: > 0 } repo)
         {
-            path = Path.GetFullPath(repo);
+            var location = RepositoryLocations.Resolve(Environment.CurrentDirectory, repo);
+            backend = BackupBackends.Open(location, RepositoryLocations.IsS3(location) ? S3Options.FromEnvironment(context.Environment) : null);
         }
         else
         {
-            path = (await DataFolder.OpenAsync(context.DataPath(parse), ct)).BackupRepositoryPath;
+            backend = BackupBackends.ForDataFolder(await DataFolder.OpenAsync(context.DataPath(parse), ct), context.Environment);
         }
 
-        var backend = new LocalFolderBackend(path);
-        if (!await BackupRepository.ExistsAsync(backend, ct))
+        output.Track(backend);
+        try
         {
-            throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{path}' yet: 'mdmai backup create' makes one.");
-        }
+            if (!await BackupRepository.ExistsAsync(backend, ct))
+            {
+                throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{Describe(backend)}' yet: 'mdmai backup create' makes one.");
+            }
 
-        var password = await BackupRepository.IsEncryptedAsync(backend, ct) ? context.Password(parse) : null;
-        return await BackupRepository.OpenAsync(backend, password, ct);
+            var password = await BackupRepository.IsEncryptedAsync(backend, ct) ? context.Password(parse) : null;
+            return await BackupRepository.OpenAsync(backend, password, ct);
+        }
+        catch
+        {
+            BackupBackends.Release(backend);
+            throw;
+        }
     }
+
+    private static string Describe(IBackupBackend backend) => backend switch
+    {
+        S3Backend s3 => s3.Location,
+        LocalFolderBackend folder => folder.Root,
+        _ => backend.ToString()!,
+    };
 
     private static async Task<DataFolderBackups> OpenBackupsAsync(CliContext context, ParseResult parse, Output output, CancellationToken ct, bool create = true)
     {
@@ -65,18 +81,28 @@ internal static class BackupCommands
             folder = WithRepository(folder, repo);
         }
 
-        var backend = new LocalFolderBackend(folder.BackupRepositoryPath);
-        var needPassword = folder.Config.EncryptionEnabled || await BackupRepository.IsEncryptedAsync(backend, ct);
-        if (!create && !await BackupRepository.ExistsAsync(backend, ct))
+        bool needPassword;
+        var backend = BackupBackends.ForDataFolder(folder, context.Environment);
+        try
         {
-            throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{folder.BackupRepositoryPath}' yet: 'mdmai backup create' makes one.");
+            needPassword = folder.Config.EncryptionEnabled || await BackupRepository.IsEncryptedAsync(backend, ct);
+            if (!create && !await BackupRepository.ExistsAsync(backend, ct))
+            {
+                throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{folder.BackupRepositoryLocation}' yet: 'mdmai backup create' makes one.");
+            }
+        }
+        finally
+        {
+            BackupBackends.Release(backend);
         }
 
-        return await DataFolderBackups.OpenAsync(folder, needPassword ? context.Password(parse) : null, create, cancellationToken: ct);
+        var backups = await DataFolderBackups.OpenAsync(folder, needPassword ? context.Password(parse) : null, create, environment: context.Environment, cancellationToken: ct);
+        output.Track(backups.Repository.Backend);
+        return backups;
     }
 
     private static DataFolder WithRepository(DataFolder folder, string repo) =>
-        DataFolder.WithConfig(folder, folder.Config with { BackupRepository = Path.GetFullPath(repo) });
+        DataFolder.WithConfig(folder, folder.Config with { BackupRepository = RepositoryLocations.Resolve(Environment.CurrentDirectory, repo) });
 
     private static Command CreateCommand(CliContext context)
     {

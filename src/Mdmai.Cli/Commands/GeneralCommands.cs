@@ -79,7 +79,7 @@ internal static class GeneralCommands
             var stats = await db.GetStatsAsync(ct);
             var cache = CacheStatisticsFile.Load(folder.Path);
             var integrity = IntegrityChecker.LastRun(folder.Path);
-            var repository = await BackupRepository.ExistsAsync(new LocalFolderBackend(folder.BackupRepositoryPath), ct);
+            var repository = await DataFolderBackups.RepositoryExistsAsync(folder, context.Environment, ct);
             if (output.Json)
             {
                 output.WriteJson(new JsonObject
@@ -93,7 +93,7 @@ internal static class GeneralCommands
                         }
                         : null,
                     ["last_integrity_check"] = CliJson.Node(integrity),
-                    ["backup_repository"] = new JsonObject { ["path"] = folder.BackupRepositoryPath, ["exists"] = repository },
+                    ["backup_repository"] = new JsonObject { ["path"] = folder.BackupRepositoryLocation, ["exists"] = repository },
                 });
                 return ExitCodes.Ok;
             }
@@ -115,7 +115,7 @@ internal static class GeneralCommands
             grid.AddRow("integrity", integrity is { } last
                 ? Markup.Escape($"last scheduled check {last.CheckedAt.UtcDateTime:yyyy-MM-dd HH:mm} UTC: {last.Errors} error(s), {last.Warnings} warning(s)")
                 : "no scheduled check yet ('mdmai check' checks now)");
-            grid.AddRow("backups", Markup.Escape(repository ? $"repository at {folder.BackupRepositoryPath} ('mdmai backup list')" : $"none yet ('mdmai backup create' makes {folder.BackupRepositoryPath})"));
+            grid.AddRow("backups", Markup.Escape(repository ? $"repository at {folder.BackupRepositoryLocation} ('mdmai backup list')" : $"none yet ('mdmai backup create' makes {folder.BackupRepositoryLocation})"));
             foreach (var (table, count) in stats.RowCounts)
             {
                 grid.AddRow(table, count.ToString("N0", CultureInfo.InvariantCulture));

@@ -34,19 +34,30 @@ internal static class IntegrityCommands
         BackupRepository? repository = null;
         try
         {
-            var backend = new LocalFolderBackend(folder.Folder.BackupRepositoryPath);
             MdmaiException? repositoryError = null;
-            if (backups && await BackupRepository.ExistsAsync(backend, ct))
+            if (backups)
             {
+                var backend = BackupBackends.ForDataFolder(folder.Folder, context.Environment);
+                output.Track(backend);
                 try
                 {
-                    repository = await BackupRepository.OpenAsync(backend, await BackupRepository.IsEncryptedAsync(backend, ct)
-                        ? password ?? Passwords.Read(output, context.Environment, parse.GetValue(KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Backup password:", confirm: false)
-                        : null, ct);
+                    if (await BackupRepository.ExistsAsync(backend, ct))
+                    {
+                        repository = await BackupRepository.OpenAsync(backend, await BackupRepository.IsEncryptedAsync(backend, ct)
+                            ? password ?? Passwords.Read(output, context.Environment, parse.GetValue(KeyCommands.PasswordFile), "MDMAI_PASSWORD", "Backup password:", confirm: false)
+                            : null, ct);
+                    }
                 }
                 catch (MdmaiException ex) when (ex.Code != MdmaiErrorCode.WrongPassword)
                 {
                     repositoryError = ex; // reported as a finding, not as the command's failure
+                }
+                finally
+                {
+                    if (repository is null)
+                    {
+                        BackupBackends.Release(backend);
+                    }
                 }
             }
 

@@ -84,8 +84,12 @@ internal static class KeyCommands
 
             // The backup repository's key is wrapped by the same password by default: it follows.
             var backups = "";
-            var backend = new DataManager.Backup.LocalFolderBackend(folder.BackupRepositoryPath);
-            if (await DataManager.Backup.BackupRepository.IsEncryptedAsync(backend, ct))
+            var backend = DataManager.Backup.BackupBackends.ForDataFolder(folder, context.Environment);
+            if (!await DataManager.Backup.BackupRepository.IsEncryptedAsync(backend, ct))
+            {
+                DataManager.Backup.BackupBackends.Release(backend);
+            }
+            else
             {
                 try
                 {

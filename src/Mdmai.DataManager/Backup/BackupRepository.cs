@@ -762,8 +762,12 @@ public sealed class BackupRepository : IDisposable
         return (pack, entries, length);
     }
 
-    /// <summary>Zeroes the repository's keys.</summary>
-    public void Dispose() => _crypto.Dispose();
+    /// <summary>Zeroes the repository's keys and releases its backend (an S3 one's connections): the repository owns the backend it was opened on.</summary>
+    public void Dispose()
+    {
+        _crypto.Dispose();
+        BackupBackends.Release(Backend);
+    }
 
     internal sealed record RepositoryConfig
     {

@@ -5,7 +5,7 @@ using Mdmai.DataManager.Storage;
 namespace Mdmai.DataManager.Backup;
 
 /// <summary>
-/// Backups of one data folder: its repository (<see cref="DataFolder.BackupRepositoryPath"/>, created on first use,
+/// Backups of one data folder: its repository (<see cref="DataFolder.BackupRepositoryLocation"/>, created on first use,
 /// encrypted with the folder's password when the folder is encrypted), snapshots of the folder plus extra paths,
 /// retention of auto backups by <c>max_backup_count</c>, and in-place restore.
 /// </summary>
@@ -27,39 +27,66 @@ public sealed class DataFolderBackups : IDisposable
     /// Opens the folder's repository, creating it when <paramref name="create"/> and it does not exist yet. An encrypted
     /// folder's repository is encrypted under <paramref name="password"/> (the folder's password by default).
     /// </summary>
-    public static async Task<DataFolderBackups> OpenAsync(DataFolder folder, string? password, bool create, RepositoryOptions? options = null, CancellationToken cancellationToken = default)
+    /// <remarks>An S3 repository (<c>backup_repository = s3://…</c>) is reached with the AWS tools' variables, read through <paramref name="environment"/> (default: this process's).</remarks>
+    public static async Task<DataFolderBackups> OpenAsync(DataFolder folder, string? password, bool create, RepositoryOptions? options = null, Func<string, string?>? environment = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(folder);
-        var backend = new LocalFolderBackend(folder.BackupRepositoryPath);
+        var backend = BackupBackends.ForDataFolder(folder, environment);
         BackupRepository repository;
-        if (create && !await BackupRepository.ExistsAsync(backend, cancellationToken).ConfigureAwait(false))
+        try
         {
-            if (folder.Config.EncryptionEnabled && string.IsNullOrEmpty(password))
+            if (create && !await BackupRepository.ExistsAsync(backend, cancellationToken).ConfigureAwait(false))
             {
-                throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The data folder is encrypted, so its backups are too: give the password.");
-            }
+                if (folder.Config.EncryptionEnabled && string.IsNullOrEmpty(password))
+                {
+                    throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The data folder is encrypted, so its backups are too: give the password.");
+                }
 
-            repository = await BackupRepository.InitAsync(backend, folder.Config.EncryptionEnabled ? password : null, options, cancellationToken).ConfigureAwait(false);
+                repository = await BackupRepository.InitAsync(backend, folder.Config.EncryptionEnabled ? password : null, options, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                repository = await BackupRepository.OpenAsync(backend, password, cancellationToken).ConfigureAwait(false);
+            }
         }
-        else
+        catch
         {
-            repository = await BackupRepository.OpenAsync(backend, password, cancellationToken).ConfigureAwait(false);
+            BackupBackends.Release(backend);
+            throw;
         }
 
         if (folder.Config.EncryptionEnabled && !repository.Encrypted)
         {
             repository.Dispose();
-            throw new MdmaiException(MdmaiErrorCode.ForeignFormat, $"The data folder is encrypted but the backup repository at '{folder.BackupRepositoryPath}' is not: its backups would hold your data unprotected. Use another repository (backup_repository in mdmai.json).");
+            throw new MdmaiException(MdmaiErrorCode.ForeignFormat, $"The data folder is encrypted but the backup repository at '{folder.BackupRepositoryLocation}' is not: its backups would hold your data unprotected. Use another repository (backup_repository in mdmai.json).");
         }
 
         return new DataFolderBackups(folder, repository);
+    }
+
+    /// <summary>The repository's folder when it is on this machine (never backed up into itself, never swapped out by a restore); null for an object store.</summary>
+    private string? LocalRepository => RepositoryLocations.IsS3(Folder.BackupRepositoryLocation) ? null : Folder.BackupRepositoryLocation;
+
+    /// <summary>Whether the folder's repository exists yet (one request for an S3 one).</summary>
+    public static async Task<bool> RepositoryExistsAsync(DataFolder folder, Func<string, string?>? environment = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        var backend = BackupBackends.ForDataFolder(folder, environment);
+        try
+        {
+            return await BackupRepository.ExistsAsync(backend, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            BackupBackends.Release(backend);
+        }
     }
 
     /// <summary>Takes a snapshot of the data folder and <paramref name="includes"/>; the level defaults to <c>backup_compression_level</c>.</summary>
     public Task<SnapshotResult> BackupAsync(SnapshotKind kind, IReadOnlyList<string>? includes = null, IReadOnlyList<string>? tags = null, string? description = null,
         int? compressionLevel = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default) =>
         Repository.CreateSnapshotAsync(
-            new BackupSources { DataFolder = Folder.Path, Includes = includes ?? [], Excludes = [Folder.BackupRepositoryPath] },
+            new BackupSources { DataFolder = Folder.Path, Includes = includes ?? [], Excludes = LocalRepository is { } local ? [local] : [] },
             new SnapshotOptions { Kind = kind, Tags = tags ?? [], Description = description, CompressionLevel = compressionLevel ?? Folder.Config.BackupCompressionLevel },
             progress,
             cancellationToken);
@@ -106,7 +133,7 @@ public sealed class DataFolderBackups : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
 
             var skipped = new HashSet<string>(BackupRepository.SkippedDataFolders, StringComparer.Ordinal) { RestoreJournal.FileName };
-            var repositoryFolder = Path.GetFullPath(Folder.BackupRepositoryPath);
+            var repositoryFolder = LocalRepository;
             var current = Directory.EnumerateFileSystemEntries(root).Select(p => Path.GetFileName(p)!)
                 .Where(n => !skipped.Contains(n) && Path.Combine(root, n) != repositoryFolder).ToList();
             var restored = Directory.EnumerateFileSystemEntries(staging).Select(p => Path.GetFileName(p)!).ToList();

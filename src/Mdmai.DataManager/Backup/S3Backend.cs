@@ -91,6 +91,13 @@ public readonly record struct BackendRequests(long Put, long Get, long List, lon
 {
     /// <summary>All requests.</summary>
     public long Total => Put + Get + List + Head + Delete;
+
+    /// <summary>The two counts added kind by kind.</summary>
+    public static BackendRequests operator +(BackendRequests left, BackendRequests right) =>
+        new(left.Put + right.Put, left.Get + right.Get, left.List + right.List, left.Head + right.Head, left.Delete + right.Delete);
+
+    /// <summary>The two counts added kind by kind.</summary>
+    public static BackendRequests Add(BackendRequests left, BackendRequests right) => left + right;
 }
 
 /// <summary>
@@ -176,9 +183,6 @@ public sealed class S3Backend : IBackupBackend, IDisposable
                 "No S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with the shared credentials file.", ex);
         }
     }
-
-    /// <summary>Whether <paramref name="location"/> names an S3 repository (<c>s3://…</c>).</summary>
-    public static bool IsLocation(string? location) => location is not null && location.StartsWith("s3://", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The bucket.</summary>
     public string Bucket { get; }
@@ -508,7 +512,7 @@ public sealed class S3Backend : IBackupBackend, IDisposable
     private static (string Bucket, string Prefix) ParseLocation(string location)
     {
         ArgumentNullException.ThrowIfNull(location);
-        if (!IsLocation(location))
+        if (!Configuration.RepositoryLocations.IsS3(location))
         {
             throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{location}' is not an S3 repository URL (s3://BUCKET/PREFIX).");
         }

@@ -386,41 +386,74 @@ internal sealed class SnapshotBuilder
         return new SealedBlob(id, type, false, (uint)length, input.Memory[..(length + RepositoryCrypto.Overhead)], input);
     }
 
+    /// <summary>
+    /// Packs sealed blobs and writes the packs, as many at once as the backend asks for (one for a disk, several for
+    /// an object store, where each upload waits on the network); the index of the packs written goes out every
+    /// <see cref="IndexFlushPacks"/> packs and at the end.
+    /// </summary>
     private async Task PackAsync(CancellationToken ct)
     {
         var pendingIndex = new List<(UInt128, IReadOnlyList<PackEntry>)>();
+        using var indexTurn = new SemaphoreSlim(1, 1);
         var reader = _sealed.Reader;
-        while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+
+        async Task PackerAsync()
         {
-            var (pack, entries, length) = await _repository.WritePackAsync(
-                async (written, token) =>
-                {
-                    while (written < _repository.PackSize)
-                    {
-                        if (reader.TryRead(out var blob))
-                        {
-                            return blob;
-                        }
-
-                        if (!await reader.WaitToReadAsync(token).ConfigureAwait(false))
-                        {
-                            return null;
-                        }
-                    }
-
-                    return null;
-                },
-                ct).ConfigureAwait(false);
-            Interlocked.Add(ref _stored, length);
-            _repository.Index.Add(pack, entries);
-            pendingIndex.Add((pack, entries));
-            if (pendingIndex.Count >= IndexFlushPacks)
+            while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
             {
-                await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false);
-                pendingIndex.Clear();
+                // A pack is begun only with a blob in hand: another packer may take the one this one woke for, and
+                // an empty pack would be an upload of nothing that no index names.
+                if (!reader.TryRead(out var first))
+                {
+                    continue;
+                }
+
+                SealedBlob? pending = first;
+                var (pack, entries, length) = await _repository.WritePackAsync(
+                    async (written, token) =>
+                    {
+                        if (pending is { } taken)
+                        {
+                            pending = null;
+                            return taken;
+                        }
+
+                        while (written < _repository.PackSize)
+                        {
+                            if (reader.TryRead(out var blob))
+                            {
+                                return blob;
+                            }
+
+                            if (!await reader.WaitToReadAsync(token).ConfigureAwait(false))
+                            {
+                                return null;
+                            }
+                        }
+
+                        return null;
+                    },
+                    ct).ConfigureAwait(false);
+                Interlocked.Add(ref _stored, length);
+                _repository.Index.Add(pack, entries);
+                await indexTurn.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    pendingIndex.Add((pack, entries));
+                    if (pendingIndex.Count >= IndexFlushPacks)
+                    {
+                        await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false);
+                        pendingIndex.Clear();
+                    }
+                }
+                finally
+                {
+                    indexTurn.Release();
+                }
             }
         }
 
+        await Task.WhenAll(Enumerable.Range(0, Math.Max(1, _repository.Backend.ConcurrentWrites)).Select(_ => Task.Run(PackerAsync, ct))).ConfigureAwait(false);
         await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false);
     }
 

@@ -32,8 +32,11 @@ public sealed class DataFolder
     /// <summary>Full path of the config file.</summary>
     public string ConfigPath => System.IO.Path.Combine(Path, ConfigFileName);
 
-    /// <summary>Full path of the backup repository (<c>backup_repository</c> in the config; default <c>backups</c> in the folder).</summary>
-    public string BackupRepositoryPath => System.IO.Path.GetFullPath(System.IO.Path.Combine(Path, Config.BackupRepository));
+    /// <summary>
+    /// Where the backup repository is (<c>backup_repository</c> in the config): the full path of a folder (default
+    /// <c>backups</c> in the data folder; a relative path is under it), or an object store's URL as written (<c>s3://BUCKET/PREFIX</c>).
+    /// </summary>
+    public string BackupRepositoryLocation => RepositoryLocations.Resolve(Path, Config.BackupRepository);
 
     /// <summary>Full path of the key file (present when encryption was set up).</summary>
     public string KeyFilePath => System.IO.Path.Combine(Path, Security.KeyFile.FileName);

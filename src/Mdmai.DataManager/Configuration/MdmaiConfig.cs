@@ -31,8 +31,14 @@ public sealed record MdmaiConfig
     /// <summary>zstd level used for backups, 1 to 19. Default: 6.</summary>
     public int BackupCompressionLevel { get; set; } = 6;
 
-    /// <summary>Folder of the backup repository (another disk, say); relative paths are under the data folder. Default: <c>backups</c>.</summary>
+    /// <summary>
+    /// The backup repository: a folder (another disk, say; relative paths are under the data folder) or an S3 bucket
+    /// and prefix, <c>s3://BUCKET/PREFIX</c>, reached with the AWS tools' variables and credentials. Default: <c>backups</c>.
+    /// </summary>
     public string BackupRepository { get; set; } = "backups";
+
+    /// <summary>Path-style S3 addressing (<c>ENDPOINT/BUCKET/KEY</c>); null: on for a custom endpoint, off for AWS. Default: null.</summary>
+    public bool? S3PathStyle { get; set; }
 
     /// <summary>Whether closing the app takes a backup. Default: false.</summary>
     public bool BackupOnShutdown { get; set; }
@@ -52,7 +58,7 @@ public sealed record MdmaiConfig
         Require(CacheSizeLimitMb is >= 0 and <= 1_048_576, "cache_size_limit_mb", "between 0 and 1048576");
         Require(IntegrityCheckIntervalHours is >= 1 and <= 24 * 365, "integrity_check_interval_hours", "between 1 and 8760");
         Require(BackupCompressionLevel is >= 1 and <= 19, "backup_compression_level", "between 1 and 19");
-        Require(!string.IsNullOrWhiteSpace(BackupRepository) && BackupRepository.IndexOf('\0', StringComparison.Ordinal) < 0, "backup_repository", "a folder path");
+        Require(!string.IsNullOrWhiteSpace(BackupRepository) && BackupRepository.IndexOf('\0', StringComparison.Ordinal) < 0, "backup_repository", "a folder path or an s3://BUCKET/PREFIX URL");
     }
 
     private static void Require(bool ok, string field, string range)

@@ -243,12 +243,12 @@ public sealed class IntegrityChecker
                 if (repository is not null)
                 {
                     var report = await repository.VerifyAsync(new VerifyOptions { ReadData = options.ReadData, SubsetPercent = 100.0 / Math.Max(1, options.SliceCount) }, null, cancellationToken).ConfigureAwait(false);
-                    issues.AddRange(report.Errors.Select(e => new IntegrityIssue(IssueSeverity.Error, "backup", _folder.BackupRepositoryPath, e)));
+                    issues.AddRange(report.Errors.Select(e => new IntegrityIssue(IssueSeverity.Error, "backup", _folder.BackupRepositoryLocation, e)));
                 }
             }
             catch (MdmaiException ex)
             {
-                issues.Add(new IntegrityIssue(IssueSeverity.Error, "backup", _folder.BackupRepositoryPath, $"The backup repository cannot be opened: {ex.Message}"));
+                issues.Add(new IntegrityIssue(IssueSeverity.Error, "backup", _folder.BackupRepositoryLocation, $"The backup repository cannot be opened: {ex.Message}"));
             }
         }
 

@@ -71,10 +71,10 @@ public sealed class IntegrityCheckerTests : IDisposable
         PickObject(data, seed, "stored_size > 1024 AND (SELECT count(*) FROM files f WHERE f.object_id = o.object_id) = 1");
 
     private static List<string> Packs(OpenDataFolder data) =>
-        [.. Directory.EnumerateFiles(Path.Combine(data.Folder.BackupRepositoryPath, "data"), "*", SearchOption.AllDirectories)
+        [.. Directory.EnumerateFiles(Path.Combine(data.Folder.BackupRepositoryLocation, "data"), "*", SearchOption.AllDirectories)
             .Where(f => !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal)];
 
-    private static string PackName(OpenDataFolder data, string path) => Path.GetRelativePath(data.Folder.BackupRepositoryPath, path).Replace('\\', '/');
+    private static string PackName(OpenDataFolder data, string path) => Path.GetRelativePath(data.Folder.BackupRepositoryLocation, path).Replace('\\', '/');
 
     private static string NewObjectId() => Folders.Sha256(Guid.NewGuid().ToByteArray());
 
@@ -111,7 +111,7 @@ public sealed class IntegrityCheckerTests : IDisposable
         await using (data)
         {
             var seed = (int)fault;
-            var repository = data.Folder.BackupRepositoryPath;
+            var repository = data.Folder.BackupRepositoryLocation;
             (IssueSeverity, string, string)[] quick, deep;
             string? mentions = null;
             switch (fault)

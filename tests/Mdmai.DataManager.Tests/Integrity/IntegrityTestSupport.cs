@@ -70,7 +70,7 @@ internal sealed class OpenDataFolder : IAsyncDisposable
         var database = await folder.OpenDatabaseAsync(new DatabaseOptions { Keys = keys });
         var store = new FileStore(database, folder.Path, keys);
         DataFolderBackups? repository = null;
-        if (backups && await BackupRepository.ExistsAsync(new LocalFolderBackend(folder.BackupRepositoryPath)))
+        if (backups && await BackupRepository.ExistsAsync(new LocalFolderBackend(folder.BackupRepositoryLocation)))
         {
             repository = await DataFolderBackups.OpenAsync(folder, folder.Config.EncryptionEnabled ? Password : null, create: false);
         }

@@ -470,8 +470,8 @@ internal static class CrashTrials
 
             // What the killed process left in the repository goes with the next prune.
             await manager.Backups.Repository.PruneAsync();
-            var debris = Directory.EnumerateFiles(manager.Folder.BackupRepositoryPath, "*", SearchOption.AllDirectories)
-                .Where(f => Path.GetFileName(f).StartsWith('.') || Path.GetRelativePath(manager.Folder.BackupRepositoryPath, f).StartsWith("locks", StringComparison.Ordinal)).ToList();
+            var debris = Directory.EnumerateFiles(manager.Folder.BackupRepositoryLocation, "*", SearchOption.AllDirectories)
+                .Where(f => Path.GetFileName(f).StartsWith('.') || Path.GetRelativePath(manager.Folder.BackupRepositoryLocation, f).StartsWith("locks", StringComparison.Ordinal)).ToList();
             if (debris.Count > 0)
             {
                 problems.Add("repository debris after prune: " + string.Join(", ", debris.Select(d => Path.GetRelativePath(path, d))));

@@ -40,7 +40,7 @@ internal sealed class Output
         if (_remote.Count > 0 && JsonSerializer.SerializeToNode(value, CliJson.For<T>()) is JsonObject json)
         {
             // What the command cost on an object store: every JSON result says it (arrays stay arrays).
-            var sum = _remote.Aggregate(default(BackendRequests), (a, b) => a + b.Requests);
+            var sum = _remote.Aggregate(default(BackendRequests), (a, b) => a + (b.Requests ?? default));
             json["requests"] = new JsonObject { ["put"] = sum.Put, ["get"] = sum.Get, ["list"] = sum.List, ["head"] = sum.Head, ["delete"] = sum.Delete, ["total"] = sum.Total };
             _stdout.WriteLine(json.ToJsonString(CliJson.Options));
             return;
@@ -49,14 +49,14 @@ internal sealed class Output
         _stdout.WriteLine(JsonSerializer.Serialize(value, CliJson.For<T>()));
     }
 
-    private readonly List<S3Backend> _remote = [];
+    private readonly List<IBackupBackend> _remote = [];
 
-    /// <summary>Counts the requests of <paramref name="backend"/> into the JSON result, when it is an object store's.</summary>
+    /// <summary>Counts the requests of <paramref name="backend"/> into the JSON result, when it sends requests (an object store).</summary>
     public void Track(IBackupBackend backend)
     {
-        if (backend is S3Backend s3)
+        if (backend.Requests is not null)
         {
-            _remote.Add(s3);
+            _remote.Add(backend);
         }
     }
 

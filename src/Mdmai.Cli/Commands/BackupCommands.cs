@@ -53,7 +53,7 @@ internal static class BackupCommands
         {
             if (!await BackupRepository.ExistsAsync(backend, ct))
             {
-                throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{Describe(backend)}' yet: 'mdmai backup create' makes one.");
+                throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{backend.Location}' yet: 'mdmai backup create' makes one.");
             }
 
             var password = await BackupRepository.IsEncryptedAsync(backend, ct) ? context.Password(parse) : null;
@@ -65,13 +65,6 @@ internal static class BackupCommands
             throw;
         }
     }
-
-    private static string Describe(IBackupBackend backend) => backend switch
-    {
-        S3Backend s3 => s3.Location,
-        LocalFolderBackend folder => folder.Root,
-        _ => backend.ToString()!,
-    };
 
     private static async Task<DataFolderBackups> OpenBackupsAsync(CliContext context, ParseResult parse, Output output, CancellationToken ct, bool create = true)
     {

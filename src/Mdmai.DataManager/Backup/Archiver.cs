@@ -64,11 +64,14 @@ internal sealed class Archiver(BackupRepository repository)
         }
 
         var roots = ResolveSources(sources);
-        await using var repositoryLock = await RepositoryLock.AcquireAsync(repository.Backend, exclusive: false, cancellationToken).ConfigureAwait(false);
+        await using var repositoryLock = await repository.LockAsync(exclusive: false, cancellationToken).ConfigureAwait(false);
         var stopwatch = Stopwatch.StartNew();
 
         // Under the lock, the index is current: a prune since this repository was opened may have removed blobs.
         await repository.LoadIndexAsync(cancellationToken).ConfigureAwait(false);
+
+        // Packs a killed or cut-off run uploaded whole but never indexed: their blobs are reused, not sent again.
+        await repository.AdoptUnindexedPacksAsync(cancellationToken).ConfigureAwait(false);
         var sourceNames = roots.Select(r => r.Absolute).ToList();
         var parent = await FindParentAsync(sourceNames, cancellationToken).ConfigureAwait(false);
         Task<string>? capture = null;
@@ -101,6 +104,11 @@ internal sealed class Archiver(BackupRepository repository)
                 DatabaseStampValue = stamp,
             };
             var (tree, stats, errors) = await builder.RunAsync(roots, parent, cancellationToken).ConfigureAwait(false);
+            if (!await repositoryLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await CheckNothingPrunedAsync(builder, cancellationToken).ConfigureAwait(false);
+            }
+
             var document = new BackupRepository.SnapshotDocument
             {
                 Time = DateTimeOffset.UtcNow,
@@ -132,11 +140,67 @@ internal sealed class Archiver(BackupRepository repository)
         }
     }
 
+    /// <summary>
+    /// After the lock lapsed (the machine slept or was offline past the lock's time to live), a prune elsewhere may have
+    /// run: it rewrites the index whenever it deletes an indexed pack, and deletes packs no index names. So the run's
+    /// snapshot is written only when every index file it knew and every pack it wrote are still there.
+    /// </summary>
+    private async Task CheckNothingPrunedAsync(SnapshotBuilder builder, CancellationToken cancellationToken)
+    {
+        var written = builder.WrittenPacks;
+        var index = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var item in repository.Backend.ListAsync(RepositoryNames.Index, cancellationToken).ConfigureAwait(false))
+        {
+            index.Add(item.Name);
+        }
+
+        var packs = new HashSet<UInt128>();
+        if (written.Count > 0)
+        {
+            await foreach (var item in repository.Backend.ListAsync(RepositoryNames.Data, cancellationToken).ConfigureAwait(false))
+            {
+                if (RepositoryNames.TryParsePack(item.Name, out var pack))
+                {
+                    packs.Add(pack);
+                }
+            }
+        }
+
+        List<string> known;
+        lock (repository.IndexFiles)
+        {
+            known = [.. repository.IndexFiles];
+        }
+
+        if (known.Any(name => !index.Contains(name)) || written.Any(pack => !packs.Contains(pack)))
+        {
+            // This run's own index files may name packs the prune took: they go, so no later run trusts them.
+            foreach (var name in builder.WrittenIndexFiles)
+            {
+                await repository.Backend.DeleteAsync(name, cancellationToken).ConfigureAwait(false);
+            }
+
+            throw new MdmaiException(MdmaiErrorCode.Locked,
+                "This backup's lock on the repository lapsed (the machine slept or was offline) and a prune ran meanwhile: data this snapshot needs may be gone, so it was not written. Run the backup again; what is still in the repository is reused.");
+        }
+    }
+
     private async Task<BackupRepository.SnapshotDocument?> FindParentAsync(List<string> sources, CancellationToken cancellationToken)
     {
         var all = await repository.ListSnapshotsAsync(cancellationToken).ConfigureAwait(false);
-        var match = all.LastOrDefault(s => s.Host == Environment.MachineName && s.Sources.SequenceEqual(sources, StringComparer.Ordinal));
-        return match is null ? null : await repository.ReadSnapshotAsync(match.Id, cancellationToken).ConfigureAwait(false);
+
+        // The newest of this host and sources whose file list is all there (a parent with a lost tree blob would
+        // fail the run; an older one, or none, only costs reading more).
+        foreach (var match in all.Where(s => s.Host == Environment.MachineName && s.Sources.SequenceEqual(sources, StringComparer.Ordinal)).Reverse())
+        {
+            var snapshot = await repository.ReadSnapshotAsync(match.Id, cancellationToken).ConfigureAwait(false);
+            if (snapshot.Tree.All(t => repository.Index.Contains(BlobId.Parse(t))))
+            {
+                return snapshot;
+            }
+        }
+
+        return null;
     }
 
     internal static async Task<string> CaptureDatabaseAsync(string dataFolder, CancellationToken cancellationToken)

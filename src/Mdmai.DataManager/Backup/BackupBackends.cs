@@ -7,12 +7,22 @@ public static class BackupBackends
 {
     /// <summary>
     /// Opens <paramref name="location"/>; an S3 one with <paramref name="s3"/> (default: the AWS tools' variables of
-    /// this process). Dispose the result when done (an S3 backend holds connections).
+    /// this process), behind a local cache of its metadata (<see cref="S3Options.CacheFolder"/>). Release the result
+    /// when done (an S3 backend holds connections).
     /// </summary>
     public static IBackupBackend Open(string location, S3Options? s3 = null)
     {
         ArgumentNullException.ThrowIfNull(location);
-        return RepositoryLocations.IsS3(location) ? new S3Backend(location, s3) : new LocalFolderBackend(location);
+        if (!RepositoryLocations.IsS3(location))
+        {
+            return new LocalFolderBackend(location);
+        }
+
+        s3 ??= S3Options.FromEnvironment();
+        var backend = new S3Backend(location, s3);
+        return s3.CacheFolder is ""
+            ? backend
+            : new CachedBackend(backend, CachedBackend.FolderFor(s3.CacheFolder ?? CachedBackend.DefaultRoot(Environment.GetEnvironmentVariable), backend.Endpoint, backend.Location));
     }
 
     /// <summary>The repository of a data folder (<c>backup_repository</c>), its S3 options from <paramref name="environment"/> and <c>s3_path_style</c>.</summary>

@@ -101,7 +101,16 @@ public sealed class BackupRepository : IDisposable
     public static async Task<bool> ExistsAsync(IBackupBackend backend, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        return await backend.LengthAsync(RepositoryNames.Config, cancellationToken).ConfigureAwait(false) is not null;
+        try
+        {
+            // A read, not a length: the config is read next anyway, and a remote backend's cache keeps it (one request).
+            _ = await backend.ReadAllAsync(RepositoryNames.Config, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Whether the repository in <paramref name="backend"/> is encrypted (so opening it needs a password); false when there is none.</summary>
@@ -369,11 +378,12 @@ public sealed class BackupRepository : IDisposable
     /// <summary>Index files that could not be read (named, with the reason); 'backup prune' rebuilds the index from the packs' headers.</summary>
     internal IReadOnlyList<string> DamagedIndexFiles => _damagedIndexFiles;
 
-    internal async Task WriteIndexAsync(IReadOnlyList<(UInt128 Pack, IReadOnlyList<PackEntry> Entries)> packs, CancellationToken cancellationToken)
+    /// <summary>Writes an index file naming <paramref name="packs"/>; returns its name (null when there was nothing to write).</summary>
+    internal async Task<string?> WriteIndexAsync(IReadOnlyList<(UInt128 Pack, IReadOnlyList<PackEntry> Entries)> packs, CancellationToken cancellationToken)
     {
         if (packs.Count == 0)
         {
-            return;
+            return null;
         }
 
         var name = $"{RepositoryNames.Index}/{RepositoryNames.NewId()}";
@@ -382,6 +392,63 @@ public sealed class BackupRepository : IDisposable
         {
             _indexFiles.Add(name);
         }
+
+        return name;
+    }
+
+    /// <summary>
+    /// Brings the index in line with the packs listed: indexes the packs that no index file names — uploaded whole by a
+    /// backup that was killed or cut off before it wrote their index — from their own headers (one read each) and
+    /// writes an index file for them, so their blobs are reused instead of sent again; and forgets, in memory, packs
+    /// the index names that are gone. A pack whose header does not read is left to prune. Returns how many were taken.
+    /// </summary>
+    internal async Task<int> AdoptUnindexedPacksAsync(CancellationToken cancellationToken)
+    {
+        var orphans = new List<(BackendItem Item, UInt128 Pack)>();
+        var stored = new HashSet<UInt128>();
+        await foreach (var item in Backend.ListAsync(RepositoryNames.Data, cancellationToken).ConfigureAwait(false))
+        {
+            if (RepositoryNames.TryParsePack(item.Name, out var pack))
+            {
+                stored.Add(pack);
+                if (!_index.ContainsPack(pack))
+                {
+                    orphans.Add((item, pack));
+                }
+            }
+        }
+
+        // The other way round: an index file that names a pack which is gone (a damaged repository, or a run that
+        // wrote its index after a prune took its packs) must not make this run take blobs for stored that are not.
+        var missing = _index.Packs.Where(p => !stored.Contains(p)).ToHashSet();
+        if (missing.Count > 0)
+        {
+            _index.RemovePacks(missing);
+        }
+
+        var adopted = new List<(UInt128, IReadOnlyList<PackEntry>)>();
+        foreach (var (item, pack) in orphans)
+        {
+            try
+            {
+                var entries = await PackFormat.ReadHeaderAsync(Backend, _crypto, item.Name, pack, cancellationToken, item.Length).ConfigureAwait(false);
+                _index.Add(pack, entries);
+                adopted.Add((pack, entries));
+            }
+            catch (Exception ex) when (ex is InvalidDataException or FileNotFoundException or EndOfStreamException || (ex is MdmaiException { Code: MdmaiErrorCode.Corrupt }))
+            {
+                // unreadable, or deleted meanwhile: prune's business
+            }
+
+            if (adopted.Count == 256)
+            {
+                await WriteIndexAsync(adopted, cancellationToken).ConfigureAwait(false);
+                adopted.Clear();
+            }
+        }
+
+        await WriteIndexAsync(adopted, cancellationToken).ConfigureAwait(false);
+        return orphans.Count;
     }
 
     /// <summary>Every readable snapshot, oldest first (a damaged one is left out here; 'backup verify' names it).</summary>
@@ -584,7 +651,22 @@ public sealed class BackupRepository : IDisposable
 
         var stored = new byte[location.StoredLength];
         var plain = new byte[location.RawLength];
+        var cache = location.Type == BlobType.Tree ? TreeCache : null;
+        if (cache is not null && cache.TryRead(id, stored))
+        {
+            try
+            {
+                OpenBlob(id, location, stored, plain, "the local cache");
+                return plain;
+            }
+            catch (MdmaiException)
+            {
+                cache.Remove(id); // damaged on this disk: the store's copy is read instead
+            }
+        }
+
         await ReadBlobIntoAsync(id, location, stored, plain, cancellationToken).ConfigureAwait(false);
+        cache?.Write(id, stored);
         return plain;
     }
 
@@ -761,6 +843,23 @@ public sealed class BackupRepository : IDisposable
         }, cancellationToken).ConfigureAwait(false);
         return (pack, entries, length);
     }
+
+    /// <summary>The local cache of tree blobs, for a remote repository (null for a folder, which is as fast as a cache).</summary>
+    internal BlobCache? TreeCache => (Backend as CachedBackend)?.Trees;
+
+    /// <summary>How long a lock of this repository's holders lives unrefreshed (tests shorten it).</summary>
+    internal TimeSpan LockTimeToLive { get; set; } = RepositoryLock.DefaultTimeToLive;
+
+    /// <summary>Takes the repository's lock: shared for what adds or reads, exclusive for what deletes (prune).</summary>
+    internal async Task<RepositoryLock> LockAsync(bool exclusive, CancellationToken cancellationToken)
+    {
+        var taken = await RepositoryLock.AcquireAsync(Backend, exclusive, cancellationToken, LockTimeToLive).ConfigureAwait(false);
+        Locked?.Invoke(taken);
+        return taken;
+    }
+
+    /// <summary>Test hook: called with each lock this repository takes.</summary>
+    internal Action<RepositoryLock>? Locked { get; set; }
 
     /// <summary>Zeroes the repository's keys and releases its backend (an S3 one's connections): the repository owns the backend it was opened on.</summary>
     public void Dispose()

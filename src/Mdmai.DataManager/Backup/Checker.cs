@@ -80,7 +80,7 @@ internal sealed class Checker(BackupRepository repository)
             packs++;
             try
             {
-                var header = await PackFormat.ReadHeaderAsync(repository.Backend, repository.Crypto, name, pack, cancellationToken).ConfigureAwait(false);
+                var header = await PackFormat.ReadHeaderAsync(repository.Backend, repository.Crypto, name, pack, cancellationToken, stored[pack]).ConfigureAwait(false);
                 var expected = byPack.GetValueOrDefault(pack) ?? [];
                 foreach (var entry in header)
                 {

@@ -3,12 +3,16 @@ namespace Mdmai.DataManager.Backup;
 /// <summary>One stored item of a backup backend: its name (a '/'-separated path) and length in bytes.</summary>
 /// <param name="Name">The item's name, relative to the repository root, '/'-separated.</param>
 /// <param name="Length">Length in bytes.</param>
-public readonly record struct BackendItem(string Name, long Length);
+public readonly record struct BackendItem(string Name, long Length)
+{
+    /// <summary>When the item was written, by the store's clock (an object store's Last-Modified, a file's mtime); null when the backend does not say.</summary>
+    public DateTimeOffset? Modified { get; init; }
+}
 
 /// <summary>
 /// The narrow storage interface a backup repository is reached through: list, read a range, write once
-/// atomically, delete. A local folder implements it now (<see cref="LocalFolderBackend"/>), memory for fault
-/// injection (<see cref="MemoryBackend"/>), an object store later. Every implementation passes one conformance suite.
+/// atomically, delete. A local folder (<see cref="LocalFolderBackend"/>), an S3 bucket (<see cref="S3Backend"/>),
+/// memory for fault injection (<see cref="MemoryBackend"/>). Every implementation passes one conformance suite.
 /// </summary>
 public interface IBackupBackend
 {
@@ -42,6 +46,36 @@ public interface IBackupBackend
 
     /// <summary>How many large writes (packs) pay to have in flight at once: 1 for a disk, several for an object store far away.</summary>
     int ConcurrentWrites => 1;
+
+    /// <summary>Where the repository is, for messages: a folder's path, an object store's <c>s3://BUCKET/PREFIX</c>.</summary>
+    string Location => ToString() ?? GetType().Name;
+
+    /// <summary>The requests sent so far by kind, for a backend that sends requests (an object store); null for one that does not.</summary>
+    BackendRequests? Requests => null;
+
+    /// <summary>
+    /// Reads a whole item into memory (for the small ones: config, keys, index, snapshots, locks). A missing item is
+    /// <see cref="FileNotFoundException"/>. The default asks the length, then reads; an object store does it in one request.
+    /// </summary>
+    async Task<byte[]> ReadAllAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var length = await LengthAsync(name, cancellationToken).ConfigureAwait(false)
+            ?? throw new FileNotFoundException($"The repository has no '{name}'.", name);
+        var bytes = new byte[length];
+        var read = 0;
+        while (read < bytes.Length)
+        {
+            var n = await ReadAsync(name, read, bytes.AsMemory(read), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                throw new EndOfStreamException($"'{name}' ended after {read} of {length} bytes.");
+            }
+
+            read += n;
+        }
+
+        return bytes;
+    }
 }
 
 /// <summary>The rule for item names every backend applies: '/'-separated relative segments, none empty, '.' or '..'.</summary>
@@ -62,28 +96,6 @@ internal static class BackendNames
 /// <summary>Helpers every backend user needs.</summary>
 public static class BackupBackendExtensions
 {
-    /// <summary>Reads a whole item into memory (for the small ones: config, keys, index, snapshots).</summary>
-    public static async Task<byte[]> ReadAllAsync(this IBackupBackend backend, string name, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(backend);
-        var length = await backend.LengthAsync(name, cancellationToken).ConfigureAwait(false)
-            ?? throw new FileNotFoundException($"The repository has no '{name}'.", name);
-        var bytes = new byte[length];
-        var read = 0;
-        while (read < bytes.Length)
-        {
-            var n = await backend.ReadAsync(name, read, bytes.AsMemory(read), cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                throw new EndOfStreamException($"'{name}' ended after {read} of {length} bytes.");
-            }
-
-            read += n;
-        }
-
-        return bytes;
-    }
-
     /// <summary>Writes a small item from memory.</summary>
     public static Task WriteAllAsync(this IBackupBackend backend, string name, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
     {

@@ -23,6 +23,9 @@ public sealed class LocalFolderBackend : IBackupBackend
     /// <summary>Full path of the repository folder.</summary>
     public string Root { get; }
 
+    /// <summary>The repository folder (<see cref="Root"/>).</summary>
+    public string Location => Root;
+
     /// <inheritdoc/>
     public async IAsyncEnumerable<BackendItem> ListAsync(string folder, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -42,7 +45,7 @@ public sealed class LocalFolderBackend : IBackupBackend
                 continue;
             }
 
-            yield return new BackendItem(Path.GetRelativePath(Root, file.FullName).Replace('\\', '/'), file.Length);
+            yield return new BackendItem(Path.GetRelativePath(Root, file.FullName).Replace('\\', '/'), file.Length) { Modified = file.LastWriteTimeUtc };
         }
     }
 

@@ -261,7 +261,7 @@ internal sealed class PortableExport(BackupRepository repository)
         ArgumentNullException.ThrowIfNull(destination);
         options ??= new ExportOptions();
         var snapshot = await repository.FindSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
-        await using var repositoryLock = await RepositoryLock.AcquireAsync(repository.Backend, exclusive: false, cancellationToken).ConfigureAwait(false);
+        await using var repositoryLock = await repository.LockAsync(exclusive: false, cancellationToken).ConfigureAwait(false);
 
         // The objects and the three data folder files, by path; everything else is written as it comes.
         var objects = new Dictionary<string, TreeEntry>(StringComparer.Ordinal);

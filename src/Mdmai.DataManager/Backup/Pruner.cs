@@ -79,7 +79,7 @@ internal sealed class Pruner(BackupRepository repository)
         {
             foreach (var snapshot in removed)
             {
-                await repository.Backend.DeleteAsync($"{RepositoryNames.Snapshots}/{snapshot.Id}", cancellationToken).ConfigureAwait(false);
+                await DeleteSnapshotAsync(snapshot.Id, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -111,16 +111,38 @@ internal sealed class Pruner(BackupRepository repository)
                 }
             }
 
-            await repository.Backend.DeleteAsync($"{RepositoryNames.Snapshots}/{info.Id}", cancellationToken).ConfigureAwait(false);
+            await DeleteSnapshotAsync(info.Id, cancellationToken).ConfigureAwait(false);
             removed.Add(info);
         }
 
         return removed;
     }
 
+    private async Task DeleteSnapshotAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await repository.Backend.DeleteAsync($"{RepositoryNames.Snapshots}/{id}", cancellationToken).ConfigureAwait(false);
+        }
+        catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.RemoteAccess)
+        {
+            throw AppendOnly("forget", ex);
+        }
+    }
+
+    /// <summary>The refusal of a delete by credentials that may only add (docs/s3.md, "Ransomware").</summary>
+    internal static MdmaiException AppendOnly(string what, Exception? inner = null) => new(MdmaiErrorCode.RemoteAccess,
+        $"These credentials cannot delete from the repository (append-only), so they cannot {what}; nothing was deleted. Run '{what}' with credentials that may delete (the maintenance keys), e.g. from another machine.", inner);
+
     public async Task<PruneResult> PruneAsync(double repackThreshold = 0.2, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        await using var repositoryLock = await RepositoryLock.AcquireAsync(repository.Backend, exclusive: true, cancellationToken).ConfigureAwait(false);
+        if (!await RepositoryLock.CanDeleteAsync(repository.Backend, repository.LockTimeToLive, cancellationToken).ConfigureAwait(false))
+        {
+            throw AppendOnly("prune");
+        }
+
+        await using var repositoryLock = await repository.LockAsync(exclusive: true, cancellationToken).ConfigureAwait(false);
+
         await repository.LoadIndexAsync(cancellationToken).ConfigureAwait(false);
         var oldIndexFiles = repository.IndexFiles.Concat(repository.DamagedIndexNames).ToList();
 
@@ -141,7 +163,7 @@ internal sealed class Pruner(BackupRepository repository)
         {
             try
             {
-                repository.Index.Add(pack, await PackFormat.ReadHeaderAsync(repository.Backend, repository.Crypto, RepositoryNames.Pack(pack), pack, cancellationToken).ConfigureAwait(false));
+                repository.Index.Add(pack, await PackFormat.ReadHeaderAsync(repository.Backend, repository.Crypto, RepositoryNames.Pack(pack), pack, cancellationToken, stored[pack]).ConfigureAwait(false));
             }
             catch (Exception ex) when (ex is InvalidDataException or MdmaiException)
             {
@@ -151,8 +173,10 @@ internal sealed class Pruner(BackupRepository repository)
 
         // 2. What is used: every blob of every snapshot's file list.
         var used = new HashSet<BlobId>();
+        var snapshots = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var item in repository.Backend.ListAsync(RepositoryNames.Snapshots, cancellationToken).ConfigureAwait(false))
         {
+            snapshots.Add(item.Name);
             var snapshot = await repository.ReadSnapshotAsync(RepositoryNames.Leaf(item.Name), cancellationToken).ConfigureAwait(false);
             foreach (var tree in snapshot.Tree)
             {
@@ -226,6 +250,22 @@ internal sealed class Pruner(BackupRepository repository)
         // 5. One new index for everything kept, then drop the old index files, then the old packs.
         var freed = 0L;
         var dropPacks = delete.Concat(repack).ToList();
+        if (!await repositoryLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // The lock lapsed (the machine slept): a backup may have run meanwhile and used blobs counted as unused.
+            var now = new HashSet<string>(StringComparer.Ordinal);
+            await foreach (var item in repository.Backend.ListAsync(RepositoryNames.Snapshots, cancellationToken).ConfigureAwait(false))
+            {
+                now.Add(item.Name);
+            }
+
+            if (!now.SetEquals(snapshots))
+            {
+                throw new MdmaiException(MdmaiErrorCode.Locked,
+                    "The prune's lock on the repository lapsed (the machine slept or was offline) and the snapshots changed meanwhile: nothing was deleted. Run 'mdmai backup prune' again.");
+            }
+        }
+
         if (dropPacks.Count > 0 || oldIndexFiles.Count > 1 || removedBlobs > 0 || repository.DamagedIndexFiles.Count > 0 || stored.Keys.Any(p => !indexed.Contains(p)))
         {
             repository.IndexFiles.Clear();

@@ -46,7 +46,7 @@ internal sealed class Restorer(BackupRepository repository)
         options ??= new RestoreOptions();
         var stopwatch = Stopwatch.StartNew();
         var snapshot = await repository.FindSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
-        await using var repositoryLock = await RepositoryLock.AcquireAsync(repository.Backend, exclusive: false, cancellationToken).ConfigureAwait(false);
+        await using var repositoryLock = await repository.LockAsync(exclusive: false, cancellationToken).ConfigureAwait(false);
         var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
         Directory.CreateDirectory(root);
         var writer = new RestoreWriter(repository, root);

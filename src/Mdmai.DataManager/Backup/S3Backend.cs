@@ -43,6 +43,12 @@ public sealed record S3Options
     /// <summary>Where uploads larger than 1 MiB are spooled before they are sent (unlinked temp files). Default: the system's temp folder.</summary>
     public string? SpoolFolder { get; init; }
 
+    /// <summary>
+    /// Where repositories' local caches of metadata are kept (docs/s3.md); null: <c>$XDG_CACHE_HOME/mdmai/repositories</c>
+    /// (else <c>~/.cache/…</c>); empty: no cache (every command reads the metadata from the store).
+    /// </summary>
+    public string? CacheFolder { get; init; }
+
     /// <summary>A profile of the shared credentials file (<c>~/.aws/credentials</c>) to take the keys from, when no key is given.</summary>
     public string? Profile { get; init; }
 
@@ -72,6 +78,7 @@ public sealed record S3Options
             SecretKey = Read("AWS_SECRET_ACCESS_KEY"),
             SessionToken = Read("AWS_SESSION_TOKEN"),
             Profile = Read("AWS_PROFILE"),
+            CacheFolder = CachedBackend.DefaultRoot(variable),
         };
 
         string? Read(string name) => variable(name) is { Length: > 0 } value ? value : null;
@@ -196,6 +203,8 @@ public sealed class S3Backend : IBackupBackend, IDisposable
     /// <summary>The repository's URL, <c>s3://BUCKET/PREFIX</c>.</summary>
     public string Location => Prefix.Length == 0 ? $"s3://{Bucket}" : $"s3://{Bucket}/{Prefix}";
 
+    BackendRequests? IBackupBackend.Requests => Requests;
+
     /// <summary>The requests sent so far.</summary>
     public BackendRequests Requests => new(Interlocked.Read(ref _put), Interlocked.Read(ref _get), Interlocked.Read(ref _list), Interlocked.Read(ref _head), Interlocked.Read(ref _delete));
 
@@ -217,7 +226,7 @@ public sealed class S3Backend : IBackupBackend, IDisposable
             var page = await SendAsync(RequestKind.List, folder, (_, ct) => _client.ListObjectsV2Async(request, ct), cancellationToken).ConfigureAwait(false);
             foreach (var item in page.S3Objects ?? [])
             {
-                yield return new BackendItem(item.Key[_prefix.Length..], item.Size ?? 0);
+                yield return new BackendItem(item.Key[_prefix.Length..], item.Size ?? 0) { Modified = item.LastModified is { } modified ? new DateTimeOffset(modified.ToUniversalTime(), TimeSpan.Zero) : null };
             }
 
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
@@ -282,6 +291,44 @@ public sealed class S3Backend : IBackupBackend, IDisposable
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
         {
             return 0; // the offset is at or past the end
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode != "NoSuchBucket")
+        {
+            throw Missing(name);
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>One GET (the default would HEAD first).</remarks>
+    public async Task<byte[]> ReadAllAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var key = Key(name);
+        try
+        {
+            return await SendAsync(RequestKind.Get, name, async (watchdog, ct) =>
+            {
+                using var response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = Bucket, Key = key }, ct).ConfigureAwait(false);
+                if (response.ContentLength is < 0 or > int.MaxValue)
+                {
+                    throw new InvalidDataException($"'{name}' is {response.ContentLength} bytes: too large to read whole.");
+                }
+
+                var bytes = new byte[response.ContentLength];
+                var total = 0;
+                while (total < bytes.Length)
+                {
+                    var n = await response.ResponseStream.ReadAsync(bytes.AsMemory(total), ct).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        throw new IOException($"The read of '{name}' ended after {total} of {bytes.Length} bytes.");
+                    }
+
+                    watchdog.Kick();
+                    total += n;
+                }
+
+                return bytes;
+            }, cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode != "NoSuchBucket")
         {

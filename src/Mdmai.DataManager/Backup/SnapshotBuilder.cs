@@ -30,6 +30,8 @@ internal sealed class SnapshotBuilder
     private readonly Channel<SealedBlob> _sealed;
     private readonly ConcurrentDictionary<BlobId, byte> _pending = new();
     private readonly ConcurrentQueue<string> _errors = new();
+    private readonly ConcurrentQueue<UInt128> _written = new();
+    private readonly ConcurrentQueue<string> _writtenIndex = new();
     private long _fileCount, _directories, _bytes, _newFiles, _changed, _unchanged, _bytesRead, _newBlobs, _newBytes, _stored;
     private long _lastReport;
     private long _covered;
@@ -46,6 +48,12 @@ internal sealed class SnapshotBuilder
         _work = Channel.CreateBounded<ChunkJob>(new BoundedChannelOptions(workers * 2) { SingleWriter = true });
         _sealed = Channel.CreateBounded<SealedBlob>(new BoundedChannelOptions(workers * 2) { SingleReader = true });
     }
+
+    /// <summary>The packs this run wrote.</summary>
+    public IReadOnlyCollection<UInt128> WrittenPacks => _written;
+
+    /// <summary>The index files this run wrote.</summary>
+    public IEnumerable<string> WrittenIndexFiles => _writtenIndex.Where(n => n.Length > 0);
 
     public async Task<(IReadOnlyList<string> Tree, SnapshotStats Stats, IReadOnlyList<string> Errors)> RunAsync(List<Archiver.SourceRoot> roots, BackupRepository.SnapshotDocument? parent, CancellationToken cancellationToken)
     {
@@ -435,6 +443,7 @@ internal sealed class SnapshotBuilder
                     },
                     ct).ConfigureAwait(false);
                 Interlocked.Add(ref _stored, length);
+                _written.Enqueue(pack);
                 _repository.Index.Add(pack, entries);
                 await indexTurn.WaitAsync(ct).ConfigureAwait(false);
                 try
@@ -442,7 +451,7 @@ internal sealed class SnapshotBuilder
                     pendingIndex.Add((pack, entries));
                     if (pendingIndex.Count >= IndexFlushPacks)
                     {
-                        await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false);
+                        _writtenIndex.Enqueue(await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false) ?? "");
                         pendingIndex.Clear();
                     }
                 }
@@ -454,7 +463,10 @@ internal sealed class SnapshotBuilder
         }
 
         await Task.WhenAll(Enumerable.Range(0, Math.Max(1, _repository.Backend.ConcurrentWrites)).Select(_ => Task.Run(PackerAsync, ct))).ConfigureAwait(false);
-        await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false);
+        if (await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false) is { } last)
+        {
+            _writtenIndex.Enqueue(last);
+        }
     }
 
     private async Task<IReadOnlyList<string>> AssembleAsync(CancellationToken ct)
@@ -528,6 +540,7 @@ internal sealed class SnapshotBuilder
             var (input, output) = await _arena.AllocateAsync(sealedSize, sealedSize, ct).ConfigureAwait(false);
             buffer.WrittenSpan.CopyTo(input.Memory.Span[RepositoryCrypto.NonceSize..]);
             var blob = Seal(id, BlobType.Tree, input, output, buffer.WrittenCount, compressor);
+            _repository.TreeCache?.Write(id, blob.Data.Span); // the next backup reads its parent's file list from here
             await _sealed.Writer.WriteAsync(blob, ct).ConfigureAwait(false);
         }
 

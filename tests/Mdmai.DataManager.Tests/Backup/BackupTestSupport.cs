@@ -139,10 +139,10 @@ internal static class BackupTesting
     }
 
     /// <summary>Writes a lock file as another holder would.</summary>
-    public static async Task<string> PlantLockAsync(IBackupBackend backend, string host, int pid, long processStart, bool exclusive)
+    public static async Task<string> PlantLockAsync(IBackupBackend backend, string host, int pid, long processStart, bool exclusive, int ttlSeconds = 0, DateTimeOffset? time = null)
     {
         var name = $"{RepositoryNames.Locks}/{RepositoryNames.NewId()}";
-        var info = new RepositoryLock.LockInfo { Host = host, Pid = pid, ProcessStart = processStart, Exclusive = exclusive, Time = DateTimeOffset.UtcNow };
+        var info = new RepositoryLock.LockInfo { Host = host, Pid = pid, ProcessStart = processStart, Exclusive = exclusive, Time = time ?? DateTimeOffset.UtcNow, TtlSeconds = ttlSeconds };
         await backend.WriteAllAsync(name, JsonSerializer.SerializeToUtf8Bytes(info, BackupRepository.Json));
         return name;
     }

@@ -31,6 +31,18 @@ internal readonly record struct BlobId(ulong A, ulong B, ulong C, ulong D)
         return Read(Convert.FromHexString(hex));
     }
 
+    public static bool TryParse(string hex, out BlobId id)
+    {
+        id = default;
+        if (hex.Length != Size * 2 || !hex.All(char.IsAsciiHexDigit))
+        {
+            return false;
+        }
+
+        id = Read(Convert.FromHexString(hex));
+        return true;
+    }
+
     public override string ToString()
     {
         Span<byte> bytes = stackalloc byte[Size];

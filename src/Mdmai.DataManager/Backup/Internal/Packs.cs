@@ -99,18 +99,24 @@ internal static class PackFormat
     }
 
     /// <summary>Reads and opens a pack's header from the pack alone (to rebuild the index, or to check a pack against it).</summary>
-    public static async Task<List<PackEntry>> ReadHeaderAsync(IBackupBackend backend, RepositoryCrypto crypto, string name, UInt128 pack, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads and checks a pack's header. The pack's tail is read in one request (16 KiB: the header of a pack of up to
+    /// ~370 blobs with the trailer), a second only for a larger header; <paramref name="knownLength"/> (from a listing)
+    /// spares asking the length.
+    /// </summary>
+    public static async Task<List<PackEntry>> ReadHeaderAsync(IBackupBackend backend, RepositoryCrypto crypto, string name, UInt128 pack, CancellationToken cancellationToken, long? knownLength = null)
     {
-        var length = await backend.LengthAsync(name, cancellationToken).ConfigureAwait(false)
+        var length = knownLength ?? await backend.LengthAsync(name, cancellationToken).ConfigureAwait(false)
             ?? throw new FileNotFoundException($"Pack '{name}' is missing from the repository.", name);
         if (length < TrailerSize + RepositoryCrypto.Overhead)
         {
             throw new InvalidDataException($"Pack '{name}' is truncated ({length} bytes).");
         }
 
-        var trailer = new byte[TrailerSize];
-        await ReadExactlyAsync(backend, name, length - TrailerSize, trailer, cancellationToken).ConfigureAwait(false);
-        if (!trailer.AsSpan(4).SequenceEqual(Magic))
+        var tail = new byte[(int)Math.Min(length, 16 * 1024)];
+        await ReadExactlyAsync(backend, name, length - tail.Length, tail, cancellationToken).ConfigureAwait(false);
+        var trailer = tail.AsSpan(tail.Length - TrailerSize);
+        if (!trailer[4..].SequenceEqual(Magic))
         {
             throw new InvalidDataException($"Pack '{name}' is truncated or not a pack (no trailer).");
         }
@@ -121,8 +127,17 @@ internal static class PackFormat
             throw new InvalidDataException($"Pack '{name}' has a header length that does not fit the pack.");
         }
 
-        var sealedHeader = new byte[headerLength];
-        await ReadExactlyAsync(backend, name, length - TrailerSize - headerLength, sealedHeader, cancellationToken).ConfigureAwait(false);
+        byte[] sealedHeader;
+        if (headerLength <= tail.Length - TrailerSize)
+        {
+            sealedHeader = tail.AsSpan(tail.Length - TrailerSize - (int)headerLength, (int)headerLength).ToArray();
+        }
+        else
+        {
+            sealedHeader = new byte[headerLength];
+            await ReadExactlyAsync(backend, name, length - TrailerSize - headerLength, sealedHeader, cancellationToken).ConfigureAwait(false);
+        }
+
         var header = crypto.Open(sealedHeader, HeaderAssociatedData(pack), $"The header of pack '{name}'");
         var entries = DecodeHeader(header, name);
         long end = entries.Count == 0 ? 0 : entries[^1].Offset + (long)entries[^1].StoredLength;
@@ -166,6 +181,25 @@ internal sealed class RepositoryIndex
     public IEnumerable<KeyValuePair<BlobId, BlobLocation>> Blobs => _blobs;
 
     public bool Contains(BlobId id) => _blobs.ContainsKey(id);
+
+    public bool ContainsPack(UInt128 pack) => _packs.ContainsKey(pack);
+
+    /// <summary>Forgets the packs and every blob located in them.</summary>
+    public void RemovePacks(IReadOnlySet<UInt128> packs)
+    {
+        foreach (var (id, location) in _blobs)
+        {
+            if (packs.Contains(location.Pack))
+            {
+                _blobs.TryRemove(id, out _);
+            }
+        }
+
+        foreach (var pack in packs)
+        {
+            _packs.TryRemove(pack, out _);
+        }
+    }
 
     public bool TryGet(BlobId id, out BlobLocation location) => _blobs.TryGetValue(id, out location);
 

@@ -13,7 +13,7 @@ internal static class BackupCommands
 {
     private static readonly Option<string?> Repo = new("--repo")
     {
-        Description = "Backup repository folder (default: backup_repository in mdmai.json, i.e. <data>/backups)",
+        Description = "Backup repository: a folder or s3://BUCKET/PREFIX (default: backup_repository in mdmai.json, i.e. <data>/backups)",
         Recursive = true,
     };
 
@@ -21,6 +21,7 @@ internal static class BackupCommands
     {
         var backup = new Command("backup", "Deduplicated, compressed, encrypted snapshots of the data folder: create, list, verify, restore, export");
         backup.Options.Add(Repo);
+        backup.Subcommands.Add(Init(context));
         backup.Subcommands.Add(CreateCommand(context));
         backup.Subcommands.Add(List(context));
         backup.Subcommands.Add(Show(context));
@@ -96,6 +97,74 @@ internal static class BackupCommands
 
     private static DataFolder WithRepository(DataFolder folder, string repo) =>
         DataFolder.WithConfig(folder, folder.Config with { BackupRepository = RepositoryLocations.Resolve(Environment.CurrentDirectory, repo) });
+
+    private static Command Init(CliContext context)
+    {
+        var command = new Command("init", "Create the backup repository (the data folder's, or --repo): an S3 bucket is made when it does not exist");
+        var packSize = new Option<int>("--pack-size-mib") { Description = "Pack size in MiB, 1-1024 (default 16): larger packs mean fewer requests to an object store", DefaultValueFactory = _ => 16 };
+        var lockDays = new Option<int>("--object-lock-days") { Description = "S3 Object Lock: keep every pack, index, snapshot and key from deletion and overwrite for N days (renewed by prune); the bucket must be new" };
+        var compliance = new Option<bool>("--object-lock-compliance") { Description = "Object Lock in compliance mode: nobody can lift it early, not even the account's root (default: governance mode)" };
+        command.Options.Add(packSize);
+        command.Options.Add(lockDays);
+        command.Options.Add(compliance);
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            var folder = await DataFolder.OpenAsync(context.DataPath(parse), ct);
+            if (parse.GetValue(Repo) is { Length: > 0 } repo)
+            {
+                folder = WithRepository(folder, repo);
+            }
+
+            var options = new RepositoryOptions
+            {
+                PackSize = parse.GetValue(packSize) is >= 1 and <= 1024 and var mib ? mib * 1024 * 1024 : throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "--pack-size-mib must be 1 to 1024."),
+                ObjectLockDays = parse.GetValue(lockDays),
+                ObjectLockCompliance = parse.GetValue(compliance),
+            };
+            var backend = BackupBackends.ForDataFolder(folder, context.Environment);
+            output.Track(backend);
+            try
+            {
+                if (BackupBackends.S3(backend) is { } s3)
+                {
+                    await s3.EnsureBucketAsync(options.ObjectLockDays > 0, ct);
+                }
+
+                if (await BackupRepository.ExistsAsync(backend, ct))
+                {
+                    throw new MdmaiException(MdmaiErrorCode.AlreadyExists, $"There is a backup repository at '{folder.BackupRepositoryLocation}' already.");
+                }
+            }
+            finally
+            {
+                BackupBackends.Release(backend);
+            }
+
+            using var backups = await DataFolderBackups.OpenAsync(folder, folder.Config.EncryptionEnabled ? context.Password(parse) : null, create: true, options, context.Environment, ct);
+            output.Track(backups.Repository.Backend);
+            var repository = backups.Repository;
+            if (output.Json)
+            {
+                output.WriteJson(new JsonObject
+                {
+                    ["location"] = folder.BackupRepositoryLocation,
+                    ["id"] = repository.Id,
+                    ["encrypted"] = repository.Encrypted,
+                    ["pack_size"] = options.PackSize,
+                    ["object_lock_days"] = repository.ObjectLock?.Days,
+                    ["object_lock_mode"] = repository.ObjectLock is { } l ? (l.Compliance ? "compliance" : "governance") : null,
+                });
+            }
+            else
+            {
+                output.Line($"Created {(repository.Encrypted ? "an encrypted" : "an unencrypted")} backup repository at {folder.BackupRepositoryLocation}"
+                    + (repository.ObjectLock is { } l ? $", every item kept {l.Days} days by Object Lock ({(l.Compliance ? "compliance" : "governance")} mode)." : "."));
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
 
     private static Command CreateCommand(CliContext context)
     {
@@ -438,9 +507,21 @@ internal static class BackupCommands
                     throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "--in-place restores the whole data folder; --path is for --target.");
                 }
 
-                using var backups = await OpenBackupsAsync(context, parse, output, ct, create: false);
-                result = await output.WithProgressAsync("Restoring", null, (IProgress<(long Done, long? Total)>? progress) => backups.RestoreInPlaceAsync(parse.GetValue(id)!,
-                    progress is null ? null : new Progress<BackupProgress>(p => progress.Report((p.Bytes, p.TotalBytes))), ct), bytes: true);
+                var dataPath = Path.GetFullPath(context.DataPath(parse));
+                if (!DataFolder.Exists(dataPath) && parse.GetValue(Repo) is { Length: > 0 })
+                {
+                    // A new machine: nothing here but the repository's address and the password.
+                    using var repository = await OpenRepositoryAsync(context, parse, output, ct);
+                    var snapshot = await repository.GetSnapshotAsync(parse.GetValue(id)!, ct);
+                    result = await output.WithProgressAsync("Restoring", snapshot.Stats.Bytes, progress => DataFolderBackups.RestoreNewFolderAsync(repository, snapshot.Id, dataPath,
+                        progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
+                }
+                else
+                {
+                    using var backups = await OpenBackupsAsync(context, parse, output, ct, create: false);
+                    result = await output.WithProgressAsync("Restoring", null, (IProgress<(long Done, long? Total)>? progress) => backups.RestoreInPlaceAsync(parse.GetValue(id)!,
+                        progress is null ? null : new Progress<BackupProgress>(p => progress.Report((p.Bytes, p.TotalBytes))), ct), bytes: true);
+                }
             }
             else
             {

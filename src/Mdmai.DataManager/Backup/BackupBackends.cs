@@ -35,4 +35,20 @@ public static class BackupBackends
 
     /// <summary>Disposes a backend that holds resources (an S3 one); a folder's holds none.</summary>
     public static void Release(IBackupBackend backend) => (backend as IDisposable)?.Dispose();
+
+    /// <summary>The backend's Object Lock, when it has one (an S3 bucket, behind its cache or not).</summary>
+    public static IObjectLockBackend? ObjectLock(IBackupBackend backend) => backend switch
+    {
+        IObjectLockBackend direct => direct,
+        CachedBackend cached => cached.Inner as IObjectLockBackend,
+        _ => null,
+    };
+
+    /// <summary>The S3 bucket behind <paramref name="backend"/>, when there is one.</summary>
+    public static S3Backend? S3(IBackupBackend backend) => backend switch
+    {
+        S3Backend direct => direct,
+        CachedBackend cached => cached.Inner as S3Backend,
+        _ => null,
+    };
 }

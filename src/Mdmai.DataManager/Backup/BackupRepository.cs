@@ -25,6 +25,15 @@ public sealed record RepositoryOptions
 
     /// <summary>Content-defined chunking: maximum chunk size (default 8 MiB).</summary>
     public int MaxChunkSize { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>
+    /// S3 Object Lock: days every pack, index file, snapshot and key is kept from deletion and overwrite after it is
+    /// written, renewed by prune (docs/s3.md, "Ransomware"); 0 for none. Needs a backend with Object Lock.
+    /// </summary>
+    public int ObjectLockDays { get; init; }
+
+    /// <summary>Object Lock in compliance mode (nobody can lift it early) instead of governance mode.</summary>
+    public bool ObjectLockCompliance { get; init; }
 }
 
 /// <summary>
@@ -169,6 +178,19 @@ public sealed class BackupRepository : IDisposable
             throw new MdmaiException(MdmaiErrorCode.InvalidArgument, ex.Message.Replace("The repository's chunker parameters", "The chunk sizes", StringComparison.Ordinal), ex);
         }
 
+        if (options.ObjectLockDays != 0)
+        {
+            if (options.ObjectLockDays is < 1 or > 36500)
+            {
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"Object Lock days must be 1 to 36500, not {options.ObjectLockDays}.");
+            }
+
+            var objectLock = BackupBackends.ObjectLock(backend)
+                ?? throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Object Lock needs a repository in an S3 bucket (s3://BUCKET/PREFIX).");
+            objectLock.Retention = new ObjectLockSettings(options.ObjectLockDays, options.ObjectLockCompliance);
+            config = config with { ObjectLockDays = options.ObjectLockDays, ObjectLockMode = options.ObjectLockCompliance ? "compliance" : "governance" };
+        }
+
         RepositoryCrypto crypto;
         if (password is not null)
         {
@@ -246,6 +268,11 @@ public sealed class BackupRepository : IDisposable
         else
         {
             crypto = RepositoryCrypto.Unencrypted(config.Id);
+        }
+
+        if (config.ObjectLockDays is > 0 and var days && BackupBackends.ObjectLock(backend) is { } objectLock)
+        {
+            objectLock.Retention = new ObjectLockSettings(days, config.ObjectLockMode == "compliance");
         }
 
         var repository = new BackupRepository(backend, config, crypto);
@@ -844,6 +871,44 @@ public sealed class BackupRepository : IDisposable
         return (pack, entries, length);
     }
 
+    /// <summary>The Object Lock retention of the repository's items, when it has one (<see cref="RepositoryOptions.ObjectLockDays"/>).</summary>
+    public ObjectLockSettings? ObjectLock => _config.ObjectLockDays is > 0 and var days ? new ObjectLockSettings(days, _config.ObjectLockMode == "compliance") : null;
+
+    /// <summary>
+    /// Renews Object Lock retention (prune calls it): every item that was written, or last renewed, more than half the
+    /// retention ago is kept for the whole retention again from now — so with a prune at least every half retention,
+    /// no item of the repository is ever less than half its retention from deletable. Returns how many were renewed.
+    /// </summary>
+    internal async Task<int> RenewRetentionAsync(CancellationToken cancellationToken)
+    {
+        if (ObjectLock is not { } settings || BackupBackends.ObjectLock(Backend) is not { } objectLock)
+        {
+            return 0;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var until = now.AddDays(settings.Days);
+        var renewed = 0;
+        await objectLock.ExtendRetentionAsync(RepositoryNames.Config, until, cancellationToken).ConfigureAwait(false);
+        foreach (var folder in new[] { RepositoryNames.Keys, RepositoryNames.Index, RepositoryNames.Snapshots, RepositoryNames.Data })
+        {
+            var due = new List<string>();
+            await foreach (var item in Backend.ListAsync(folder, cancellationToken).ConfigureAwait(false))
+            {
+                if (item.Modified is not { } written || now - written > TimeSpan.FromDays(settings.Days / 2.0))
+                {
+                    due.Add(item.Name);
+                }
+            }
+
+            await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Backend.ConcurrentWrites * 2), CancellationToken = cancellationToken },
+                async (name, ct) => await objectLock.ExtendRetentionAsync(name, until, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            renewed += due.Count;
+        }
+
+        return renewed + 1;
+    }
+
     /// <summary>The local cache of tree blobs, for a remote repository (null for a folder, which is as fast as a cache).</summary>
     internal BlobCache? TreeCache => (Backend as CachedBackend)?.Trees;
 
@@ -878,6 +943,8 @@ public sealed class BackupRepository : IDisposable
         public ChunkerConfig Chunker { get; set; } = new();
         public string CreatedAt { get; set; } = "";
         public string? KeyCheck { get; set; }
+        public int? ObjectLockDays { get; set; }
+        public string? ObjectLockMode { get; set; }
     }
 
     internal sealed record ChunkerConfig

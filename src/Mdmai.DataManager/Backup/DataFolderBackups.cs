@@ -185,6 +185,70 @@ public sealed class DataFolderBackups : IDisposable
         }
     }
 
+    /// <summary>
+    /// Restores a snapshot's data folder into <paramref name="path"/>, a folder that does not exist yet or is empty — a
+    /// new machine, with nothing but the repository: the snapshot's <c>data/</c> is restored into a staging folder
+    /// inside it and checked (every chunk re-hashed, the database's integrity check, the key file readable), then moved
+    /// into place. A failure leaves the folder empty.
+    /// </summary>
+    public static async Task<RestoreResult> RestoreNewFolderAsync(BackupRepository repository, string snapshotId, string path, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        ArgumentNullException.ThrowIfNull(snapshotId);
+        ArgumentNullException.ThrowIfNull(path);
+        var root = Path.GetFullPath(path);
+        if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any())
+        {
+            throw new MdmaiException(MdmaiErrorCode.AlreadyExists,
+                $"'{root}' is not empty and holds no data folder: restore into a new or empty folder, or into an initialised data folder with --in-place.");
+        }
+
+        var snapshot = await repository.GetSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
+        Directory.CreateDirectory(root);
+        await using var folderLock = FolderLock.Acquire(root);
+        var temp = Path.Combine(root, "tmp");
+        var staging = Path.Combine(temp, $"restore-{Guid.NewGuid():N}");
+        try
+        {
+            var result = await repository.RestoreAsync(snapshot.Id, staging, new RestoreOptions { PathPattern = "data", StripPrefix = "data", Durable = true }, progress, cancellationToken).ConfigureAwait(false);
+            CheckStaged(staging);
+            cancellationToken.ThrowIfCancellationRequested();
+            var moved = new List<string>();
+            try
+            {
+                foreach (var item in Directory.EnumerateFileSystemEntries(staging).Select(p => Path.GetFileName(p)!).ToList())
+                {
+                    RestoreJournal.Move(Path.Combine(staging, item), Path.Combine(root, item));
+                    moved.Add(item);
+                }
+            }
+            catch
+            {
+                foreach (var item in moved)
+                {
+                    RestoreJournal.Move(Path.Combine(root, item), Path.Combine(staging, item));
+                }
+
+                throw;
+            }
+
+            AtomicFile.FlushFolder(root);
+            return result;
+        }
+        finally
+        {
+            if (Directory.Exists(staging))
+            {
+                Directory.Delete(staging, recursive: true);
+            }
+
+            if (Directory.Exists(temp) && !Directory.EnumerateFileSystemEntries(temp).Any())
+            {
+                Directory.Delete(temp);
+            }
+        }
+    }
+
     private static void CheckStaged(string staging)
     {
         var database = Path.Combine(staging, DataFolder.DatabaseFileName);

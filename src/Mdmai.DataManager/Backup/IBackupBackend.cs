@@ -103,3 +103,18 @@ public static class BackupBackendExtensions
         return backend.WriteAsync(name, (stream, ct) => stream.WriteAsync(content, ct).AsTask(), cancellationToken);
     }
 }
+
+/// <summary>How long new items stay locked against deletion and overwrite (S3 Object Lock), and in which mode.</summary>
+/// <param name="Days">Days each item is retained after it is written (or its retention renewed).</param>
+/// <param name="Compliance">Compliance mode (nobody can shorten or lift it, the account's root included) rather than governance mode (a user with the bypass permission can).</param>
+public sealed record ObjectLockSettings(int Days, bool Compliance);
+
+/// <summary>A backend that can keep items from being deleted or overwritten for a time: an S3 bucket with Object Lock.</summary>
+public interface IObjectLockBackend
+{
+    /// <summary>The retention every write except a lock's is given; null for none.</summary>
+    ObjectLockSettings? Retention { get; set; }
+
+    /// <summary>Keeps <paramref name="name"/> retained until <paramref name="until"/> (a renewal; retention is only ever extended).</summary>
+    Task ExtendRetentionAsync(string name, DateTimeOffset until, CancellationToken cancellationToken = default);
+}

@@ -56,6 +56,9 @@ public sealed record PruneResult(int PacksDeleted, int PacksRepacked, int PacksW
 {
     /// <summary>Leftovers of interrupted writes removed (temp files of a crashed backup).</summary>
     public int IncompleteWritesRemoved { get; init; }
+
+    /// <summary>Items whose Object Lock retention was renewed (repositories with Object Lock only).</summary>
+    public int RetentionRenewed { get; init; }
 }
 
 /// <summary>
@@ -284,7 +287,9 @@ internal sealed class Pruner(BackupRepository repository)
 
         await repository.LoadIndexAsync(cancellationToken).ConfigureAwait(false);
         var debris = await repository.Backend.DeleteIncompleteAsync(cancellationToken).ConfigureAwait(false);
-        return new PruneResult(dropPacks.Count, repack.Count, written, removedBlobs, freed - writtenBytes) { IncompleteWritesRemoved = debris };
+        var renewed = await repository.RenewRetentionAsync(cancellationToken).ConfigureAwait(false);
+        repository.TreeCache?.Trim(repository.Index.Contains);
+        return new PruneResult(dropPacks.Count, repack.Count, written, removedBlobs, freed - writtenBytes) { IncompleteWritesRemoved = debris, RetentionRenewed = renewed };
     }
 }
 

@@ -115,7 +115,7 @@ public readonly record struct BackendRequests(long Put, long Get, long List, lon
 /// with exponential backoff and full jitter on throttling, 5xx, dropped connections and stalls; refused
 /// credentials, permissions and a missing bucket fail at once (<see cref="MdmaiErrorCode.RemoteAccess"/>).
 /// </summary>
-public sealed class S3Backend : IBackupBackend, IDisposable
+public sealed class S3Backend : IBackupBackend, IObjectLockBackend, IDisposable
 {
     private readonly AmazonS3Client _client;
     private readonly S3Options _options;
@@ -362,6 +362,13 @@ public sealed class S3Backend : IBackupBackend, IDisposable
                     IfNoneMatch = "*",
                     ContentType = "application/octet-stream",
                 };
+                if (Retention is { } retention && !name.StartsWith(Internal.RepositoryNames.Locks + "/", StringComparison.Ordinal))
+                {
+                    // Locks stay deletable: they must go when their holder ends.
+                    request.ObjectLockMode = retention.Compliance ? ObjectLockMode.Compliance : ObjectLockMode.Governance;
+                    request.ObjectLockRetainUntilDate = DateTime.UtcNow.AddDays(retention.Days);
+                }
+
                 attempt++;
                 return await _client.PutObjectAsync(request, ct).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false);
@@ -419,6 +426,66 @@ public sealed class S3Backend : IBackupBackend, IDisposable
     {
         var key = Key(name);
         return SendAsync(RequestKind.Delete, name, (_, ct) => _client.DeleteObjectAsync(Bucket, key, ct), cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public ObjectLockSettings? Retention { get; set; }
+
+    /// <inheritdoc/>
+    public Task ExtendRetentionAsync(string name, DateTimeOffset until, CancellationToken cancellationToken = default)
+    {
+        var key = Key(name);
+        var mode = Retention?.Compliance == true ? ObjectLockRetentionMode.Compliance : ObjectLockRetentionMode.Governance;
+        return SendAsync(RequestKind.Put, name, (_, ct) => _client.PutObjectRetentionAsync(new PutObjectRetentionRequest
+        {
+            BucketName = Bucket,
+            Key = key,
+            Retention = new ObjectLockRetention { Mode = mode, RetainUntilDate = until.UtcDateTime },
+        }, ct), cancellationToken);
+    }
+
+    /// <summary>
+    /// Makes sure the bucket exists, creating it when it does not (with Object Lock, and so versioning, when
+    /// <paramref name="objectLock"/>); a bucket that exists must be this account's, and have Object Lock when asked.
+    /// </summary>
+    public async Task EnsureBucketAsync(bool objectLock, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await SendAsync(RequestKind.Put, Bucket, (_, ct) => _client.PutBucketAsync(new PutBucketRequest { BucketName = Bucket, ObjectLockEnabledForBucket = objectLock ? true : null }, ct), cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (AmazonS3Exception ex) when (ex.ErrorCode == "BucketAlreadyExists")
+        {
+            throw new MdmaiException(MdmaiErrorCode.RemoteAccess, $"The bucket '{Bucket}' belongs to another account: choose another name ({Endpoint}).", ex);
+        }
+        catch (AmazonS3Exception ex) when (ex.ErrorCode == "BucketAlreadyOwnedByYou")
+        {
+            // ours already
+        }
+
+        if (objectLock)
+        {
+            GetObjectLockConfigurationResponse configuration;
+            try
+            {
+                configuration = await SendAsync(RequestKind.Get, Bucket, (_, ct) => _client.GetObjectLockConfigurationAsync(new GetObjectLockConfigurationRequest { BucketName = Bucket }, ct), cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception ex) when (ex.ErrorCode is "ObjectLockConfigurationNotFoundError" or "ObjectLockConfigurationNotFound" || ex.StatusCode == HttpStatusCode.NotFound)
+            {
+                configuration = new GetObjectLockConfigurationResponse();
+            }
+
+            if (configuration.ObjectLockConfiguration?.ObjectLockEnabled != ObjectLockEnabled.Enabled)
+            {
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument,
+                    $"The bucket '{Bucket}' exists without Object Lock, which can only be turned on when a bucket is made: use a new bucket for --object-lock-days.");
+            }
+        }
+        else
+        {
+            await ProbeAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Checks that the bucket answers to these credentials (one LIST), failing with what is wrong.</summary>

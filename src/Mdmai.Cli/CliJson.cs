@@ -40,6 +40,7 @@ namespace Mdmai.Cli;
 [JsonSerializable(typeof(IReadOnlyList<SnapshotInfo>))]
 [JsonSerializable(typeof(ForgetResult))]
 [JsonSerializable(typeof(PruneResult))]
+[JsonSerializable(typeof(CopyResult))]
 [JsonSerializable(typeof(VerifyReport))]
 [JsonSerializable(typeof(RestoreResult))]
 [JsonSerializable(typeof(DateTimeOffset))]

@@ -41,13 +41,14 @@ public sealed class ConfigTests : IDisposable
             BackupRepository = "/mnt/backup-disk/mdmai",
             BackupOnShutdown = true,
             S3PathStyle = false,
+            OffsiteRepository = "s3://offsite/mdmai",
         };
         await config.SaveAsync(ConfigPath);
 
         Assert.Equal(config, await MdmaiConfig.LoadAsync(ConfigPath));
         var json = JsonNode.Parse(await File.ReadAllTextAsync(ConfigPath))!.AsObject();
         Assert.Equal(
-            ["auto_backup_interval_minutes", "backup_compression_level", "backup_on_shutdown", "backup_repository", "cache_size_limit_mb", "encryption_enabled", "integrity_check_interval_hours", "integrity_checking_enabled", "max_backup_count", "s3_path_style"],
+            ["auto_backup_interval_minutes", "backup_compression_level", "backup_on_shutdown", "backup_repository", "cache_size_limit_mb", "encryption_enabled", "integrity_check_interval_hours", "integrity_checking_enabled", "max_backup_count", "offsite_repository", "s3_path_style"],
             json.Select(p => p.Key).Order(StringComparer.Ordinal));
         Assert.Equal([DataFolder.ConfigFileName], _folder.Files()); // written atomically: no temp file left
     }

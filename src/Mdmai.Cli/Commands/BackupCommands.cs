@@ -30,6 +30,7 @@ internal static class BackupCommands
         backup.Subcommands.Add(Prune(context));
         backup.Subcommands.Add(Verify(context));
         backup.Subcommands.Add(Restore(context));
+        backup.Subcommands.Add(Copy(context));
         backup.Subcommands.Add(Export(context));
         backup.Subcommands.Add(Import(context));
         return backup;
@@ -38,33 +39,13 @@ internal static class BackupCommands
     /// <summary>The repository: of <c>--repo</c> when given (no data folder needed, as on a new machine), else of the data folder.</summary>
     private static async Task<BackupRepository> OpenRepositoryAsync(CliContext context, ParseResult parse, Output output, CancellationToken ct)
     {
-        IBackupBackend backend;
         if (parse.GetValue(Repo) is { Length: > 0 } repo)
         {
-            var location = RepositoryLocations.Resolve(Environment.CurrentDirectory, repo);
-            backend = BackupBackends.Open(location, RepositoryLocations.IsS3(location) ? S3Options.FromEnvironment(context.Environment) : null);
-        }
-        else
-        {
-            backend = BackupBackends.ForDataFolder(await DataFolder.OpenAsync(context.DataPath(parse), ct), context.Environment);
+            return await OpenLocationAsync(context, parse, output, RepositoryLocations.Resolve(Environment.CurrentDirectory, repo), null, ct);
         }
 
-        output.Track(backend);
-        try
-        {
-            if (!await BackupRepository.ExistsAsync(backend, ct))
-            {
-                throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{backend.Location}' yet: 'mdmai backup create' makes one.");
-            }
-
-            var password = await BackupRepository.IsEncryptedAsync(backend, ct) ? context.Password(parse) : null;
-            return await BackupRepository.OpenAsync(backend, password, ct);
-        }
-        catch
-        {
-            BackupBackends.Release(backend);
-            throw;
-        }
+        var folder = await DataFolder.OpenAsync(context.DataPath(parse), ct);
+        return await OpenLocationAsync(context, parse, output, folder.BackupRepositoryLocation, folder.Config.S3PathStyle, ct);
     }
 
     private static async Task<DataFolderBackups> OpenBackupsAsync(CliContext context, ParseResult parse, Output output, CancellationToken ct, bool create = true)
@@ -536,6 +517,105 @@ internal static class BackupCommands
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    private static Command Copy(CliContext context)
+    {
+        var command = new Command("copy", "Copy snapshots to another repository (local to S3 for the 3-2-1 rule, or back), sending only what it lacks; a target that does not exist is made with the source's keys");
+        var ids = new Argument<string[]>("snapshot") { Description = "Snapshots to copy (ids, unique prefixes or 'latest'; default: all)", Arity = ArgumentArity.ZeroOrMore };
+        var from = new Option<string?>("--from") { Description = "The source repository, a folder or s3://BUCKET/PREFIX (default: the data folder's, or --repo)" };
+        var to = new Option<string?>("--to") { Description = "The target repository, a folder or s3://BUCKET/PREFIX (default: offsite_repository in mdmai.json)" };
+        var toPassword = new Option<string?>("--to-password-file") { Description = "The target's password, when it has keys of its own (default: the source's password)" };
+        var lockDays = new Option<int>("--object-lock-days") { Description = "When the target is made now: S3 Object Lock for N days on everything written (a new bucket)" };
+        command.Arguments.Add(ids);
+        foreach (var option in new Option[] { from, to, toPassword, lockDays })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
+        {
+            var here = Environment.CurrentDirectory;
+            DataFolder? folder = null;
+            async Task<DataFolder> FolderAsync() => folder ??= await DataFolder.OpenAsync(context.DataPath(parse), ct);
+            var sourceLocation = parse.GetValue(from) is { Length: > 0 } f ? RepositoryLocations.Resolve(here, f)
+                : parse.GetValue(Repo) is { Length: > 0 } r ? RepositoryLocations.Resolve(here, r)
+                : (await FolderAsync()).BackupRepositoryLocation;
+            var targetLocation = parse.GetValue(to) is { Length: > 0 } t ? RepositoryLocations.Resolve(here, t)
+                : (await FolderAsync()).OffsiteRepositoryLocation
+                  ?? throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Give --to REPO, or set offsite_repository in mdmai.json.");
+            var pathStyle = DataFolder.Exists(context.DataPath(parse)) ? (await FolderAsync()).Config.S3PathStyle : null;
+
+            using var source = await OpenLocationAsync(context, parse, output, sourceLocation, pathStyle, ct);
+            var backend = BackupBackends.Open(targetLocation, RepositoryLocations.IsS3(targetLocation) ? S3Options.FromEnvironment(context.Environment, pathStyle) : null);
+            output.Track(backend);
+            BackupRepository target;
+            try
+            {
+                if (BackupBackends.S3(backend) is { } s3)
+                {
+                    await s3.EnsureBucketAsync(parse.GetValue(lockDays) > 0, ct); // a target bucket that does not exist is made
+                }
+
+                if (!await BackupRepository.ExistsAsync(backend, ct))
+                {
+                    target = await BackupRepository.InitCopyAsync(backend, source, new RepositoryOptions { ObjectLockDays = parse.GetValue(lockDays) }, ct);
+                }
+                else
+                {
+                    try
+                    {
+                        target = await BackupRepository.OpenSharingKeysAsync(backend, source, ct);
+                    }
+                    catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.WrongPassword)
+                    {
+                        var password = !await BackupRepository.IsEncryptedAsync(backend, ct) ? null
+                            : parse.GetValue(toPassword) is { } file ? Passwords.Read(output, context.Environment, file, "MDMAI_TO_PASSWORD", "Target password:", confirm: false)
+                            : context.Environment("MDMAI_TO_PASSWORD") is { Length: > 0 } variable ? variable
+                            : context.Password(parse);
+                        target = await BackupRepository.OpenAsync(backend, password, ct);
+                    }
+                }
+            }
+            catch
+            {
+                BackupBackends.Release(backend);
+                throw;
+            }
+
+            using (target)
+            {
+                var result = await output.WithProgressAsync("Copying", null, progress => source.CopySnapshotsAsync(target, parse.GetValue(ids) ?? [],
+                    progress is null ? null : new Progress<BackupProgress>(p => progress.Report(p.Bytes)), ct), bytes: true);
+                output.Report(result, $"Copied {result.Copied.Count} snapshot(s) to {targetLocation} ({result.AlreadyCopied.Count} already there): sent {result.BlobsSent} blob(s), {GeneralCommands.Bytes(result.BytesSent)}, in {result.DurationSeconds:F1} s"
+                    + (result.SameKeys ? "; blobs moved sealed (shared keys)." : "; content chunked and sealed again under the target's keys."));
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    /// <summary>A repository named on the command line (no data folder needed), its password read only when it is encrypted.</summary>
+    private static async Task<BackupRepository> OpenLocationAsync(CliContext context, ParseResult parse, Output output, string location, bool? pathStyle, CancellationToken ct)
+    {
+        var backend = BackupBackends.Open(location, RepositoryLocations.IsS3(location) ? S3Options.FromEnvironment(context.Environment, pathStyle) : null);
+        output.Track(backend);
+        try
+        {
+            if (!await BackupRepository.ExistsAsync(backend, ct))
+            {
+                throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{backend.Location}' yet: 'mdmai backup init' or 'mdmai backup create' makes one.");
+            }
+
+            var password = await BackupRepository.IsEncryptedAsync(backend, ct) ? context.Password(parse) : null;
+            return await BackupRepository.OpenAsync(backend, password, ct);
+        }
+        catch
+        {
+            BackupBackends.Release(backend);
+            throw;
+        }
     }
 
     private static Command Export(CliContext context)

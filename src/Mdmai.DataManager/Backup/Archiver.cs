@@ -106,7 +106,7 @@ internal sealed class Archiver(BackupRepository repository)
             var (tree, stats, errors) = await builder.RunAsync(roots, parent, cancellationToken).ConfigureAwait(false);
             if (!await repositoryLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false))
             {
-                await CheckNothingPrunedAsync(builder, cancellationToken).ConfigureAwait(false);
+                await builder.CheckNothingPrunedAsync(cancellationToken).ConfigureAwait(false);
             }
 
             var document = new BackupRepository.SnapshotDocument
@@ -137,51 +137,6 @@ internal sealed class Archiver(BackupRepository repository)
                     // The capture failed: it removed its copy, and its error is the run's (or another was first).
                 }
             }
-        }
-    }
-
-    /// <summary>
-    /// After the lock lapsed (the machine slept or was offline past the lock's time to live), a prune elsewhere may have
-    /// run: it rewrites the index whenever it deletes an indexed pack, and deletes packs no index names. So the run's
-    /// snapshot is written only when every index file it knew and every pack it wrote are still there.
-    /// </summary>
-    private async Task CheckNothingPrunedAsync(SnapshotBuilder builder, CancellationToken cancellationToken)
-    {
-        var written = builder.WrittenPacks;
-        var index = new HashSet<string>(StringComparer.Ordinal);
-        await foreach (var item in repository.Backend.ListAsync(RepositoryNames.Index, cancellationToken).ConfigureAwait(false))
-        {
-            index.Add(item.Name);
-        }
-
-        var packs = new HashSet<UInt128>();
-        if (written.Count > 0)
-        {
-            await foreach (var item in repository.Backend.ListAsync(RepositoryNames.Data, cancellationToken).ConfigureAwait(false))
-            {
-                if (RepositoryNames.TryParsePack(item.Name, out var pack))
-                {
-                    packs.Add(pack);
-                }
-            }
-        }
-
-        List<string> known;
-        lock (repository.IndexFiles)
-        {
-            known = [.. repository.IndexFiles];
-        }
-
-        if (known.Any(name => !index.Contains(name)) || written.Any(pack => !packs.Contains(pack)))
-        {
-            // This run's own index files may name packs the prune took: they go, so no later run trusts them.
-            foreach (var name in builder.WrittenIndexFiles)
-            {
-                await repository.Backend.DeleteAsync(name, cancellationToken).ConfigureAwait(false);
-            }
-
-            throw new MdmaiException(MdmaiErrorCode.Locked,
-                "This backup's lock on the repository lapsed (the machine slept or was offline) and a prune ran meanwhile: data this snapshot needs may be gone, so it was not written. Run the backup again; what is still in the repository is reused.");
         }
     }
 

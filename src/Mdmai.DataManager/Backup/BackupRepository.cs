@@ -84,6 +84,9 @@ public sealed class BackupRepository : IDisposable
     /// <summary>The backend the repository lives in.</summary>
     public IBackupBackend Backend { get; }
 
+    /// <summary>The key file item that the password opened (encrypted repositories).</summary>
+    internal string? KeyItem { get; private set; }
+
     /// <summary>The repository's id.</summary>
     public string Id => _config.Id;
 
@@ -192,6 +195,7 @@ public sealed class BackupRepository : IDisposable
         }
 
         RepositoryCrypto crypto;
+        string? keyItem = null;
         if (password is not null)
         {
             var keys = KeyFile.CreateDetached(password, options.Kdf);
@@ -202,7 +206,8 @@ public sealed class BackupRepository : IDisposable
 
             // The config names the key by a check value, so a key file left by an earlier, interrupted init is never taken for it.
             config = config with { KeyCheck = crypto.KeyCheck(config.Id) };
-            await backend.WriteAllAsync($"{RepositoryNames.Keys}/{RepositoryNames.NewId()}", keys.ToBytes(), cancellationToken).ConfigureAwait(false);
+            keyItem = $"{RepositoryNames.Keys}/{RepositoryNames.NewId()}";
+            await backend.WriteAllAsync(keyItem, keys.ToBytes(), cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -211,14 +216,137 @@ public sealed class BackupRepository : IDisposable
 
         // The config goes last: until it exists, there is no repository, and a half-made one can be made again.
         await backend.WriteAllAsync(RepositoryNames.Config, JsonSerializer.SerializeToUtf8Bytes(config, Json.For<RepositoryConfig>()), cancellationToken).ConfigureAwait(false);
-        return new BackupRepository(backend, config, crypto);
+        return new BackupRepository(backend, config, crypto) { KeyItem = keyItem };
     }
+
+    /// <summary>
+    /// Creates a repository to copy <paramref name="source"/>'s snapshots into (<c>backup copy</c> to a repository that
+    /// does not exist yet, the off-site repository's first copy): it shares the source's id, key file and chunk sizes, so
+    /// every blob keeps its id and moves sealed as it is — nothing is chunked, compressed or encrypted again. Its
+    /// password is the source's (change it with <see cref="ChangePasswordAsync"/>); pack size and Object Lock come from
+    /// <paramref name="options"/>. No password is needed: the source is open.
+    /// </summary>
+    public static async Task<BackupRepository> InitCopyAsync(IBackupBackend backend, BackupRepository source, RepositoryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(source);
+        options ??= new RepositoryOptions { PackSize = source.PackSize };
+        if (await ExistsAsync(backend, cancellationToken).ConfigureAwait(false))
+        {
+            throw new MdmaiException(MdmaiErrorCode.AlreadyExists, "A backup repository already exists there.");
+        }
+
+        var config = source._config with
+        {
+            PackSize = options.PackSize,
+            CreatedAt = Timestamps.Format(DateTimeOffset.UtcNow),
+            ObjectLockDays = null,
+            ObjectLockMode = null,
+        };
+        if (options.ObjectLockDays > 0)
+        {
+            var objectLock = BackupBackends.ObjectLock(backend)
+                ?? throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Object Lock needs a repository in an S3 bucket (s3://BUCKET/PREFIX).");
+            objectLock.Retention = new ObjectLockSettings(options.ObjectLockDays, options.ObjectLockCompliance);
+            config = config with { ObjectLockDays = options.ObjectLockDays, ObjectLockMode = options.ObjectLockCompliance ? "compliance" : "governance" };
+        }
+
+        string? keyItem = null;
+        if (source.Encrypted)
+        {
+            keyItem = $"{RepositoryNames.Keys}/{RepositoryNames.NewId()}";
+            await backend.WriteAllAsync(keyItem, await source.Backend.ReadAllAsync(source.KeyItem!, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        }
+
+        await backend.WriteAllAsync(RepositoryNames.Config, JsonSerializer.SerializeToUtf8Bytes(config, Json.For<RepositoryConfig>()), cancellationToken).ConfigureAwait(false);
+        return new BackupRepository(backend, config, source._crypto.Clone()) { KeyItem = keyItem };
+    }
+
+    /// <summary>
+    /// Opens a repository made by <see cref="InitCopyAsync"/> from <paramref name="source"/> with the source's keys (no
+    /// password: the off-site copy of the app, which does not keep the password). A repository with keys of its own is
+    /// refused: it needs its password (<see cref="OpenAsync"/>).
+    /// </summary>
+    public static async Task<BackupRepository> OpenSharingKeysAsync(IBackupBackend backend, BackupRepository source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(source);
+        var config = await ReadConfigAsync(backend, cancellationToken).ConfigureAwait(false);
+        if (config.Encrypted != source.Encrypted || config.Id != source.Id || config.KeyCheck != source._config.KeyCheck || config.Chunker.ToParameters() != source._config.Chunker.ToParameters())
+        {
+            throw new MdmaiException(MdmaiErrorCode.WrongPassword,
+                $"The repository at '{backend.Location}' has keys of its own, not those of '{source.Backend.Location}': open it with its password ('mdmai backup copy --to-password-file').");
+        }
+
+        if (config.ObjectLockDays is > 0 and var days && BackupBackends.ObjectLock(backend) is { } objectLock)
+        {
+            objectLock.Retention = new ObjectLockSettings(days, config.ObjectLockMode == "compliance");
+        }
+
+        var repository = new BackupRepository(backend, config, source._crypto.Clone());
+        try
+        {
+            await repository.LoadIndexAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            repository.Dispose();
+            throw;
+        }
+
+        return repository;
+    }
+
+    /// <summary>Whether two repositories share keys and chunk sizes, so that one content has one blob id in both.</summary>
+    internal static bool SameKeys(BackupRepository a, BackupRepository b) =>
+        a.Encrypted == b.Encrypted && a._config.Chunker.ToParameters() == b._config.Chunker.ToParameters()
+        && a._crypto.GearSeed.AsSpan().SequenceEqual(b._crypto.GearSeed) && a._crypto.KeyCheck("mdmai/copy") == b._crypto.KeyCheck("mdmai/copy");
 
     /// <summary>Opens a repository: reads its config, unlocks its key with <paramref name="password"/>, loads the index.</summary>
     /// <exception cref="MdmaiException">NotFound (no repository), WrongPassword, Corrupt, ForeignFormat.</exception>
     public static async Task<BackupRepository> OpenAsync(IBackupBackend backend, string? password, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backend);
+        var config = await ReadConfigAsync(backend, cancellationToken).ConfigureAwait(false);
+
+        RepositoryCrypto crypto;
+        string? keyItem = null;
+        if (config.Encrypted)
+        {
+            if (string.IsNullOrEmpty(password))
+            {
+                throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The backup repository is encrypted: give its password (by default the app's password).");
+            }
+
+            (crypto, keyItem) = await UnlockAsync(backend, config, password, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            crypto = RepositoryCrypto.Unencrypted(config.Id);
+        }
+
+        if (config.ObjectLockDays is > 0 and var days && BackupBackends.ObjectLock(backend) is { } objectLock)
+        {
+            objectLock.Retention = new ObjectLockSettings(days, config.ObjectLockMode == "compliance");
+        }
+
+        var repository = new BackupRepository(backend, config, crypto) { KeyItem = keyItem };
+        try
+        {
+            await repository.LoadIndexAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            repository.Dispose();
+            throw;
+        }
+
+        return repository;
+    }
+
+    /// <summary>Reads and checks a repository's config.</summary>
+    private static async Task<RepositoryConfig> ReadConfigAsync(IBackupBackend backend, CancellationToken cancellationToken)
+    {
         byte[] bytes;
         try
         {
@@ -255,41 +383,10 @@ public sealed class BackupRepository : IDisposable
             throw new MdmaiException(MdmaiErrorCode.ForeignFormat, $"The backup repository uses chunker '{config.Chunker.Algorithm}' and packs of {config.PackSize} bytes, which this mdmai does not support.");
         }
 
-        RepositoryCrypto crypto;
-        if (config.Encrypted)
-        {
-            if (string.IsNullOrEmpty(password))
-            {
-                throw new MdmaiException(MdmaiErrorCode.WrongPassword, "The backup repository is encrypted: give its password (by default the app's password).");
-            }
-
-            crypto = await UnlockAsync(backend, config, password, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            crypto = RepositoryCrypto.Unencrypted(config.Id);
-        }
-
-        if (config.ObjectLockDays is > 0 and var days && BackupBackends.ObjectLock(backend) is { } objectLock)
-        {
-            objectLock.Retention = new ObjectLockSettings(days, config.ObjectLockMode == "compliance");
-        }
-
-        var repository = new BackupRepository(backend, config, crypto);
-        try
-        {
-            await repository.LoadIndexAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            repository.Dispose();
-            throw;
-        }
-
-        return repository;
+        return config;
     }
 
-    private static async Task<RepositoryCrypto> UnlockAsync(IBackupBackend backend, RepositoryConfig config, string password, CancellationToken cancellationToken)
+    private static async Task<(RepositoryCrypto Crypto, string KeyItem)> UnlockAsync(IBackupBackend backend, RepositoryConfig config, string password, CancellationToken cancellationToken)
     {
         var wrongPassword = false;
         var damaged = new List<string>();
@@ -302,7 +399,7 @@ public sealed class BackupRepository : IDisposable
                 var crypto = RepositoryCrypto.FromKey(ring.Current);
                 if (config.KeyCheck is null || crypto.KeyCheck(config.Id) == config.KeyCheck)
                 {
-                    return crypto;
+                    return (crypto, item.Name);
                 }
 
                 crypto.Dispose(); // a key file that is not this repository's (left by an interrupted init)
@@ -356,8 +453,10 @@ public sealed class BackupRepository : IDisposable
             }
 
             await keys.ChangePasswordAsync(currentPassword, newPassword, cancellationToken).ConfigureAwait(false);
-            await Backend.WriteAllAsync($"{RepositoryNames.Keys}/{RepositoryNames.NewId()}", keys.ToBytes(), cancellationToken).ConfigureAwait(false);
+            var name = $"{RepositoryNames.Keys}/{RepositoryNames.NewId()}";
+            await Backend.WriteAllAsync(name, keys.ToBytes(), cancellationToken).ConfigureAwait(false);
             await Backend.DeleteAsync(item.Name, cancellationToken).ConfigureAwait(false);
+            KeyItem = name;
             return;
         }
 
@@ -926,6 +1025,18 @@ public sealed class BackupRepository : IDisposable
     /// <summary>Test hook: called with each lock this repository takes.</summary>
     internal Action<RepositoryLock>? Locked { get; set; }
 
+    /// <summary>
+    /// Copies snapshots of this repository into <paramref name="target"/> (all of them when
+    /// <paramref name="snapshotIds"/> is null or empty; ids, unique prefixes or "latest" otherwise), sending only what
+    /// the target lacks; snapshots the target already has a copy of are passed over. Correct whatever the two
+    /// repositories' keys and chunk sizes; fastest when the target was made by <see cref="InitCopyAsync"/>.
+    /// </summary>
+    public Task<CopyResult> CopySnapshotsAsync(BackupRepository target, IReadOnlyCollection<string>? snapshotIds = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        return new Copier(this, target).CopyAsync(snapshotIds, progress, cancellationToken);
+    }
+
     /// <summary>Zeroes the repository's keys and releases its backend (an S3 one's connections): the repository owns the backend it was opened on.</summary>
     public void Dispose()
     {
@@ -970,10 +1081,11 @@ public sealed class BackupRepository : IDisposable
         public IReadOnlyList<string> Sources { get; set; } = [];
         public IReadOnlyList<string> Tree { get; set; } = [];
         public SnapshotStats Stats { get; set; } = new();
+        public string? Original { get; set; }
 
         public SnapshotInfo Info => new()
         {
-            Id = Id, Time = Time, Kind = Kind, Tags = Tags, Description = Description, Host = Host, Parent = Parent, Sources = Sources, Stats = Stats,
+            Id = Id, Time = Time, Kind = Kind, Tags = Tags, Description = Description, Host = Host, Parent = Parent, Sources = Sources, Stats = Stats, Original = Original,
         };
     }
 }

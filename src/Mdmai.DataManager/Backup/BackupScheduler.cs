@@ -2,7 +2,7 @@ namespace Mdmai.DataManager.Backup;
 
 /// <summary>
 /// Runs auto backups of a data folder on the configured interval (<c>auto_backup_interval_minutes</c>; 0 turns them
-/// off), applies retention after each, and takes a shutdown backup on <see cref="StopAsync"/> when asked. A failed run
+/// off), applies retention after each and copies the new snapshots off-site when <c>offsite_repository</c> is set, and takes a shutdown backup on <see cref="StopAsync"/> when asked. A failed run
 /// is reported through <see cref="Failed"/> and the schedule goes on; stopping cancels a run in progress and waits for it.
 /// </summary>
 public sealed class BackupScheduler : IAsyncDisposable
@@ -23,7 +23,10 @@ public sealed class BackupScheduler : IAsyncDisposable
     /// <summary>Raised with each finished auto backup.</summary>
     public event EventHandler<SnapshotResult>? Completed;
 
-    /// <summary>Raised when an auto backup fails (the schedule continues).</summary>
+    /// <summary>Raised when an auto backup's copy to the off-site repository (<c>offsite_repository</c>) has finished.</summary>
+    public event EventHandler<CopyResult>? OffsiteCompleted;
+
+    /// <summary>Raised when an auto backup, or its copy off-site, fails (the schedule continues).</summary>
     public event EventHandler<Exception>? Failed;
 
     /// <summary>Auto backups taken so far.</summary>
@@ -56,6 +59,19 @@ public sealed class BackupScheduler : IAsyncDisposable
             }
 
             Completed?.Invoke(this, result);
+            if (kind == SnapshotKind.Auto && _backups.Folder.OffsiteRepositoryLocation is not null)
+            {
+                // Off-site after the local snapshot is safe: a failure here (offline) is reported and the next run catches up.
+                try
+                {
+                    OffsiteCompleted?.Invoke(this, await _backups.CopyOffsiteAsync(cancellationToken: cancellationToken).ConfigureAwait(false));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    Failed?.Invoke(this, ex);
+                }
+            }
+
             return result;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

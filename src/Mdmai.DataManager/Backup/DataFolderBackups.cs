@@ -11,10 +11,13 @@ namespace Mdmai.DataManager.Backup;
 /// </summary>
 public sealed class DataFolderBackups : IDisposable
 {
-    private DataFolderBackups(DataFolder folder, BackupRepository repository)
+    private readonly Func<string, string?>? _environment;
+
+    private DataFolderBackups(DataFolder folder, BackupRepository repository, Func<string, string?>? environment)
     {
         Folder = folder;
         Repository = repository;
+        _environment = environment;
     }
 
     /// <summary>The data folder backed up.</summary>
@@ -61,7 +64,7 @@ public sealed class DataFolderBackups : IDisposable
             throw new MdmaiException(MdmaiErrorCode.ForeignFormat, $"The data folder is encrypted but the backup repository at '{folder.BackupRepositoryLocation}' is not: its backups would hold your data unprotected. Use another repository (backup_repository in mdmai.json).");
         }
 
-        return new DataFolderBackups(folder, repository);
+        return new DataFolderBackups(folder, repository, environment);
     }
 
     /// <summary>The repository's folder when it is on this machine (never backed up into itself, never swapped out by a restore); null for an object store.</summary>
@@ -267,5 +270,40 @@ public sealed class DataFolderBackups : IDisposable
     }
 
     /// <summary>Zeroes the repository's keys.</summary>
+    /// <summary>
+    /// Copies every snapshot the off-site repository (<c>offsite_repository</c>) does not have yet into it — after each
+    /// auto backup, in the background, and on demand. The first copy makes the repository (and an S3 bucket that does
+    /// not exist) with the backup repository's keys, so no password is needed and blobs move sealed as they are.
+    /// </summary>
+    public async Task<CopyResult> CopyOffsiteAsync(IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var location = Folder.OffsiteRepositoryLocation
+            ?? throw new MdmaiException(MdmaiErrorCode.InvalidConfig, "No off-site repository is set: offsite_repository in mdmai.json.");
+        var backend = BackupBackends.Open(location, RepositoryLocations.IsS3(location) ? S3Options.FromEnvironment(_environment, Folder.Config.S3PathStyle) : null);
+        BackupRepository target;
+        try
+        {
+            if (BackupBackends.S3(backend) is { } s3)
+            {
+                await s3.EnsureBucketAsync(objectLock: false, cancellationToken).ConfigureAwait(false); // made on first use
+            }
+
+            target = await BackupRepository.ExistsAsync(backend, cancellationToken).ConfigureAwait(false)
+                ? await BackupRepository.OpenSharingKeysAsync(backend, Repository, cancellationToken).ConfigureAwait(false)
+                : await BackupRepository.InitCopyAsync(backend, Repository, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            BackupBackends.Release(backend);
+            throw;
+        }
+
+        using (target)
+        {
+            return await Repository.CopySnapshotsAsync(target, null, progress, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Closes the repository.</summary>
     public void Dispose() => Repository.Dispose();
 }

@@ -23,8 +23,8 @@ public sealed class MemoryBackend : IBackupBackend
     /// <summary>The calls made so far, counted as an object store's requests would be (a whole read is one GET).</summary>
     public BackendRequests? Requests => new(Interlocked.Read(ref _put), Interlocked.Read(ref _get), Interlocked.Read(ref _list), Interlocked.Read(ref _head), Interlocked.Read(ref _delete));
 
-    /// <summary>The repository's place: "memory".</summary>
-    public string Location => "memory";
+    /// <summary>The repository's place: "memory:" and a name of this instance's own.</summary>
+    public string Location { get; } = $"memory:{Guid.NewGuid():N}";
 
     /// <summary>Called with an item's name before it is written; throw to make the write fail.</summary>
     internal Action<string>? BeforeWrite { get; set; }

@@ -55,15 +55,75 @@ internal sealed class SnapshotBuilder
     /// <summary>The index files this run wrote.</summary>
     public IEnumerable<string> WrittenIndexFiles => _writtenIndex.Where(n => n.Length > 0);
 
-    public async Task<(IReadOnlyList<string> Tree, SnapshotStats Stats, IReadOnlyList<string> Errors)> RunAsync(List<Archiver.SourceRoot> roots, BackupRepository.SnapshotDocument? parent, CancellationToken cancellationToken)
+    /// <summary>
+    /// After the lock lapsed (the machine slept or was offline past the lock's time to live), a prune elsewhere may have
+    /// run: it rewrites the index whenever it deletes an indexed pack, and deletes packs no index names. So the run's
+    /// snapshot is written only when every index file it knew and every pack it wrote are still there.
+    /// </summary>
+    public async Task CheckNothingPrunedAsync(CancellationToken cancellationToken)
+    {
+        var repository = _repository;
+        var written = WrittenPacks;
+        var index = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var item in repository.Backend.ListAsync(RepositoryNames.Index, cancellationToken).ConfigureAwait(false))
+        {
+            index.Add(item.Name);
+        }
+
+        var packs = new HashSet<UInt128>();
+        if (written.Count > 0)
+        {
+            await foreach (var item in repository.Backend.ListAsync(RepositoryNames.Data, cancellationToken).ConfigureAwait(false))
+            {
+                if (RepositoryNames.TryParsePack(item.Name, out var pack))
+                {
+                    packs.Add(pack);
+                }
+            }
+        }
+
+        List<string> known;
+        lock (repository.IndexFiles)
+        {
+            known = [.. repository.IndexFiles];
+        }
+
+        if (known.Any(name => !index.Contains(name)) || written.Any(pack => !packs.Contains(pack)))
+        {
+            // This run's own index files may name packs the prune took: they go, so no later run trusts them.
+            foreach (var name in WrittenIndexFiles)
+            {
+                await repository.Backend.DeleteAsync(name, cancellationToken).ConfigureAwait(false);
+            }
+
+            throw new MdmaiException(MdmaiErrorCode.Locked,
+                "This run's lock on the repository lapsed (the machine slept or was offline) and a prune ran meanwhile: data this snapshot needs may be gone, so it was not written. Run it again; what is still in the repository is reused.");
+        }
+    }
+
+    /// <summary>Takes a snapshot of <paramref name="roots"/>, reusing what <paramref name="parent"/> holds of files that did not change.</summary>
+    public Task<(IReadOnlyList<string> Tree, SnapshotStats Stats, IReadOnlyList<string> Errors)> RunAsync(List<Archiver.SourceRoot> roots, BackupRepository.SnapshotDocument? parent, CancellationToken cancellationToken) =>
+        RunCoreAsync(ct => ProduceAsync(roots, parent, ct), parent?.Stats.Bytes, cancellationToken);
+
+    /// <summary>
+    /// Copies <paramref name="snapshot"/> of <paramref name="source"/> into this builder's repository (<c>backup copy</c>):
+    /// the same file list, each file's content sent only where the target lacks it. With <paramref name="sameKeys"/>
+    /// (the two repositories share their keys and chunk sizes) the chunks keep their ids and move sealed, each
+    /// authenticated and re-hashed on the way; otherwise every file is read back from the source and chunked, hashed,
+    /// compressed and sealed again as a backup would.
+    /// </summary>
+    public Task<(IReadOnlyList<string> Tree, SnapshotStats Stats, IReadOnlyList<string> Errors)> RunCopyAsync(BackupRepository source, BackupRepository.SnapshotDocument snapshot, bool sameKeys, CancellationToken cancellationToken) =>
+        RunCoreAsync(ct => ProduceCopyAsync(source, snapshot, sameKeys, ct), snapshot.Stats.Bytes, cancellationToken);
+
+    private async Task<(IReadOnlyList<string> Tree, SnapshotStats Stats, IReadOnlyList<string> Errors)> RunCoreAsync(Func<CancellationToken, Task> produce, long? estimate, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var ct = cts.Token;
-        _estimate = parent?.Stats.Bytes;
+        _estimate = estimate;
         var workers = Enumerable.Range(0, Math.Max(1, _options.Parallelism)).Select(_ => Stage(() => WorkAsync(ct))).ToArray();
         var packer = Stage(() => PackAsync(ct));
         var assembler = StageOf(() => AssembleAsync(ct));
-        var producer = Stage(() => ProduceAsync(roots, parent, ct));
+        var producer = Stage(() => produce(ct));
         var stages = new List<Task>(workers) { packer, assembler, producer };
 
         // Any stage that fails cancels the others at once: a stage upstream of it would otherwise wait on a full
@@ -175,6 +235,101 @@ internal sealed class SnapshotBuilder
         }
     }
 
+    private async Task ProduceCopyAsync(BackupRepository source, BackupRepository.SnapshotDocument snapshot, bool sameKeys, CancellationToken ct)
+    {
+        var scratch = GC.AllocateUninitializedArray<byte>(StreamChunker.BufferSize(_repository.Chunker.Parameters));
+        var chunker = new StreamChunker(_repository.Chunker, scratch);
+        var plain = sameKeys ? GC.AllocateUninitializedArray<byte>(source.Chunker.Parameters.MaxSize) : [];
+        try
+        {
+            await foreach (var entry in source.ReadTreeAsync(snapshot, ct).ConfigureAwait(false))
+            {
+                ct.ThrowIfCancellationRequested();
+                if (entry.Type != SnapshotEntryType.File)
+                {
+                    await WriteFileAsync(new FileJob(entry, entry.Type == SnapshotEntryType.Directory ? [] : null, null, null), chunker, ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                Interlocked.Increment(ref _newFiles);
+                if (sameKeys)
+                {
+                    var known = entry.Chunks ?? [];
+                    foreach (var hex in known)
+                    {
+                        await SendSealedAsync(source, BlobId.Parse(hex), entry, plain, ct).ConfigureAwait(false);
+                    }
+
+                    Interlocked.Add(ref _covered, entry.Size);
+                    Report(entry.Path);
+                    await WriteFileAsync(new FileJob(entry with { Chunks = known }, known, null, null), chunker, ct).ConfigureAwait(false);
+                    continue;
+                }
+
+                var chunks = Channel.CreateUnbounded<Task<BlobId>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+                var outcome = new TaskCompletionSource<(long Size, string? Error)>(TaskCreationOptions.RunContinuationsAsynchronously);
+                await WriteFileAsync(new FileJob(entry with { Chunks = null }, null, chunks.Reader, outcome.Task), chunker, ct).ConfigureAwait(false);
+                try
+                {
+                    await using var content = new SnapshotFileStream(source, entry);
+                    var size = await ChunkAsync(content.ReadAsync, entry, chunker, chunks.Writer, ct).ConfigureAwait(false);
+                    if (size != entry.Size)
+                    {
+                        throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{entry.Path}' of snapshot {snapshot.Id[..8]} holds {size} bytes, not the {entry.Size} its entry says. Run 'mdmai backup verify' on the source.");
+                    }
+
+                    outcome.SetResult((size, null));
+                }
+                catch (Exception ex)
+                {
+                    outcome.TrySetException(ex);
+                    throw;
+                }
+            }
+        }
+        finally
+        {
+            _work.Writer.TryComplete();
+            _files.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>
+    /// Moves one sealed chunk from <paramref name="source"/> (same keys) to the packer, unless the target has it or it is
+    /// on its way: read into the arena, authenticated and re-hashed (a damaged blob is never copied), then sent as it is.
+    /// </summary>
+    private async Task SendSealedAsync(BackupRepository source, BlobId id, TreeEntry entry, byte[] plain, CancellationToken ct)
+    {
+        if (_repository.Index.Contains(id) || !_pending.TryAdd(id, 0))
+        {
+            return;
+        }
+
+        if (!source.Index.TryGet(id, out var location))
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Chunk {id} of '{entry.Path}' is not in the source repository. Run 'mdmai backup verify' on it.");
+        }
+
+        var (block, none) = await _arena.AllocateAsync((int)location.StoredLength, 0, ct).ConfigureAwait(false);
+        none.Dispose();
+        try
+        {
+            var stored = block.Memory[..(int)location.StoredLength];
+            var pack = RepositoryNames.Pack(location.Pack);
+            await PackFormat.ReadExactlyAsync(source.Backend, pack, location.Offset, stored, ct).ConfigureAwait(false);
+            source.OpenBlob(id, location, stored.Span, plain.AsSpan(0, (int)location.RawLength), pack);
+            Interlocked.Increment(ref _newBlobs);
+            Interlocked.Add(ref _newBytes, location.RawLength);
+            Interlocked.Add(ref _bytesRead, location.RawLength);
+            await _sealed.Writer.WriteAsync(new SealedBlob(id, BlobType.Data, location.Compressed, location.RawLength, stored, block), ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            block.Dispose();
+            throw;
+        }
+    }
+
     private static async IAsyncEnumerable<TreeEntry> EmptyTree()
     {
         await Task.CompletedTask.ConfigureAwait(false);
@@ -270,11 +425,10 @@ internal sealed class SnapshotBuilder
     /// <summary>Reads <paramref name="source"/> once, front to back, handing each chunk to the workers and its id to the assembler.</summary>
     private async Task ChunkFileAsync(string source, TreeEntry entry, StreamChunker chunker, ChannelWriter<Task<BlobId>> chunks, TaskCompletionSource<(long Size, string? Error)> outcome, CancellationToken ct)
     {
-        long size = 0;
+        var size = 0L;
         try
         {
             using var handle = UnixFileCalls.TryOpenForReading(source) ?? File.OpenHandle(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            chunker.Reset();
             long position = 0;
             ValueTask<int> Read(Memory<byte> buffer, CancellationToken token)
             {
@@ -283,9 +437,37 @@ internal sealed class SnapshotBuilder
                 return ValueTask.FromResult(n);
             }
 
+            size = await ChunkAsync(Read, entry, chunker, chunks, ct, read => size = read).ConfigureAwait(false);
+            outcome.SetResult((size, null));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            outcome.SetResult((size, $"{source}: {ex.Message}"));
+        }
+        catch (Exception ex)
+        {
+            outcome.TrySetException(ex);
+            throw;
+        }
+        finally
+        {
+            chunks.TryComplete();
+        }
+    }
+
+    /// <summary>
+    /// Chunks what <paramref name="read"/> gives, front to back, handing each chunk to the workers and its id to the
+    /// assembler; returns the bytes read (<paramref name="progress"/> learns them as they go, for a failure's report).
+    /// </summary>
+    private async Task<long> ChunkAsync(Func<Memory<byte>, CancellationToken, ValueTask<int>> read, TreeEntry entry, StreamChunker chunker, ChannelWriter<Task<BlobId>> chunks, CancellationToken ct, Action<long>? progress = null)
+    {
+        long size = 0;
+        try
+        {
+            chunker.Reset();
             while (true)
             {
-                var chunk = await chunker.NextAsync(Read, ct).ConfigureAwait(false);
+                var chunk = await chunker.NextAsync(read, ct).ConfigureAwait(false);
                 if (chunk.IsEmpty)
                 {
                     break;
@@ -298,21 +480,13 @@ internal sealed class SnapshotBuilder
                 chunks.TryWrite(job.Done.Task);
                 await _work.Writer.WriteAsync(job, ct).ConfigureAwait(false);
                 size += chunk.Length;
+                progress?.Invoke(size);
                 Interlocked.Add(ref _bytesRead, chunk.Length);
                 Interlocked.Add(ref _covered, chunk.Length);
                 Report(entry.Path);
             }
 
-            outcome.SetResult((size, null));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            outcome.SetResult((size, $"{source}: {ex.Message}"));
-        }
-        catch (Exception ex)
-        {
-            outcome.TrySetException(ex);
-            throw;
+            return size;
         }
         finally
         {

@@ -85,6 +85,9 @@ public sealed record SnapshotInfo
 
     /// <summary>Counts and sizes of the run that made it.</summary>
     public SnapshotStats Stats { get; init; } = new();
+
+    /// <summary>When it is a copy made by <c>backup copy</c>: the id of the snapshot it copies, in the repository where that was first taken.</summary>
+    public string? Original { get; init; }
 }
 
 /// <summary>The kind of a snapshot entry.</summary>

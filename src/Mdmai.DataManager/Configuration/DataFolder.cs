@@ -38,6 +38,9 @@ public sealed class DataFolder
     /// </summary>
     public string BackupRepositoryLocation => RepositoryLocations.Resolve(Path, Config.BackupRepository);
 
+    /// <summary>Where the off-site repository is (<c>offsite_repository</c>), resolved like <see cref="BackupRepositoryLocation"/>; null when none is set.</summary>
+    public string? OffsiteRepositoryLocation => Config.OffsiteRepository is { } offsite ? RepositoryLocations.Resolve(Path, offsite) : null;
+
     /// <summary>Full path of the key file (present when encryption was set up).</summary>
     public string KeyFilePath => System.IO.Path.Combine(Path, Security.KeyFile.FileName);
 

@@ -37,6 +37,13 @@ public sealed record MdmaiConfig
     /// </summary>
     public string BackupRepository { get; set; } = "backups";
 
+    /// <summary>
+    /// A second repository for the 3-2-1 rule (a folder on another disk, or <c>s3://BUCKET/PREFIX</c>): the app copies
+    /// each new snapshot there after its auto backup (<c>mdmai backup copy</c> by hand). Made on first use with the
+    /// backup repository's keys. Default: null (none).
+    /// </summary>
+    public string? OffsiteRepository { get; set; }
+
     /// <summary>Path-style S3 addressing (<c>ENDPOINT/BUCKET/KEY</c>); null: on for a custom endpoint, off for AWS. Default: null.</summary>
     public bool? S3PathStyle { get; set; }
 
@@ -59,6 +66,7 @@ public sealed record MdmaiConfig
         Require(IntegrityCheckIntervalHours is >= 1 and <= 24 * 365, "integrity_check_interval_hours", "between 1 and 8760");
         Require(BackupCompressionLevel is >= 1 and <= 19, "backup_compression_level", "between 1 and 19");
         Require(!string.IsNullOrWhiteSpace(BackupRepository) && BackupRepository.IndexOf('\0', StringComparison.Ordinal) < 0, "backup_repository", "a folder path or an s3://BUCKET/PREFIX URL");
+        Require(OffsiteRepository is null || (!string.IsNullOrWhiteSpace(OffsiteRepository) && OffsiteRepository.IndexOf('\0', StringComparison.Ordinal) < 0), "offsite_repository", "a folder path or an s3://BUCKET/PREFIX URL");
     }
 
     private static void Require(bool ok, string field, string range)

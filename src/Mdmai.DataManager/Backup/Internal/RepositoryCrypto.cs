@@ -42,6 +42,24 @@ internal sealed class RepositoryCrypto : IDisposable
         return new RepositoryCrypto(blob, id, gear);
     }
 
+    /// <summary>The same keys in memory of their own (a repository that shares another's keys zeroes its copy alone).</summary>
+    public RepositoryCrypto Clone()
+    {
+        static byte[]? Copy(byte[]? key)
+        {
+            if (key is null)
+            {
+                return null;
+            }
+
+            var copy = GC.AllocateArray<byte>(key.Length, pinned: true);
+            key.CopyTo(copy, 0);
+            return copy;
+        }
+
+        return new RepositoryCrypto(Copy(_blobKey), Copy(_idKey), Copy(GearSeed)!);
+    }
+
     /// <summary>No encryption: checksummed blobs, SHA-256 ids, a gear table from the repository id.</summary>
     public static RepositoryCrypto Unencrypted(string repositoryId) =>
         new(null, null, SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("mdmai/backup/gear-seed/" + repositoryId)));

@@ -5,7 +5,9 @@
 # /etc/ceph or /var/lib/ceph, no systemd. Findings behind each setting: docs/s3.md ("The test server").
 #
 # stdout: only shell assignments (eval them), the same as $MDMAI_S3_DIR/env:
-#   MDMAI_TEST_S3_ENDPOINT, MDMAI_TEST_S3_ACCESS_KEY, MDMAI_TEST_S3_SECRET_KEY, MDMAI_TEST_S3_DIR
+#   MDMAI_TEST_S3_ENDPOINT, MDMAI_TEST_S3_ACCESS_KEY, MDMAI_TEST_S3_SECRET_KEY, MDMAI_TEST_S3_DIR, and the keys of a
+#   second user that owns nothing (MDMAI_TEST_S3_APPEND_ACCESS_KEY/_SECRET_KEY): the tests grant it, by a bucket
+#   policy, what append-only credentials may do.
 # Progress goes to stderr. Running it again while the server answers only prints the lines again; a stopped
 # cluster is restarted on its data; MDMAI_S3_FRESH=1 wipes and re-creates it. Stop it with scripts/s3-stop.sh.
 #
@@ -18,6 +20,8 @@ mon_port=${MDMAI_S3_MON_PORT:-3300}
 # Fixed, test-only credentials: the server is reachable from this machine only and holds throwaway data.
 access_key=MDMAITESTACCESSKEY01
 secret_key=mdmai-test-secret-key-not-a-real-secret-0001
+append_access_key=MDMAITESTAPPENDKEY01
+append_secret_key=mdmai-test-append-only-key-not-a-secret-01
 endpoint="http://127.0.0.1:$port"
 conf="$dir/ceph.conf"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,6 +70,8 @@ print_env() {
     echo "MDMAI_TEST_S3_ACCESS_KEY=$access_key"
     echo "MDMAI_TEST_S3_SECRET_KEY=$secret_key"
     echo "MDMAI_TEST_S3_DIR=$dir"
+    echo "MDMAI_TEST_S3_APPEND_ACCESS_KEY=$append_access_key"
+    echo "MDMAI_TEST_S3_APPEND_SECRET_KEY=$append_secret_key"
   } | tee "$dir/env"
 }
 
@@ -136,9 +142,14 @@ start_daemons() {
 }
 
 create_user() {
-  timeout 60 radosgw-admin -c "$conf" user info --uid=mdmai >/dev/null 2>&1 && return 0
-  timeout 60 radosgw-admin -c "$conf" user create --uid=mdmai --display-name="mdmai tests" \
-    --access-key="$access_key" --secret-key="$secret_key" >/dev/null || fail "radosgw-admin user create failed"
+  if ! timeout 60 radosgw-admin -c "$conf" user info --uid=mdmai >/dev/null 2>&1; then
+    timeout 60 radosgw-admin -c "$conf" user create --uid=mdmai --display-name="mdmai tests" \
+      --access-key="$access_key" --secret-key="$secret_key" >/dev/null || fail "radosgw-admin user create failed"
+  fi
+  if ! timeout 60 radosgw-admin -c "$conf" user info --uid=mdmai-append >/dev/null 2>&1; then
+    timeout 60 radosgw-admin -c "$conf" user create --uid=mdmai-append --display-name="mdmai append-only tests" \
+      --access-key="$append_access_key" --secret-key="$append_secret_key" >/dev/null || fail "radosgw-admin user create (append-only) failed"
+  fi
 }
 
 install_missing
@@ -149,6 +160,7 @@ if [ "${MDMAI_S3_FRESH:-0}" = 1 ]; then
 fi
 
 if [ -f "$dir/ready" ] && daemon_pid mon.a >/dev/null && daemon_pid osd.0 >/dev/null && daemon_pid client.rgw.a >/dev/null && answers; then
+  create_user
   print_env
   exit 0
 fi

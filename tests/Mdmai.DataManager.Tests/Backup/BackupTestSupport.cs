@@ -58,13 +58,15 @@ internal static class BackupTesting
         [.. Directory.EnumerateFiles(folder, ".*", SearchOption.AllDirectories).Where(f => f.EndsWith(".tmp", StringComparison.Ordinal) || f.EndsWith(".restore", StringComparison.Ordinal))];
 
     /// <summary>Every file under <paramref name="folder"/> with its content, by relative path.</summary>
-    public static SortedDictionary<string, byte[]> Files(string folder) =>
-        new(Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).ToDictionary(f => Path.GetRelativePath(folder, f), File.ReadAllBytes), StringComparer.Ordinal);
+    public static SortedDictionary<string, byte[]> Files(string folder, Func<string, bool>? ignore = null) =>
+        new(Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(f => ignore is null || !ignore(Path.GetFileName(f)))
+            .ToDictionary(f => Path.GetRelativePath(folder, f), File.ReadAllBytes), StringComparer.Ordinal);
 
-    public static void AssertSameFiles(string expected, string actual)
+    /// <summary>The same files (names and bytes) under both folders, but for those whose name <paramref name="ignore"/> picks.</summary>
+    public static void AssertSameFiles(string expected, string actual, Func<string, bool>? ignore = null)
     {
-        var a = Files(expected);
-        var b = Files(actual);
+        var a = Files(expected, ignore);
+        var b = Files(actual, ignore);
         Assert.Equal(a.Keys, b.Keys);
         foreach (var (name, content) in a)
         {

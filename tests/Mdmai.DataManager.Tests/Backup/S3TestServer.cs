@@ -17,7 +17,11 @@ internal static class S3TestServer
     private static readonly Lazy<Server> Started = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
     private static int _buckets;
 
-    internal sealed record Server(Uri Endpoint, string AccessKey, string SecretKey, string? StartedDir);
+    internal sealed record Server(Uri Endpoint, string AccessKey, string SecretKey, string? StartedDir)
+    {
+        /// <summary>A second user that owns nothing: a bucket policy grants it what append-only credentials may do.</summary>
+        public (string AccessKey, string SecretKey) AppendOnly { get; init; }
+    }
 
     public static bool Required => Environment.GetEnvironmentVariable("MDMAI_S3_REQUIRED") == "1";
 
@@ -56,7 +60,7 @@ internal static class S3TestServer
     public static async Task<string> NewBucketAsync()
     {
         var server = Require();
-        var name = $"mdmai-test-{Environment.ProcessId}-{Interlocked.Increment(ref _buckets)}-{Guid.NewGuid().ToString("N")[..8]}";
+        var name = NewBucketName();
         using var client = Client(server);
         await client.PutBucketAsync(new PutBucketRequest { BucketName = name });
         return name;
@@ -68,7 +72,11 @@ internal static class S3TestServer
         AccessKey = server.AccessKey,
         SecretKey = server.SecretKey,
         RetryBaseDelay = TimeSpan.FromMilliseconds(20),
+        CacheFolder = "",
     };
+
+    /// <summary>A fresh bucket name (not made yet).</summary>
+    public static string NewBucketName() => $"mdmai-test-{Environment.ProcessId}-{Interlocked.Increment(ref _buckets)}-{Guid.NewGuid().ToString("N")[..8]}";
 
     /// <summary>The variables the CLI reads to reach the server (the AWS tools' names).</summary>
     public static Dictionary<string, string> CliEnvironment(Server server) => new()
@@ -78,8 +86,8 @@ internal static class S3TestServer
         ["AWS_SECRET_ACCESS_KEY"] = server.SecretKey,
     };
 
-    /// <summary>A plain SDK client to look at buckets behind the backend's back.</summary>
-    public static AmazonS3Client Client(Server server) => new(new BasicAWSCredentials(server.AccessKey, server.SecretKey), new AmazonS3Config
+    /// <summary>A plain SDK client to look at buckets behind the backend's back (as the owner, or with other keys).</summary>
+    public static AmazonS3Client Client(Server server, (string AccessKey, string SecretKey)? keys = null) => new(new BasicAWSCredentials(keys?.AccessKey ?? server.AccessKey, keys?.SecretKey ?? server.SecretKey), new AmazonS3Config
     {
         ServiceURL = server.Endpoint.ToString(),
         ForcePathStyle = true,
@@ -92,7 +100,10 @@ internal static class S3TestServer
     {
         if (System.Environment.GetEnvironmentVariable("MDMAI_TEST_S3_ENDPOINT") is { Length: > 0 } endpoint)
         {
-            return new Server(new Uri(endpoint), Variable("MDMAI_TEST_S3_ACCESS_KEY"), Variable("MDMAI_TEST_S3_SECRET_KEY"), null);
+            return new Server(new Uri(endpoint), Variable("MDMAI_TEST_S3_ACCESS_KEY"), Variable("MDMAI_TEST_S3_SECRET_KEY"), null)
+            {
+                AppendOnly = (Variable("MDMAI_TEST_S3_APPEND_ACCESS_KEY"), Variable("MDMAI_TEST_S3_APPEND_SECRET_KEY")),
+            };
         }
 
         // Ports and folder of its own, so a developer's server on the defaults is neither used nor disturbed.
@@ -113,7 +124,10 @@ internal static class S3TestServer
 
         var values = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop(dir);
-        return new Server(new Uri(values["MDMAI_TEST_S3_ENDPOINT"]), values["MDMAI_TEST_S3_ACCESS_KEY"], values["MDMAI_TEST_S3_SECRET_KEY"], dir);
+        return new Server(new Uri(values["MDMAI_TEST_S3_ENDPOINT"]), values["MDMAI_TEST_S3_ACCESS_KEY"], values["MDMAI_TEST_S3_SECRET_KEY"], dir)
+        {
+            AppendOnly = (values["MDMAI_TEST_S3_APPEND_ACCESS_KEY"], values["MDMAI_TEST_S3_APPEND_SECRET_KEY"]),
+        };
     }
 
     private static void Stop(string dir)

@@ -978,14 +978,14 @@ public sealed class BackupRepository : IDisposable
     /// retention ago is kept for the whole retention again from now — so with a prune at least every half retention,
     /// no item of the repository is ever less than half its retention from deletable. Returns how many were renewed.
     /// </summary>
-    internal async Task<int> RenewRetentionAsync(CancellationToken cancellationToken)
+    internal async Task<int> RenewRetentionAsync(CancellationToken cancellationToken, DateTimeOffset? clock = null)
     {
         if (ObjectLock is not { } settings || BackupBackends.ObjectLock(Backend) is not { } objectLock)
         {
             return 0;
         }
 
-        var now = DateTimeOffset.UtcNow;
+        var now = clock ?? DateTimeOffset.UtcNow;
         var until = now.AddDays(settings.Days);
         var renewed = 0;
         await objectLock.ExtendRetentionAsync(RepositoryNames.Config, until, cancellationToken).ConfigureAwait(false);

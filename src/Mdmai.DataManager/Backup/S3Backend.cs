@@ -49,6 +49,12 @@ public sealed record S3Options
     /// </summary>
     public string? CacheFolder { get; init; }
 
+    /// <summary>
+    /// Writes carry <c>x-amz-acl: bucket-owner-full-control</c>, so what other credentials write (append-only keys granted
+    /// by a bucket policy) stays readable by the bucket owner's maintenance. Default on; off for a store that refuses the header.
+    /// </summary>
+    public bool BucketOwnerFullControl { get; init; } = true;
+
     /// <summary>A profile of the shared credentials file (<c>~/.aws/credentials</c>) to take the keys from, when no key is given.</summary>
     public string? Profile { get; init; }
 
@@ -361,6 +367,9 @@ public sealed class S3Backend : IBackupBackend, IObjectLockBackend, IDisposable
                     MD5Digest = md5,
                     IfNoneMatch = "*",
                     ContentType = "application/octet-stream",
+                    // Credentials other than the bucket owner's (append-only ones, granted by a bucket policy) would
+                    // otherwise own what they write, and the owner's maintenance could not read it.
+                    CannedACL = _options.BucketOwnerFullControl ? S3CannedACL.BucketOwnerFullControl : null,
                 };
                 if (Retention is { } retention && !name.StartsWith(Internal.RepositoryNames.Locks + "/", StringComparison.Ordinal))
                 {
@@ -452,8 +461,9 @@ public sealed class S3Backend : IBackupBackend, IObjectLockBackend, IDisposable
     {
         try
         {
+            // A bucket of this account that exists may be "made" again without an error (us-east-1's rule, Ceph's too):
+            // success says nothing about Object Lock, which is asked below.
             await SendAsync(RequestKind.Put, Bucket, (_, ct) => _client.PutBucketAsync(new PutBucketRequest { BucketName = Bucket, ObjectLockEnabledForBucket = objectLock ? true : null }, ct), cancellationToken).ConfigureAwait(false);
-            return;
         }
         catch (AmazonS3Exception ex) when (ex.ErrorCode == "BucketAlreadyExists")
         {

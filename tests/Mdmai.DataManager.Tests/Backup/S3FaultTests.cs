@@ -55,7 +55,7 @@ public sealed class S3FaultTests : IAsyncLifetime, IDisposable
     };
 
     private Task<BackupRepository> InitAsync() =>
-        BackupRepository.InitAsync(new S3Backend(_location, ThroughProxy), BackupTesting.Password, BackupTesting.SmallChunks() with { Kdf = BackupTesting.FastKdf, PackSize = 256 * 1024 });
+        S3TestServer.Require() is null ? throw new InvalidOperationException() : BackupRepository.InitAsync(new S3Backend(_location, ThroughProxy), BackupTesting.Password, BackupTesting.SmallChunks() with { Kdf = BackupTesting.FastKdf, PackSize = 256 * 1024 });
 
     /// <summary>The repository as the gateway holds it, read without the proxy.</summary>
     private Task<BackupRepository> DirectAsync() => BackupRepository.OpenAsync(new S3Backend(_location, S3TestServer.Options(_server)), BackupTesting.Password);

@@ -11,7 +11,8 @@
 # Progress goes to stderr. Running it again while the server answers only prints the lines again; a stopped
 # cluster is restarted on its data; MDMAI_S3_FRESH=1 wipes and re-creates it. Stop it with scripts/s3-stop.sh.
 #
-# Settings: MDMAI_S3_DIR (/var/tmp/mdmai-s3), MDMAI_S3_PORT (7480), MDMAI_S3_MON_PORT (3300).
+# Settings: MDMAI_S3_DIR (/var/tmp/mdmai-s3), MDMAI_S3_PORT (7480), MDMAI_S3_MON_PORT (3300), MDMAI_S3_BLOCK_GB (64: the
+# OSD's sparse block file; only what is stored takes disk space).
 set -euo pipefail
 
 dir=${MDMAI_S3_DIR:-/var/tmp/mdmai-s3}
@@ -116,7 +117,7 @@ keyring = \$osd_data/keyring
 osd_objectstore = bluestore
 # A sparse file in the OSD's folder (do not set bluestore_block_path to it: that makes a symlink to itself).
 bluestore_block_create = true
-bluestore_block_size = 21474836480
+bluestore_block_size = ${MDMAI_S3_BLOCK_GB:-64}000000000
 bluestore_fsck_on_mount = false
 bluestore_fsck_on_mkfs = false
 osd_memory_target = 1073741824
@@ -129,6 +130,14 @@ rgw_data = $dir/rgw
 rgw_frontends = beast endpoint=127.0.0.1:$port
 rgw_dns_name = 127.0.0.1
 debug_rgw = 0/0
+# One JSON line per request (operation, bucket, user, status, bytes) in log/ops.log: the benchmark counts every
+# tool's requests by kind from it, restic's and rclone's included. Not into RADOS: that would cost a write per request.
+rgw_enable_ops_log = true
+rgw_ops_log_rados = false
+rgw_ops_log_file_path = $dir/log/ops.log
+# Deleted objects' space back within a minute instead of two hours: the benchmark writes and drops gigabytes per run.
+rgw_gc_obj_min_wait = 30
+rgw_gc_processor_period = 60
 EOF
 }
 

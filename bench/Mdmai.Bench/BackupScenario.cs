@@ -941,7 +941,7 @@ public static class BackupScenario
     }
 
     /// <summary>A working copy: the store's objects (written once, never modified) as hard links, everything else copied.</summary>
-    private static void CopyDataFolder(string from, string to)
+    internal static void CopyDataFolder(string from, string to)
     {
         Directory.CreateDirectory(to);
         foreach (var entry in Directory.EnumerateFileSystemEntries(from))
@@ -951,6 +951,28 @@ public static class BackupScenario
         }
 
         NativeMethods.Sync();
+    }
+
+    /// <summary>Fails with how to install <paramref name="tool"/> when it is not on the PATH.</summary>
+    internal static void Require(string tool, string install)
+    {
+        if (Tool(tool) is null)
+        {
+            throw new InvalidOperationException($"{tool} is not installed ({install}).");
+        }
+    }
+
+    /// <summary>Runs a command for its effect, ignoring its exit code (clean-up between runs).</summary>
+    internal static void TryExec(string file, params string[] args)
+    {
+        try
+        {
+            Exec(file, args);
+        }
+        catch (InvalidOperationException)
+        {
+            // best effort
+        }
     }
 
     internal static void Exec(string file, params string[] args)
@@ -1010,7 +1032,7 @@ public static class BackupScenario
             : throw new ArgumentException($"--backup-size: '{text}' is not a size (e.g. 1g, 5g, 200m).");
     }
 
-    private static string SizeLabel(long size) => size % 1_000_000_000 == 0 ? $"{size / 1_000_000_000}g" : size % 1_000_000 == 0 ? $"{size / 1_000_000}m" : size.ToString(Inv);
+    internal static string SizeLabel(long size) => size % 1_000_000_000 == 0 ? $"{size / 1_000_000_000}g" : size % 1_000_000 == 0 ? $"{size / 1_000_000}m" : size.ToString(Inv);
 
     private static void Check(bool ok, string message)
     {
@@ -1031,7 +1053,7 @@ public static class BackupScenario
         .Select(folder => Path.Combine(folder, name))
         .FirstOrDefault(File.Exists);
 
-    private static string Capture(string file, string args)
+    internal static string Capture(string file, string args)
     {
         using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
         var text = p.StandardOutput.ReadToEnd().Trim();

@@ -20,6 +20,10 @@ try
             return await BackupScenario.RunKillAsync(options);
         case "tree-versions":
             return await SmallFilesScenario.RunAsync(options);
+        case "s3":
+            return await S3Scenario.RunAsync(options);
+        case "s3-kill":
+            return await S3Scenario.RunKillAsync(options);
         case "micro":
             // In process: BenchmarkDotNet's default toolchain would build a copy of the solution (and the library) again.
             var microArgs = args.Skip(1).ToList();
@@ -63,6 +67,11 @@ try
                   tree-versions [--tree-files 60k] [--versions 4]
                                            four versions of a tree of many small files backed up one after the
                                            other, then restored: mdmai, restic, borg (not part of all)
+                  s3 [--s3-size 1g[,5g]] [--tree-files 60k] [--runs N] [--big-runs N]
+                                           backups to S3 on the project's Ceph gateway against restic's S3
+                                           backend, and backup copy against rclone copy (not part of all)
+                  s3-kill [--trials 20] [--kill-size 200m]
+                                           backups to S3 killed or cut off at random moments (not part of all)
 
                 Scenarios: bulk-insert, point-ops, list-page, export-sql, import-sql, concurrent-readers
 

@@ -91,6 +91,6 @@ internal static class SmallFilesScenario
         return Task.FromResult(0);
     }
 
-    private static long ParseCount(string text) =>
+    internal static long ParseCount(string text) =>
         text.EndsWith('k') ? long.Parse(text[..^1], Inv) * 1000 : text.EndsWith('m') ? long.Parse(text[..^1], Inv) * 1_000_000 : long.Parse(text, Inv);
 }

@@ -170,37 +170,31 @@ internal sealed class Checker(BackupRepository repository)
 
     private async Task<(long Blobs, long Bytes, List<string> Errors)> ReadPackAsync(UInt128 pack, HashSet<BlobId> ids, BlockArena arena, CancellationToken cancellationToken)
     {
-        var name = RepositoryNames.Pack(pack);
         var errors = new List<string>();
-        var locations = ids.Select(id => (Id: id, Location: repository.Index.TryGet(id, out var l) ? l : default)).OrderBy(x => x.Location.Offset).ToList();
-        // Blob by blob, in pack order (sequential reads), each into two blocks of the arena the packs read at once share.
+        var wanted = ids.Select(id => repository.Index.TryGet(id, out var l) ? new WantedBlob(id, l) : default).Where(w => w.Location.Pack == pack).ToList();
+
+        // The pack's indexed blobs in pack order, in as few reads as they lie (one for a whole pack), each into two
+        // blocks of the arena the packs read at once share.
         long blobs = 0, bytes = 0;
         try
         {
-            foreach (var (id, location) in locations)
+            foreach (var range in PackReader.Ranges(wanted, PackReader.GapFor(repository.Backend)))
             {
-                var (stored, plain) = await arena.AllocateAsync((int)location.StoredLength, (int)location.RawLength, cancellationToken).ConfigureAwait(false);
-                using (stored)
-                using (plain)
+                await PackReader.ReadAsync(repository, range, arena, (blob, _, _) =>
                 {
-                    var sealedBlob = stored.Memory[..(int)location.StoredLength];
-                    await PackFormat.ReadExactlyAsync(repository.Backend, name, location.Offset, sealedBlob, cancellationToken).ConfigureAwait(false);
-                    bytes += location.StoredLength;
-                    try
-                    {
-                        repository.OpenBlob(id, location, sealedBlob.Span, plain.Memory.Span[..(int)location.RawLength], name);
-                        blobs++;
-                    }
-                    catch (MdmaiException ex)
-                    {
-                        errors.Add(ex.Message);
-                    }
-                }
+                    blobs++;
+                    bytes += blob.Location.StoredLength;
+                    return ValueTask.CompletedTask;
+                }, (blob, ex) =>
+                {
+                    bytes += blob.Location.StoredLength;
+                    errors.Add(ex.Message);
+                }, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is InvalidDataException or FileNotFoundException)
+        catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.Corrupt)
         {
-            errors.Add($"Pack '{name}': {ex.Message}");
+            errors.Add(ex.Message);
         }
 
         return (blobs, bytes, errors);

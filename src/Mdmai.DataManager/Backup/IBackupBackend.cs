@@ -44,6 +44,15 @@ public interface IBackupBackend
     /// <summary>Deletes an item; deleting a missing one is not an error.</summary>
     Task DeleteAsync(string name, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Opens bytes <paramref name="offset"/> … <paramref name="offset"/> + <paramref name="length"/> of an item for reading
+    /// front to back: many blobs of a pack in one request to an object store (resumed where it broke off), one handle
+    /// for a folder. A missing item is <see cref="FileNotFoundException"/>; one that ends before the range,
+    /// <see cref="EndOfStreamException"/> when the stream is read there.
+    /// </summary>
+    Task<Stream> OpenReadAsync(string name, long offset, long length, CancellationToken cancellationToken = default) =>
+        Task.FromResult<Stream>(new Internal.BackendRangeStream(this, name, offset, length));
+
     /// <summary>How many large writes (packs) pay to have in flight at once: 1 for a disk, several for an object store far away.</summary>
     int ConcurrentWrites => 1;
 

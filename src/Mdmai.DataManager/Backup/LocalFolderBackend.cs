@@ -75,6 +75,14 @@ public sealed class LocalFolderBackend : IBackupBackend
         return total;
     }
 
+    /// <inheritdoc/>
+    public Task<Stream> OpenReadAsync(string name, long offset, long length, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        return Task.FromResult<Stream>(new Internal.FileRangeStream(OpenForReading(name), name, offset, length));
+    }
+
     private SafeFileHandle OpenForReading(string name)
     {
         try

@@ -40,6 +40,12 @@ public sealed record RestoreResult(long Files, long Directories, long Symlinks, 
 /// </summary>
 internal sealed class Restorer(BackupRepository repository)
 {
+    /// <summary>Files restored together: their blobs are read pack by pack, in as few requests as the packs allow.</summary>
+    internal const int BatchFiles = 4096;
+
+    /// <summary>Chunks of the files restored together (a batch ends at whichever limit comes first).</summary>
+    internal const int BatchChunks = 16384;
+
     public async Task<RestoreResult> RestoreAsync(string snapshotId, string target, RestoreOptions? options = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(target);
@@ -49,83 +55,52 @@ internal sealed class Restorer(BackupRepository repository)
         await using var repositoryLock = await repository.LockAsync(exclusive: false, cancellationToken).ConfigureAwait(false);
         var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
         Directory.CreateDirectory(root);
-        var writer = new RestoreWriter(repository, root);
-        var files = Channel.CreateBounded<TreeEntry>(new BoundedChannelOptions(64) { SingleWriter = true });
+        var writer = new RestoreWriter(repository, root, snapshot.Stats, progress);
         var links = new List<TreeEntry>();
         long directories = 0;
-        long totalBytes = snapshot.Stats.Bytes;
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var workers = Enumerable.Range(0, Math.Max(1, options.Parallelism)).Select(_ => Task.Run(async () =>
+
+        // The file list is streamed in batches of files; each batch's chunks are read pack by pack (a pack's chunks
+        // in one range where they lie close), so a restore costs a few requests per pack, not one per chunk, and
+        // memory is one batch's entries, not the whole list.
+        var batch = new List<TreeEntry>();
+        var chunks = 0;
+        await foreach (var stored in repository.ReadTreeAsync(snapshot, cancellationToken).ConfigureAwait(false))
         {
-            try
+            if (options.PathPattern is { } pattern && !SnapshotPaths.Matches(stored.Path, pattern))
             {
-                await foreach (var entry in files.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
-                {
-                    await writer.WriteFileAsync(entry, cts.Token).ConfigureAwait(false);
-                    progress?.Report(new BackupProgress(writer.Files, writer.Bytes, snapshot.Stats.Files, totalBytes, entry.Path));
-                }
-            }
-            catch
-            {
-                // Stop the reader of the file list too: with every worker gone it would wait on a full channel forever.
-                await cts.CancelAsync().ConfigureAwait(false);
-                throw;
-            }
-        }, cts.Token)).ToArray();
-        try
-        {
-            await foreach (var stored in repository.ReadTreeAsync(snapshot, cts.Token).ConfigureAwait(false))
-            {
-                if (options.PathPattern is { } pattern && !SnapshotPaths.Matches(stored.Path, pattern))
-                {
-                    continue;
-                }
-
-                var entry = Strip(stored, options.StripPrefix);
-                if (entry is null)
-                {
-                    continue;
-                }
-
-                switch (entry.Type)
-                {
-                    case SnapshotEntryType.Directory:
-                        writer.EnsureDirectory(entry.Path);
-                        directories++;
-                        break;
-                    case SnapshotEntryType.File:
-                        await files.Writer.WriteAsync(entry, cts.Token).ConfigureAwait(false);
-                        break;
-                    case SnapshotEntryType.Symlink:
-                        links.Add(entry);
-                        break;
-                }
+                continue;
             }
 
-            files.Writer.TryComplete();
-            await Task.WhenAll(workers).ConfigureAwait(false);
+            var entry = Strip(stored, options.StripPrefix);
+            if (entry is null)
+            {
+                continue;
+            }
+
+            switch (entry.Type)
+            {
+                case SnapshotEntryType.Directory:
+                    writer.EnsureDirectory(entry.Path);
+                    directories++;
+                    break;
+                case SnapshotEntryType.File:
+                    batch.Add(entry);
+                    chunks += entry.Chunks?.Count ?? 0;
+                    if (batch.Count >= BatchFiles || chunks >= BatchChunks)
+                    {
+                        await writer.WriteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                        batch.Clear();
+                        chunks = 0;
+                    }
+
+                    break;
+                case SnapshotEntryType.Symlink:
+                    links.Add(entry);
+                    break;
+            }
         }
-        catch (Exception ex)
-        {
-            files.Writer.TryComplete();
-            await cts.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await Task.WhenAll(workers).ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // The first failure is the one reported.
-            }
 
-            // A worker's failure cancelled the reader: report that failure, not the cancellation it caused.
-            if (Pipeline.IsConsequence(ex) && !cancellationToken.IsCancellationRequested && Pipeline.FirstFailure(workers) is { } failure)
-            {
-                ExceptionDispatchInfo.Throw(failure);
-            }
-
-            throw;
-        }
+        await writer.WriteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
 
         // Links last: no file of this restore can be written through one.
         foreach (var link in links)
@@ -140,8 +115,6 @@ internal sealed class Restorer(BackupRepository repository)
 
         return new RestoreResult(writer.Files, directories, links.Count, writer.Bytes, stopwatch.Elapsed.TotalSeconds);
     }
-
-
 
     private static TreeEntry? Strip(TreeEntry entry, string? prefix)
     {
@@ -159,7 +132,7 @@ internal sealed class Restorer(BackupRepository repository)
     }
 
     /// <summary>Writes restored entries under one root, refusing any path that would leave it.</summary>
-    private sealed class RestoreWriter(BackupRepository repository, string root)
+    private sealed class RestoreWriter(BackupRepository repository, string root, SnapshotStats totals, IProgress<BackupProgress>? progress)
     {
         private readonly ConcurrentDictionary<string, byte> _checked = new(StringComparer.Ordinal);
 
@@ -226,20 +199,48 @@ internal sealed class Restorer(BackupRepository repository)
             return full;
         }
 
-        public async Task WriteFileAsync(TreeEntry entry, CancellationToken cancellationToken)
+        /// <summary>A file of the batch being restored: where it goes, its temp file, and how many of its chunks are still to come.</summary>
+        private sealed class PendingFile(TreeEntry entry, string path, string temp, int chunks)
         {
-            var path = Place(entry.Path);
-            if (Directory.Exists(path) && !File.Exists(path) && new FileInfo(path).LinkTarget is null)
+            public TreeEntry Entry { get; } = entry;
+
+            public string Path { get; } = path;
+
+            public string Temp { get; } = temp;
+
+            public int Remaining = chunks;
+
+            public long Written;
+        }
+
+        /// <summary>
+        /// Restores a batch of files: each to a temp file beside its place, its chunks written where they belong as the
+        /// packs holding them are read (several ranges at once), then — once its last chunk is in and its size checked —
+        /// given its permissions and time and renamed into place. A failure removes the batch's temp files.
+        /// </summary>
+        public async Task WriteBatchAsync(List<TreeEntry> entries, CancellationToken cancellationToken)
+        {
+            if (entries.Count == 0)
             {
-                throw new MdmaiException(MdmaiErrorCode.AlreadyExists, $"Cannot restore the file '{entry.Path}': a folder of that name is in the way.");
+                return;
             }
 
-            var temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.restore");
+            var files = new List<PendingFile>(entries.Count);
+            var slots = new Dictionary<BlobId, List<(PendingFile File, long Offset)>>();
+            var wanted = new List<WantedBlob>();
             try
             {
-                long written = 0;
-                using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, entry.Size))
+                foreach (var entry in entries)
                 {
+                    var path = Place(entry.Path);
+                    if (Directory.Exists(path) && !File.Exists(path) && new FileInfo(path).LinkTarget is null)
+                    {
+                        throw new MdmaiException(MdmaiErrorCode.AlreadyExists, $"Cannot restore the file '{entry.Path}': a folder of that name is in the way.");
+                    }
+
+                    var file = new PendingFile(entry, path, System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, $".{System.IO.Path.GetFileName(path)}.{Guid.NewGuid():N}.restore"), entry.Chunks?.Count ?? 0);
+                    files.Add(file);
+                    long offset = 0;
                     foreach (var hex in entry.Chunks ?? [])
                     {
                         var id = BlobId.Parse(hex);
@@ -248,38 +249,83 @@ internal sealed class Restorer(BackupRepository repository)
                             throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Chunk {hex} of '{entry.Path}' is not in the repository: the file cannot be restored. Run 'mdmai backup verify'.");
                         }
 
-                        var (stored, plain) = await _arena.AllocateAsync((int)location.StoredLength, (int)location.RawLength, cancellationToken).ConfigureAwait(false);
-                        using (stored)
-                        using (plain)
+                        if (!slots.TryGetValue(id, out var list))
                         {
-                            await repository.ReadBlobIntoAsync(id, location, stored.Memory, plain.Memory, cancellationToken).ConfigureAwait(false);
-                            RandomAccess.Write(handle, plain.Memory.Span[..(int)location.RawLength], written);
+                            slots[id] = list = [];
+                            wanted.Add(new WantedBlob(id, location));
                         }
 
-                        written += location.RawLength;
-                        Interlocked.Add(ref _bytes, location.RawLength);
+                        list.Add((file, offset));
+                        offset += location.RawLength;
                     }
 
-                    if (written != entry.Size)
+                    if (file.Remaining == 0)
                     {
-                        throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{entry.Path}' restored to {written} bytes, but {entry.Size} were backed up.");
+                        File.WriteAllBytes(file.Temp, []);
+                        Finish(file);
                     }
-
                 }
 
-                if (!OperatingSystem.IsWindows() && entry.Mode != 0)
+                var ranges = PackReader.Ranges(wanted, PackReader.GapFor(repository.Backend));
+                await Parallel.ForEachAsync(ranges, new ParallelOptions { MaxDegreeOfParallelism = PackReader.ParallelismFor(repository.Backend), CancellationToken = cancellationToken },
+                    (range, ct) => new ValueTask(PackReader.ReadAsync(repository, range, _arena, (blob, content, _) =>
+                    {
+                        foreach (var (file, offset) in slots[blob.Id])
+                        {
+                            Write(file, offset, content.Span);
+                        }
+
+                        return ValueTask.CompletedTask;
+                    }, onDamaged: null, ct))).ConfigureAwait(false);
+
+                var unfinished = files.FirstOrDefault(f => Volatile.Read(ref f.Remaining) > 0);
+                if (unfinished is not null)
                 {
-                    File.SetUnixFileMode(temp, (UnixFileMode)(entry.Mode & 0xFFF));
+                    throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{unfinished.Entry.Path}' could not be restored whole: {unfinished.Remaining} of its chunks were not read. Run 'mdmai backup verify'.");
                 }
-
-                File.SetLastWriteTimeUtc(temp, DateTime.UnixEpoch.AddTicks(entry.ModifiedNanoseconds / 100));
-                File.Move(temp, path, overwrite: true);
-                Interlocked.Increment(ref _files);
             }
             finally
             {
-                File.Delete(temp);
+                foreach (var file in files)
+                {
+                    File.Delete(file.Temp); // gone when it was renamed into place
+                }
             }
+        }
+
+        private void Write(PendingFile file, long offset, ReadOnlySpan<byte> content)
+        {
+            using (var handle = File.OpenHandle(file.Temp, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite))
+            {
+                RandomAccess.Write(handle, content, offset);
+            }
+
+            Interlocked.Add(ref file.Written, content.Length);
+            Interlocked.Add(ref _bytes, content.Length);
+            if (Interlocked.Decrement(ref file.Remaining) == 0)
+            {
+                Finish(file);
+            }
+        }
+
+        /// <summary>The file's last chunk is in: its size is checked, then its permissions and time set and it is renamed into place.</summary>
+        private void Finish(PendingFile file)
+        {
+            var entry = file.Entry;
+            if (Interlocked.Read(ref file.Written) != entry.Size || new FileInfo(file.Temp).Length != entry.Size)
+            {
+                throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{entry.Path}' restored to {Interlocked.Read(ref file.Written)} bytes, but {entry.Size} were backed up.");
+            }
+
+            if (!OperatingSystem.IsWindows() && entry.Mode != 0)
+            {
+                File.SetUnixFileMode(file.Temp, (UnixFileMode)(entry.Mode & 0xFFF));
+            }
+
+            File.SetLastWriteTimeUtc(file.Temp, DateTime.UnixEpoch.AddTicks(entry.ModifiedNanoseconds / 100));
+            File.Move(file.Temp, file.Path, overwrite: true);
+            var done = Interlocked.Increment(ref _files);
+            progress?.Report(new BackupProgress(done, Bytes, totals.Files, totals.Bytes, entry.Path));
         }
 
         public void CreateLink(TreeEntry entry)

@@ -305,6 +305,124 @@ public sealed class S3Backend : IBackupBackend, IObjectLockBackend, IDisposable
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// One ranged GET, read as it arrives. A read that fails or stalls mid-way (a dropped connection, the watchdog) asks
+    /// again from where it broke off, with the same backoff and number of tries as any request.
+    /// </remarks>
+    public Task<Stream> OpenReadAsync(string name, long offset, long length, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        return Task.FromResult<Stream>(new RangeStream(this, name, Key(name), offset, length));
+    }
+
+    /// <summary>A ranged GET's body, resumed from where it broke off.</summary>
+    private sealed class RangeStream(S3Backend owner, string name, string key, long offset, long length) : Stream
+    {
+        private GetObjectResponse? _response;
+        private long _position;
+        private int _failures;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => length;
+
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var want = (int)Math.Min(buffer.Length, length - _position);
+            if (want == 0)
+            {
+                return 0;
+            }
+
+            while (true)
+            {
+                _response ??= await OpenAsync(cancellationToken).ConfigureAwait(false);
+                using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                stall.CancelAfter(owner._options.StallTimeout);
+                Exception failure;
+                try
+                {
+                    var n = await _response.ResponseStream.ReadAsync(buffer[..want], stall.Token).ConfigureAwait(false);
+                    if (n > 0)
+                    {
+                        _position += n;
+                        return n;
+                    }
+
+                    failure = new IOException($"The read of '{name}' ended {length - _position} bytes early.");
+                }
+                catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    failure = new TimeoutException($"No byte moved for {owner._options.StallTimeout.TotalSeconds:0.#} s.", ex);
+                }
+                catch (Exception ex) when (IsTransient(ex, cancellationToken))
+                {
+                    failure = ex;
+                }
+
+                _response.Dispose();
+                _response = null;
+                if (++_failures >= owner._options.MaxAttempts)
+                {
+                    throw new MdmaiException(MdmaiErrorCode.RemoteUnavailable,
+                        $"The object store at {owner.Endpoint} kept breaking off the read of '{name}' ({_failures} tries): {Describe(failure)}. Try again when the connection is back.", failure);
+                }
+
+                await Task.Delay(owner.Backoff(_failures), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private async Task<GetObjectResponse> OpenAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await owner.SendAsync(RequestKind.Get, name, (_, ct) => owner._client.GetObjectAsync(
+                    new GetObjectRequest { BucketName = owner.Bucket, Key = key, ByteRange = new ByteRange(offset + _position, offset + length - 1) }, ct), cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound && ex.ErrorCode != "NoSuchBucket")
+            {
+                throw Missing(name);
+            }
+            catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+            {
+                throw new EndOfStreamException($"'{name}' ends before byte {offset + _position}.", ex);
+            }
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _response?.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <inheritdoc/>
     /// <remarks>One GET (the default would HEAD first).</remarks>
     public async Task<byte[]> ReadAllAsync(string name, CancellationToken cancellationToken = default)
     {

@@ -180,4 +180,38 @@ public sealed class SchedulerTests : IAsyncLifetime, IDisposable
         Assert.Equal(2, (await SnapshotsAsync(SnapshotKind.Auto)).Count);
         Assert.Equal(3, scheduler.Runs);
     }
+
+    [Fact]
+    public async Task Each_auto_backup_is_copied_to_the_offsite_repository_and_a_failure_there_is_reported()
+    {
+        _backups.Dispose();
+        var offsite = _temp.Combine("offsite");
+        await OpenAsync(new MdmaiConfig { AutoBackupIntervalMinutes = 60, MaxBackupCount = 5, OffsiteRepository = offsite });
+        var copies = Channel.CreateUnbounded<CopyResult>();
+        await using var scheduler = NewScheduler();
+        scheduler.OffsiteCompleted += (_, result) => copies.Writer.TryWrite(result);
+
+        var first = await scheduler.RunOnceAsync(SnapshotKind.Auto);
+        var second = await scheduler.RunOnceAsync(SnapshotKind.Auto);
+        var copied = await copies.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        var next = await copies.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+
+        Assert.Equal([first!.Snapshot.Id], copied.Copied.Select(c => c.SourceId));
+        Assert.True(copied.SameKeys); // made on first use with the backup repository's keys
+        Assert.Equal([second!.Snapshot.Id], next.Copied.Select(c => c.SourceId));
+        using (var target = await BackupRepository.OpenAsync(new LocalFolderBackend(offsite), null))
+        {
+            Assert.Equal([first.Snapshot.Id, second.Snapshot.Id], (await target.ListSnapshotsAsync()).Select(s => s.Original));
+        }
+
+        // The off-site repository cannot be reached (here: a file in its way): the local backup stands, the failure is reported.
+        Directory.Delete(offsite, recursive: true);
+        await File.WriteAllTextAsync(offsite, "in the way");
+        var third = await scheduler.RunOnceAsync(SnapshotKind.Auto);
+        var error = await _failed.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+
+        Assert.NotNull(third);
+        Assert.Equal(3, (await SnapshotsAsync(SnapshotKind.Auto)).Count);
+        Assert.IsAssignableFrom<Exception>(error);
+    }
 }

@@ -205,4 +205,30 @@ public sealed class S3CliTests : IDisposable
         await Json("backup", "restore", "latest", "--target", restored, "--repo", back);
         Assert.True(File.Exists(Path.Combine(restored, "data", "mdmai.db")));
     }
+
+    [SkippableFact]
+    public async Task Repair_restores_a_damaged_file_from_the_repository_in_the_bucket()
+    {
+        await InitFolderAsync();
+        var configPath = Path.Combine(Data, "mdmai.json");
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        config["backup_repository"] = Repo;
+        File.WriteAllText(configPath, config.ToJsonString());
+        await Json("backup", "init");
+        await Json("backup", "create");
+        var damaged = Directory.EnumerateFiles(Path.Combine(Data, "objects"), "*", SearchOption.AllDirectories).OrderByDescending(f => new FileInfo(f).Length).First();
+        var original = File.ReadAllBytes(damaged);
+        var bytes = original.ToArray();
+        bytes[bytes.Length / 2] ^= 0x20;
+        File.WriteAllBytes(damaged, bytes);
+
+        var before = await Run(Data, _environment, "check", "--read-data", "--json");
+        var repair = await Run(Data, _environment, "repair", "--yes", "--json");
+        var after = await Json("check", "--read-data");
+
+        Assert.Equal(40, before.Exit); // check failed: the damaged object is named
+        Assert.True(repair.Exit == 0, repair.Err + repair.Out);
+        Assert.True(after.GetProperty("ok").GetBoolean(), after.ToString());
+        Assert.Equal(original, File.ReadAllBytes(damaged));
+    }
 }

@@ -107,6 +107,9 @@ internal sealed class CachedBackend : IBackupBackend, IDisposable
     public Task<int> ReadAsync(string name, long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
         _inner.ReadAsync(name, offset, destination, cancellationToken);
 
+    public Task<Stream> OpenReadAsync(string name, long offset, long length, CancellationToken cancellationToken = default) =>
+        _inner.OpenReadAsync(name, offset, length, cancellationToken);
+
     public async Task<byte[]> ReadAllAsync(string name, CancellationToken cancellationToken = default)
     {
         if (name == RepositoryNames.Config)

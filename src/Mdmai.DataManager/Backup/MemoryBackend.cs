@@ -89,6 +89,21 @@ public sealed class MemoryBackend : IBackupBackend
     }
 
     /// <inheritdoc/>
+    /// <remarks>One GET, as an object store's ranged read would be.</remarks>
+    public Task<Stream> OpenReadAsync(string name, long offset, long length, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _get);
+        BeforeRead?.Invoke(name);
+        if (!_items.TryGetValue(name, out var bytes))
+        {
+            return Task.FromException<Stream>(new FileNotFoundException($"The repository has no '{name}'.", name));
+        }
+
+        var start = (int)Math.Min(offset, bytes.Length);
+        return Task.FromResult<Stream>(new Internal.MemoryRangeStream(bytes.AsMemory(start, (int)Math.Min(length, bytes.Length - start)), name, length));
+    }
+
+    /// <inheritdoc/>
     public async Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(write);

@@ -103,6 +103,31 @@ public abstract class BackendConformanceTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_range_opened_for_reading_gives_exactly_its_bytes_front_to_back()
+    {
+        var content = BackupTesting.RandomBytes(300_000, 77);
+        await Backend.WriteAllAsync("data/aa/pack", content);
+
+        await using (var stream = await Backend.OpenReadAsync("data/aa/pack", 12_345, 200_000))
+        {
+            using var copy = new MemoryStream();
+            await stream.CopyToAsync(copy, 7_000); // small reads: the range is read across many of them
+            Assert.Equal(content.AsSpan(12_345, 200_000).ToArray(), copy.ToArray());
+        }
+
+        await Assert.ThrowsAsync<FileNotFoundException>(async () =>
+        {
+            await using var missing = await Backend.OpenReadAsync("data/zz/absent", 0, 10);
+            await missing.ReadExactlyAsync(new byte[10]);
+        });
+        await Assert.ThrowsAsync<EndOfStreamException>(async () =>
+        {
+            await using var past = await Backend.OpenReadAsync("data/aa/pack", 299_000, 5_000);
+            await past.ReadExactlyAsync(new byte[5_000]);
+        });
+    }
+
+    [SkippableFact]
     public async Task An_item_is_written_once_a_second_write_of_its_name_is_refused_and_changes_nothing()
     {
         await Backend.WriteAllAsync("snapshots/s", Bytes("original"));

@@ -180,4 +180,26 @@ public sealed class RemoteRepositoryTests : IDisposable
         await uncached.CreateSnapshotAsync(Sources);
         Assert.True(packReads > 0);
     }
+
+    [Fact]
+    public async Task A_restore_reads_each_pack_in_a_few_requests_not_one_per_file()
+    {
+        WriteSource(300, 1100);
+        var backend = new MemoryBackend();
+        string id;
+        using (var repository = await BackupRepository.InitAsync(new CachedBackend(backend, CacheFolder), BackupTesting.Password, BackupTesting.SmallChunks() with { PackSize = 1024 * 1024 }))
+        {
+            id = (await repository.CreateSnapshotAsync(Sources)).Snapshot.Id;
+        }
+
+        var packs = (await BackupTesting.NamesAsync(backend, "data")).Count;
+        using var reopened = await BackupRepository.OpenAsync(new CachedBackend(backend, CacheFolder), BackupTesting.Password);
+        var before = backend.Requests!.Value.Get;
+        await reopened.RestoreAsync(id, _temp.Combine("target"));
+        var gets = backend.Requests!.Value.Get - before;
+
+        BackupTesting.AssertSameFiles(Source, BackupTesting.Restored(_temp.Combine("target"), Source));
+        Assert.True(packs > 3, $"{packs} packs");
+        Assert.InRange(gets, 1, packs + 2); // a range per pack (the file list came from the cache)
+    }
 }

@@ -33,6 +33,19 @@ internal sealed class FileRangeStream(SafeFileHandle handle, string name, long o
     }
 }
 
+/// <summary>A range of bytes in memory (the memory backend's), shorter than <paramref name="length"/> when the item ends first.</summary>
+internal sealed class MemoryRangeStream(ReadOnlyMemory<byte> data, string name, long length) : ReadOnlyRangeStream(length)
+{
+    protected override ValueTask<int> ReadAtAsync(long position, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var n = (int)Math.Clamp(data.Length - position, 0, buffer.Length);
+        data.Slice((int)Math.Min(position, data.Length), n).CopyTo(buffer);
+        return ValueTask.FromResult(n);
+    }
+
+    protected override string Name => name;
+}
+
 /// <summary>A forward-only, read-only stream of a known length over positioned reads.</summary>
 internal abstract class ReadOnlyRangeStream(long length) : Stream
 {

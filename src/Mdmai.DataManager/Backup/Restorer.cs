@@ -4,6 +4,7 @@ using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Mdmai.DataManager.Backup.Internal;
 using Mdmai.DataManager.IO;
+using Microsoft.Win32.SafeHandles;
 
 namespace Mdmai.DataManager.Backup;
 
@@ -211,6 +212,8 @@ internal sealed class Restorer(BackupRepository repository)
             public int Remaining = chunks;
 
             public long Written;
+
+            public bool Done;
         }
 
         /// <summary>
@@ -233,11 +236,6 @@ internal sealed class Restorer(BackupRepository repository)
                 foreach (var entry in entries)
                 {
                     var path = Place(entry.Path);
-                    if (Directory.Exists(path) && !File.Exists(path) && new FileInfo(path).LinkTarget is null)
-                    {
-                        throw new MdmaiException(MdmaiErrorCode.AlreadyExists, $"Cannot restore the file '{entry.Path}': a folder of that name is in the way.");
-                    }
-
                     var file = new PendingFile(entry, path, System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, $".{System.IO.Path.GetFileName(path)}.{Guid.NewGuid():N}.restore"), entry.Chunks?.Count ?? 0);
                     files.Add(file);
                     long offset = 0;
@@ -261,8 +259,13 @@ internal sealed class Restorer(BackupRepository repository)
 
                     if (file.Remaining == 0)
                     {
-                        File.WriteAllBytes(file.Temp, []);
-                        Finish(file);
+                        var native = UnixFileCalls.TryOpenForWriting(file.Temp);
+                        if (native is null)
+                        {
+                            File.WriteAllBytes(file.Temp, []);
+                        }
+
+                        Finish(file, native);
                     }
                 }
 
@@ -286,16 +289,24 @@ internal sealed class Restorer(BackupRepository repository)
             }
             finally
             {
-                foreach (var file in files)
+                foreach (var file in files.Where(f => !f.Done))
                 {
-                    File.Delete(file.Temp); // gone when it was renamed into place
+                    File.Delete(file.Temp);
                 }
             }
         }
 
         private void Write(PendingFile file, long offset, ReadOnlySpan<byte> content)
         {
-            using (var handle = File.OpenHandle(file.Temp, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite))
+            // One open, one write, and for the last chunk the file's permissions and time on the same handle: a restore
+            // of many small files is these few calls per file (open, pwrite, fchmod, futimens, close, rename).
+            var native = UnixFileCalls.TryOpenForWriting(file.Temp);
+            using var handle = native ?? File.OpenHandle(file.Temp, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite);
+            if (native is not null)
+            {
+                UnixFileCalls.WriteAt(handle, content, offset);
+            }
+            else
             {
                 RandomAccess.Write(handle, content, offset);
             }
@@ -304,26 +315,54 @@ internal sealed class Restorer(BackupRepository repository)
             Interlocked.Add(ref _bytes, content.Length);
             if (Interlocked.Decrement(ref file.Remaining) == 0)
             {
-                Finish(file);
+                Finish(file, native);
             }
         }
 
-        /// <summary>The file's last chunk is in: its size is checked, then its permissions and time set and it is renamed into place.</summary>
-        private void Finish(PendingFile file)
+        /// <summary>
+        /// The file's last chunk is in: its size is checked, then its permissions and time set (on the open handle where
+        /// there is one) and it is renamed into place.
+        /// </summary>
+        private void Finish(PendingFile file, SafeFileHandle? handle)
         {
             var entry = file.Entry;
-            if (Interlocked.Read(ref file.Written) != entry.Size || new FileInfo(file.Temp).Length != entry.Size)
+            if (Interlocked.Read(ref file.Written) != entry.Size)
             {
                 throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{entry.Path}' restored to {Interlocked.Read(ref file.Written)} bytes, but {entry.Size} were backed up.");
             }
 
-            if (!OperatingSystem.IsWindows() && entry.Mode != 0)
+            if (handle is not null)
             {
-                File.SetUnixFileMode(file.Temp, (UnixFileMode)(entry.Mode & 0xFFF));
+                UnixFileCalls.SetModeAndTime(handle, entry.Mode, entry.ModifiedNanoseconds);
+                handle.Dispose();
+            }
+            else
+            {
+                if (!OperatingSystem.IsWindows() && entry.Mode != 0)
+                {
+                    File.SetUnixFileMode(file.Temp, (UnixFileMode)(entry.Mode & 0xFFF));
+                }
+
+                File.SetLastWriteTimeUtc(file.Temp, DateTime.UnixEpoch.AddTicks(entry.ModifiedNanoseconds / 100));
             }
 
-            File.SetLastWriteTimeUtc(file.Temp, DateTime.UnixEpoch.AddTicks(entry.ModifiedNanoseconds / 100));
-            File.Move(file.Temp, file.Path, overwrite: true);
+            try
+            {
+                if (OperatingSystem.IsWindows())
+                {
+                    File.Move(file.Temp, file.Path, overwrite: true);
+                }
+                else
+                {
+                    UnixFileCalls.Rename(file.Temp, file.Path);
+                }
+            }
+            catch (IOException ex) when (Directory.Exists(file.Path))
+            {
+                throw new MdmaiException(MdmaiErrorCode.AlreadyExists, $"Cannot restore the file '{entry.Path}': a folder of that name is in the way.", ex);
+            }
+
+            file.Done = true;
             var done = Interlocked.Increment(ref _files);
             progress?.Report(new BackupProgress(done, Bytes, totals.Files, totals.Bytes, entry.Path));
         }

@@ -126,6 +126,7 @@ public sealed class S3Backend : IBackupBackend, IObjectLockBackend, IDisposable
     private readonly AmazonS3Client _client;
     private readonly S3Options _options;
     private readonly string _prefix;
+    private readonly bool _https;
     private long _put, _get, _list, _head, _delete;
 
     /// <summary>Opens the bucket and prefix of <paramref name="location"/> (<c>s3://BUCKET[/PREFIX]</c>) with <paramref name="options"/> (default: from the environment).</summary>
@@ -164,6 +165,7 @@ public sealed class S3Backend : IBackupBackend, IObjectLockBackend, IDisposable
         }
 
         Endpoint = _options.Endpoint?.ToString().TrimEnd('/') ?? $"https://s3.{region}.amazonaws.com";
+        _https = Endpoint.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
         _client = new AmazonS3Client(Credentials(_options), config);
     }
 
@@ -489,6 +491,14 @@ public sealed class S3Backend : IBackupBackend, IObjectLockBackend, IDisposable
                     // otherwise own what they write, and the owner's maintenance could not read it.
                     CannedACL = _options.BucketOwnerFullControl ? S3CannedACL.BucketOwnerFullControl : null,
                 };
+
+                // A plain PUT with a Content-Length (aws-chunked uploads are not understood by every S3-compatible
+                // store), and no second MD5 pass by the SDK: the Content-MD5 computed while spooling is the check,
+                // and the store verifies it. Over TLS the payload is not hashed again for the signature either.
+                request.UseChunkEncoding = false;
+                request.DisableDefaultChecksumValidation = true;
+                request.DisablePayloadSigning = _https ? true : null;
+
                 if (Retention is { } retention && !name.StartsWith(Internal.RepositoryNames.Locks + "/", StringComparison.Ordinal))
                 {
                     // Locks stay deletable: they must go when their holder ends.

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 
 namespace Mdmai.DataManager.Backup.Internal;
@@ -15,6 +16,7 @@ internal sealed class SpoolStream : Stream
     private readonly string _tempFolder;
     private readonly IncrementalHash _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
     private byte[] _memory = new byte[16 * 1024];
+    private bool _pooled;
     private int _memoryLength;
     private FileStream? _file;
     private long _length;
@@ -67,7 +69,12 @@ internal sealed class SpoolStream : Stream
         {
             if (_memoryLength + toMemory > _memory.Length)
             {
-                Array.Resize(ref _memory, Math.Min(MemoryLimit, Math.Max(_memory.Length * 2, _memoryLength + toMemory)));
+                // Past the small first buffer, the whole megabyte at once from the shared pool: growing by doubling
+                // left ~2 MiB of large-object garbage per pack, which only a full collection frees (~130 MB per GB sent).
+                var larger = ArrayPool<byte>.Shared.Rent(MemoryLimit);
+                _memory.AsSpan(0, _memoryLength).CopyTo(larger);
+                _memory = larger;
+                _pooled = true;
             }
 
             buffer[..toMemory].CopyTo(_memory.AsSpan(_memoryLength));
@@ -171,6 +178,11 @@ internal sealed class SpoolStream : Stream
         {
             _file?.Dispose();
             _md5.Dispose();
+            if (_pooled)
+            {
+                _pooled = false;
+                ArrayPool<byte>.Shared.Return(_memory);
+            }
         }
 
         base.Dispose(disposing);

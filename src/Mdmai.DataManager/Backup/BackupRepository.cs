@@ -818,6 +818,22 @@ public sealed class BackupRepository : IDisposable
         OpenBlob(id, location, stored.Span, plain.Span, pack);
     }
 
+    /// <summary>
+    /// Checks a sealed blob's tag, which binds it to its id (authenticated encryption, or the checksum of an unencrypted
+    /// repository), without decompressing or re-hashing it: enough to move it sealed to a repository with the same keys
+    /// (<c>backup copy</c>) without carrying damage along. <paramref name="scratch"/> takes the decrypted bytes.
+    /// </summary>
+    internal void AuthenticateBlob(BlobId id, ReadOnlySpan<byte> stored, Span<byte> scratch, string pack)
+    {
+        Span<byte> idBytes = stackalloc byte[BlobId.Size];
+        id.Write(idBytes);
+        var length = stored.Length - RepositoryCrypto.Overhead;
+        if (length < 0 || length > scratch.Length || !_crypto.TryOpen(stored, scratch[..length], idBytes))
+        {
+            throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {id} in pack '{pack}' is damaged: it does not authenticate.");
+        }
+    }
+
     internal void OpenBlob(BlobId id, BlobLocation location, ReadOnlySpan<byte> stored, Span<byte> plain, string pack)
     {
         Span<byte> idBytes = stackalloc byte[BlobId.Size];

@@ -109,7 +109,7 @@ internal sealed class SnapshotBuilder
     /// Copies <paramref name="snapshot"/> of <paramref name="source"/> into this builder's repository (<c>backup copy</c>):
     /// the same file list, each file's content sent only where the target lacks it. With <paramref name="sameKeys"/>
     /// (the two repositories share their keys and chunk sizes) the chunks keep their ids and move sealed, each
-    /// authenticated and re-hashed on the way; otherwise every file is read back from the source and chunked, hashed,
+    /// authenticated on the way; otherwise every file is read back from the source and chunked, hashed,
     /// compressed and sealed again as a backup would.
     /// </summary>
     public Task<(IReadOnlyList<string> Tree, SnapshotStats Stats, IReadOnlyList<string> Errors)> RunCopyAsync(BackupRepository source, BackupRepository.SnapshotDocument snapshot, bool sameKeys, CancellationToken cancellationToken) =>
@@ -296,7 +296,7 @@ internal sealed class SnapshotBuilder
 
     /// <summary>
     /// Moves one sealed chunk from <paramref name="source"/> (same keys) to the packer, unless the target has it or it is
-    /// on its way: read into the arena, authenticated and re-hashed (a damaged blob is never copied), then sent as it is.
+    /// on its way: read into the arena, authenticated (a damaged blob is never copied), then sent as it is.
     /// </summary>
     private async Task SendSealedAsync(BackupRepository source, BlobId id, TreeEntry entry, byte[] plain, CancellationToken ct)
     {
@@ -317,7 +317,7 @@ internal sealed class SnapshotBuilder
             var stored = block.Memory[..(int)location.StoredLength];
             var pack = RepositoryNames.Pack(location.Pack);
             await PackFormat.ReadExactlyAsync(source.Backend, pack, location.Offset, stored, ct).ConfigureAwait(false);
-            source.OpenBlob(id, location, stored.Span, plain.AsSpan(0, (int)location.RawLength), pack);
+            source.AuthenticateBlob(id, stored.Span, plain, pack);
             Interlocked.Increment(ref _newBlobs);
             Interlocked.Add(ref _newBytes, location.RawLength);
             Interlocked.Add(ref _bytesRead, location.RawLength);

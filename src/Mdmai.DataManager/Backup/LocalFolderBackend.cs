@@ -80,7 +80,21 @@ public sealed class LocalFolderBackend : IBackupBackend
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        return Task.FromResult<Stream>(new Internal.FileRangeStream(OpenForReading(name), name, offset, length));
+        SafeFileHandle handle;
+        try
+        {
+            handle = IO.UnixFileCalls.TryOpenForReading(Resolve(name)) ?? File.OpenHandle(Resolve(name), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (DirectoryNotFoundException ex)
+        {
+            throw new FileNotFoundException($"The repository has no '{name}'.", name, ex);
+        }
+        catch (FileNotFoundException ex)
+        {
+            throw new FileNotFoundException($"The repository has no '{name}'.", name, ex);
+        }
+
+        return Task.FromResult<Stream>(new Internal.FileRangeStream(handle, name, offset, length));
     }
 
     private SafeFileHandle OpenForReading(string name)

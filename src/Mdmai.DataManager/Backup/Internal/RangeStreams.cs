@@ -14,11 +14,15 @@ internal sealed class BackendRangeStream(IBackupBackend backend, string name, lo
     protected override string Name => name;
 }
 
-/// <summary>A range of a local file read front to back through one handle, which the stream owns.</summary>
+/// <summary>
+/// A range of a local file read front to back through one handle, which the stream owns. Reads are synchronous: a read
+/// of a file in the page cache is a copy, and "asynchronous" file reads on Linux are that copy handed to the thread pool
+/// and back — for a restore of many small files, a hop per chunk and threads spinning for work between the hops.
+/// </summary>
 internal sealed class FileRangeStream(SafeFileHandle handle, string name, long offset, long length) : ReadOnlyRangeStream(length)
 {
     protected override ValueTask<int> ReadAtAsync(long position, Memory<byte> buffer, CancellationToken cancellationToken) =>
-        RandomAccess.ReadAsync(handle, buffer, offset + position, cancellationToken);
+        ValueTask.FromResult(RandomAccess.Read(handle, buffer.Span, offset + position));
 
     protected override string Name => name;
 

@@ -44,6 +44,7 @@ namespace Mdmai.Cli;
 [JsonSerializable(typeof(VerifyReport))]
 [JsonSerializable(typeof(RestoreResult))]
 [JsonSerializable(typeof(DateTimeOffset))]
+[JsonSerializable(typeof(DataManagerStatus))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
 /// <summary>The options of every <c>--json</c> output: the library's callers' (DataManagerJson: snake_case, enum texts, timestamps), indented.</summary>

@@ -27,7 +27,7 @@ internal static class MdmaiCli
         root.Options.Add(Json);
         root.Options.Add(KeyCommands.PasswordFile);
         var context = new CliContext(stdout, stderr, environment, interactive);
-        foreach (var command in GeneralCommands.Create(context).Concat(EntityCommands.CreateAll(context)).Append(DbCommands.Create(context)).Append(KeyCommands.Create(context)).Append(DupesCommand.Create(context)).Append(FilesCommands.Create(context)).Append(BackupCommands.Create(context)).Concat(IntegrityCommands.Create(context)))
+        foreach (var command in GeneralCommands.Create(context).Concat(EntityCommands.CreateAll(context)).Append(DbCommands.Create(context)).Append(KeyCommands.Create(context)).Append(DupesCommand.Create(context)).Append(FilesCommands.Create(context)).Append(BackupCommands.Create(context)).Concat(IntegrityCommands.Create(context)).Append(ServeCommand.Create(context)))
         {
             root.Subcommands.Add(command);
         }

@@ -62,6 +62,16 @@ internal sealed class Output
 
     public void Line(string text) => _stdout.WriteLine(text);
 
+    /// <summary>A warning for people, on standard error (JSON mode keeps standard output for results).</summary>
+    public void Warn(string text) => _stderr.WriteLine($"mdmai: warning: {text}");
+
+    /// <summary>Pushes what was written out now (a long-running command's first lines).</summary>
+    public void Flush()
+    {
+        _stdout.Flush();
+        _stderr.Flush();
+    }
+
     /// <summary>A command's result: <paramref name="json"/> in JSON mode, else one line for people.</summary>
     public void Report<T>(T json, string text)
     {

@@ -76,25 +76,14 @@ internal static class GeneralCommands
 
             await using var open = await context.OpenAsync(parse, ct, unlock: false);
             var (folder, db) = (open.Folder, open.Database);
-            var stats = await db.GetStatsAsync(ct);
-            var cache = CacheStatisticsFile.Load(folder.Path);
-            var integrity = IntegrityChecker.LastRun(folder.Path);
-            var repository = await DataFolderBackups.RepositoryExistsAsync(folder, context.Environment, ct);
+            var status = await DataManagerStatus.ReadAsync(folder, db, context.Environment, ct);
+            var (stats, integrity, repository) = (status.Database, status.LastIntegrityCheck, status.BackupRepository.Exists);
+            var cache = status.Cache;
             if (output.Json)
             {
-                output.WriteJson(new JsonObject
-                {
-                    ["data_dir"] = folder.Path, ["initialised"] = initialised, ["config"] = CliJson.Node(folder.Config), ["database"] = CliJson.Node(stats),
-                    ["cache"] = cache is { } c0
-                        ? new JsonObject
-                        {
-                            ["session_ended"] = CliJson.Node(c0.Time), ["hits"] = c0.Statistics.Hits, ["misses"] = c0.Statistics.Misses, ["evictions"] = c0.Statistics.Evictions,
-                            ["hit_rate"] = c0.Statistics.HitRate, ["count"] = c0.Statistics.Count, ["bytes"] = c0.Statistics.Bytes, ["capacity_bytes"] = c0.Statistics.CapacityBytes,
-                        }
-                        : null,
-                    ["last_integrity_check"] = CliJson.Node(integrity),
-                    ["backup_repository"] = new JsonObject { ["path"] = folder.BackupRepositoryLocation, ["exists"] = repository },
-                });
+                var json = (JsonObject)CliJson.Node(status)!;
+                json.Insert(1, "initialised", initialised);
+                output.WriteJson(json);
                 return ExitCodes.Ok;
             }
 
@@ -110,7 +99,7 @@ internal static class GeneralCommands
             var c = folder.Config;
             grid.AddRow("config", Markup.Escape($"encryption {(c.EncryptionEnabled ? "on" : "off")}, auto-backup every {c.AutoBackupIntervalMinutes} min, keep {c.MaxBackupCount}, cache {c.CacheSizeLimitMb} MB, integrity checks {(c.IntegrityCheckingEnabled ? $"every {c.IntegrityCheckIntervalHours} h" : "off")}, backup zstd level {c.BackupCompressionLevel}"));
             grid.AddRow("cache", cache is { } cs
-                ? Markup.Escape($"last app session (ended {cs.Time.UtcDateTime:yyyy-MM-dd HH:mm} UTC): {cs.Statistics.Hits:N0} hits, {cs.Statistics.Misses:N0} misses ({cs.Statistics.HitRate:P0}), {cs.Statistics.Evictions:N0} evictions; {Bytes(cs.Statistics.Bytes)} of {Bytes(cs.Statistics.CapacityBytes)} held")
+                ? Markup.Escape($"last app session (ended {cs.SessionEnded.UtcDateTime:yyyy-MM-dd HH:mm} UTC): {cs.Hits:N0} hits, {cs.Misses:N0} misses ({cs.HitRate:P0}), {cs.Evictions:N0} evictions; {Bytes(cs.Bytes)} of {Bytes(cs.CapacityBytes)} held")
                 : $"no app session recorded yet (limit {c.CacheSizeLimitMb} MB)");
             grid.AddRow("integrity", integrity is { } last
                 ? Markup.Escape($"last scheduled check {last.CheckedAt.UtcDateTime:yyyy-MM-dd HH:mm} UTC: {last.Errors} error(s), {last.Warnings} warning(s)")

@@ -77,32 +77,11 @@ internal static class KeyCommands
         command.SetAction((parse, ct) => context.RunAsync(parse, async output =>
         {
             await using var open = await OpenAsync(context, parse, ct);
-            var (folder, keys) = (open.Folder, open.Keys);
+            var folder = open.Folder;
             var current = Passwords.Read(output, context.Environment, parse.GetValue(PasswordFile), "MDMAI_PASSWORD", "Current password:", confirm: false);
             var replacement = Passwords.Read(output, context.Environment, parse.GetValue(newFile), "MDMAI_NEW_PASSWORD", "New password:", confirm: true);
-            await keys.ChangePasswordAsync(current, replacement, ct);
-
-            // The backup repository's key is wrapped by the same password by default: it follows.
-            var backups = "";
-            var backend = DataManager.Backup.BackupBackends.ForDataFolder(folder, context.Environment);
-            if (!await DataManager.Backup.BackupRepository.IsEncryptedAsync(backend, ct))
-            {
-                DataManager.Backup.BackupBackends.Release(backend);
-            }
-            else
-            {
-                try
-                {
-                    using var repository = await DataManager.Backup.BackupRepository.OpenAsync(backend, current, ct);
-                    await repository.ChangePasswordAsync(current, replacement, ct);
-                    backups = " The backup repository's password changed with it.";
-                }
-                catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.WrongPassword)
-                {
-                    backups = " The backup repository has another password and was left as it is.";
-                }
-            }
-
+            var followed = await DataManager.Backup.DataFolderBackups.ChangePasswordAsync(folder, current, replacement, context.Environment, ct);
+            var backups = followed ? " The backup repository's password changed with it." : "";
             output.Report(new JsonObject { ["changed"] = true, ["backup_repository"] = backups.Length > 0 }, $"Password changed. The recovery key, if any, still works.{backups}");
 
             return ExitCodes.Ok;

@@ -581,16 +581,31 @@ public sealed class BackupRepository : IDisposable
     public async Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(CancellationToken cancellationToken = default)
     {
         var result = new List<SnapshotInfo>();
+        var listed = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var item in Backend.ListAsync(RepositoryNames.Snapshots, cancellationToken).ConfigureAwait(false))
         {
+            var id = RepositoryNames.Leaf(item.Name);
+            listed.Add(id);
             try
             {
-                result.Add((await ReadSnapshotAsync(RepositoryNames.Leaf(item.Name), cancellationToken).ConfigureAwait(false)).Info);
+                // A snapshot never changes: one read before with the same length and time is the same file.
+                if (!_snapshots.TryGetValue(id, out var known) || known.Length != item.Length || known.Modified != item.Modified)
+                {
+                    known = (await ReadSnapshotAsync(id, cancellationToken).ConfigureAwait(false), item.Length, item.Modified);
+                    _snapshots[id] = known;
+                }
+
+                result.Add(known.Document.Info);
             }
             catch (MdmaiException ex) when (ex.Code is MdmaiErrorCode.Corrupt or MdmaiErrorCode.NotFound)
             {
                 // damaged, or forgotten meanwhile
             }
+        }
+
+        foreach (var gone in _snapshots.Keys.Where(k => !listed.Contains(k)).ToList())
+        {
+            _snapshots.TryRemove(gone, out _);
         }
 
         return [.. result.OrderBy(s => s.Time).ThenBy(s => s.Id, StringComparer.Ordinal)];
@@ -631,6 +646,16 @@ public sealed class BackupRepository : IDisposable
             _ => throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{id}' matches {matches.Count} snapshots; give more of the id."),
         };
     }
+
+    /// <summary>
+    /// Snapshots listed so far, with the length and time the listing gave: a long-lived repository (the app's, the
+    /// dashboard's list of 2,000 snapshots) reads each once. Everything else (verify, prune, a snapshot asked by id)
+    /// reads the file.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (SnapshotDocument Document, long Length, DateTimeOffset? Modified)> _snapshots = new(StringComparer.Ordinal);
+
+    /// <summary>Drops a forgotten snapshot from what was listed.</summary>
+    internal void Forget(string id) => _snapshots.TryRemove(id, out _);
 
     internal async Task<SnapshotDocument> ReadSnapshotAsync(string id, CancellationToken cancellationToken)
     {
@@ -946,6 +971,14 @@ public sealed class BackupRepository : IDisposable
     /// </summary>
     public Task<ExportResult> ExportAsync(string snapshotId, Stream destination, ExportOptions? options = null, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default) =>
         new PortableExport(this).ExportAsync(snapshotId, destination, options, progress, cancellationToken);
+
+    /// <summary>
+    /// Writes the entries of snapshot <paramref name="snapshotId"/> equal to or under any of <paramref name="paths"/> to
+    /// <paramref name="destination"/> as a plain tar stream (folders and files with their snapshot paths; links are left
+    /// out), every file streamed and checked against its recorded chunk hashes. The destination need not seek.
+    /// </summary>
+    public Task<ExportResult> ExportSelectionAsync(string snapshotId, IReadOnlyCollection<string> paths, Stream destination, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        new PortableExport(this).ExportSelectionAsync(snapshotId, paths, destination, progress, cancellationToken);
 
     /// <summary>
     /// Writes one pack: blobs from <paramref name="next"/> (given the bytes written so far; null ends the pack) back

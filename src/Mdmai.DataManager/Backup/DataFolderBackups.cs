@@ -304,6 +304,62 @@ public sealed class DataFolderBackups : IDisposable
         }
     }
 
+    /// <summary>
+    /// Changes the data folder's password (its key file's slot is rewrapped; no data is re-encrypted) and the backup
+    /// repository's with it when that one has the same password (the default). Returns whether the repository followed.
+    /// </summary>
+    /// <exception cref="MdmaiException">WrongPassword when <paramref name="current"/> does not open the key file; InvalidArgument for an unencrypted folder.</exception>
+    public static async Task<bool> ChangePasswordAsync(DataFolder folder, string current, string replacement, Func<string, string?>? environment = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        ArgumentNullException.ThrowIfNull(current);
+        ArgumentNullException.ThrowIfNull(replacement);
+        if (!folder.Config.EncryptionEnabled)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "The data folder is not encrypted: it has no password ('mdmai init --encrypt' sets one).");
+        }
+
+        var keys = await Security.KeyFile.LoadAsync(folder.KeyFilePath, cancellationToken).ConfigureAwait(false);
+        await keys.ChangePasswordAsync(current, replacement, cancellationToken).ConfigureAwait(false);
+
+        var backend = BackupBackends.ForDataFolder(folder, environment);
+        try
+        {
+            if (!await BackupRepository.IsEncryptedAsync(backend, cancellationToken).ConfigureAwait(false))
+            {
+                BackupBackends.Release(backend);
+                return false;
+            }
+        }
+        catch
+        {
+            BackupBackends.Release(backend);
+            throw;
+        }
+
+        BackupRepository repository;
+        try
+        {
+            repository = await BackupRepository.OpenAsync(backend, current, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            BackupBackends.Release(backend);
+            if (ex is MdmaiException { Code: MdmaiErrorCode.WrongPassword })
+            {
+                return false; // the repository has a password of its own: left as it is
+            }
+
+            throw;
+        }
+
+        using (repository)
+        {
+            await repository.ChangePasswordAsync(current, replacement, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+    }
+
     /// <summary>Closes the repository.</summary>
     public void Dispose() => Repository.Dispose();
 }

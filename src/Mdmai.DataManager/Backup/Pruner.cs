@@ -126,6 +126,7 @@ internal sealed class Pruner(BackupRepository repository)
         try
         {
             await repository.Backend.DeleteAsync($"{RepositoryNames.Snapshots}/{id}", cancellationToken).ConfigureAwait(false);
+            repository.Forget(id);
         }
         catch (MdmaiException ex) when (ex.Code == MdmaiErrorCode.RemoteAccess)
         {

@@ -14,6 +14,9 @@ public sealed record RestoreOptions
     /// <summary>Only entries equal to, inside, or matching (with '*' and '?') this snapshot path; null restores everything.</summary>
     public string? PathPattern { get; init; }
 
+    /// <summary>Only entries equal to or inside one of these snapshot paths (a selection of several); empty restores everything.</summary>
+    public IReadOnlyList<string> Paths { get; init; } = [];
+
     /// <summary>Files restored at once (default: cores + 1).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount + 1;
 
@@ -68,6 +71,11 @@ internal sealed class Restorer(BackupRepository repository)
         await foreach (var stored in repository.ReadTreeAsync(snapshot, cancellationToken).ConfigureAwait(false))
         {
             if (options.PathPattern is { } pattern && !SnapshotPaths.Matches(stored.Path, pattern))
+            {
+                continue;
+            }
+
+            if (options.Paths.Count > 0 && !options.Paths.Any(p => stored.Path == p || stored.Path.StartsWith(p + "/", StringComparison.Ordinal)))
             {
                 continue;
             }

@@ -109,7 +109,14 @@ public enum SnapshotEntryType
 /// <param name="Modified">Last-write time when it was backed up.</param>
 /// <param name="Mode">Unix permission bits.</param>
 /// <param name="LinkTarget">Target of a symbolic link.</param>
-public sealed record SnapshotEntry(string Path, SnapshotEntryType Type, long Size, DateTimeOffset Modified, int Mode, string? LinkTarget);
+public sealed record SnapshotEntry(string Path, SnapshotEntryType Type, long Size, DateTimeOffset Modified, int Mode, string? LinkTarget)
+{
+    /// <summary>
+    /// Files: an id of the content (16 hex digits of a hash of its chunk ids — keyed, so it says nothing of the content
+    /// to someone without the key): two entries with the same id hold the same bytes. Null for folders and links.
+    /// </summary>
+    public string? ContentId { get; init; }
+}
 
 /// <summary>How an entry differs between two snapshots.</summary>
 public enum SnapshotChange

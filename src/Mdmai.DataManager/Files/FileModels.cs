@@ -114,3 +114,10 @@ public sealed record FileStoreStats(long Files, long Objects, long LogicalBytes,
 /// <param name="ObjectId">The object.</param>
 /// <param name="Problem">What is wrong: missing, damaged, or content that no longer matches its id.</param>
 public sealed record ObjectProblem(string ObjectId, string Problem);
+
+/// <summary>The store's size at the end of a day files were imported on.</summary>
+/// <param name="Day">The day (UTC).</param>
+/// <param name="Files">Files held by then.</param>
+/// <param name="Bytes">Their bytes.</param>
+/// <param name="StoredBytes">Bytes they take on disk (after deduplication and compression, per file row).</param>
+public sealed record StoreGrowth(DateOnly Day, long Files, long Bytes, long StoredBytes);

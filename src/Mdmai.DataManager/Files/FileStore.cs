@@ -647,6 +647,28 @@ public sealed class FileStore
         return done;
     }
 
+    /// <summary>
+    /// How the store grew: for each day (UTC) files were imported on, the files, bytes and stored bytes held by then
+    /// (of the files still in the store), oldest first.
+    /// </summary>
+    public Task<IReadOnlyList<StoreGrowth>> GetGrowthAsync(CancellationToken cancellationToken = default)
+    {
+        var growth = new List<StoreGrowth>();
+        long files = 0, bytes = 0, stored = 0;
+        foreach (var (day, n, size, storedSize) in _catalog.ImportsByDay(cancellationToken))
+        {
+            files += n;
+            bytes += size;
+            stored += storedSize;
+            if (DateOnly.TryParseExact(day, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var date))
+            {
+                growth.Add(new StoreGrowth(date, files, bytes, stored));
+            }
+        }
+
+        return Task.FromResult<IReadOnlyList<StoreGrowth>>(growth);
+    }
+
     /// <summary>Counts, sizes, and the bytes saved by deduplication and by compression.</summary>
     public Task<FileStoreStats> GetStatsAsync(CancellationToken cancellationToken = default)
     {

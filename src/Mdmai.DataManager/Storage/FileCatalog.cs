@@ -302,6 +302,19 @@ internal sealed class FileCatalog(MdmaiDatabase database)
     }, cancellationToken);
 
     /// <summary>Counts and sizes of files (per category) and objects, read in one transaction.</summary>
+    /// <summary>Files imported, their bytes and their stored bytes, day by day (UTC), oldest first.</summary>
+    public List<(string Day, long Files, long Bytes, long StoredBytes)> ImportsByDay(CancellationToken cancellationToken) => database.Readers.Read(c =>
+    {
+        var days = new List<(string, long, long, long)>();
+        using var reader = c.Get("SELECT substr(created_at, 1, 10) AS day, count(*), coalesce(sum(size), 0), coalesce(sum(stored_size), 0) FROM files GROUP BY day ORDER BY day", 0).ExecuteReader();
+        while (reader.Read())
+        {
+            days.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3)));
+        }
+
+        return days;
+    }, cancellationToken);
+
     public CatalogTotals Totals(CancellationToken cancellationToken) => database.Readers.Read(c =>
     {
         c.Get("BEGIN", 0).ExecuteNonQuery();

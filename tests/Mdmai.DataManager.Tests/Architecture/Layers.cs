@@ -30,7 +30,7 @@ internal static class Layers
     };
 
     /// <summary>The root namespace's types that are the facade rather than the vocabulary below every layer.</summary>
-    public static readonly IReadOnlySet<string> FacadeTypes = Set("MdmaiDataManager", "DataManagerOptions", "DataManagerStatistics", "DataManagerJson");
+    public static readonly IReadOnlySet<string> FacadeTypes = Set("MdmaiDataManager", "DataManagerOptions", "DataManagerStatistics", "DataManagerJson", "DataManagerStatus", "CacheReport", "RepositoryReport");
 
     /// <summary>The layer of a top-level type of the library.</summary>
     public static string Of(string ns, string type)

@@ -22,7 +22,12 @@ internal sealed record TreeEntry
     /// <summary>For the database: the live file's stamp when it was captured (an unchanged stamp means an unchanged database).</summary>
     [JsonPropertyName("source_stamp")] public string? SourceStamp { get; init; }
 
-    public SnapshotEntry ToPublic() => new(Path, Type, Size, DateTimeOffset.UnixEpoch.AddTicks(ModifiedNanoseconds / 100), Mode, LinkTarget);
+    public SnapshotEntry ToPublic() => new(Path, Type, Size, DateTimeOffset.UnixEpoch.AddTicks(ModifiedNanoseconds / 100), Mode, LinkTarget)
+    {
+        ContentId = Type == SnapshotEntryType.File
+            ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(string.Join(',', Chunks ?? []))).AsSpan(0, 8))
+            : null,
+    };
 
     public static readonly JsonSerializerOptions Json = new JsonSerializerOptions
     {

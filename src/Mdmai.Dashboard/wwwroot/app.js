@@ -223,10 +223,14 @@ function follow(job, update) {
   });
 }
 
-async function startJob(container, method, path, body) {
+/** Starts a job and shows it in the jobs dock above every screen (it stays while the user moves on). */
+async function startJob(_container, method, path, body) {
   const job = await api(method, path, body);
   const { view, done } = jobView(job);
-  container.prepend(view);
+  const dock = document.getElementById("jobs");
+  view.querySelector(".toolbar").append(h("button", { "aria-label": "dismiss", onclick: () => view.remove() }, "×"));
+  dock.prepend(view);
+  while (dock.children.length > 5) dock.lastElementChild.remove();
   const ended = await done;
   if (ended.state === "succeeded") toast(`${ended.title}: done`);
   else if (ended.state === "failed") toast(`${ended.title}: ${ended.error?.message}`, true);
@@ -315,38 +319,27 @@ const screens = {
   async files(params) {
     const offset = Number(params.get("offset") || 0);
     const category = params.get("category") || "";
-    const page = await api("GET", `/api/v1/files?limit=50&offset=${offset}${category ? `&category=${category}` : ""}`);
-    const stats = await api("GET", "/api/v1/files/stats");
     const uploads = h("div");
-    const input = h("input", { type: "file", multiple: true, "aria-label": "files to upload", onchange: e => uploadAll([...e.target.files], uploads) });
+    const summary = h("div", { class: "grid" });
+    const list = h("div", { id: "file-list" });
+    const refresh = async () => {
+      const [page, stats] = await Promise.all([api("GET", `/api/v1/files?limit=50&offset=${offset}${category ? `&category=${category}` : ""}`), api("GET", "/api/v1/files/stats")]);
+      summary.replaceChildren(
+        card("Files", number(stats.files), `${number(stats.objects)} distinct contents`),
+        card("Their size", bytes(stats.logical_bytes)),
+        card("On disk", bytes(stats.stored_bytes), "after deduplication and compression"));
+      list.replaceChildren(h("div", { class: "toolbar" },
+        h("select", { "aria-label": "category", onchange: e => { location.hash = `#/files?category=${e.target.value}`; } },
+          h("option", { value: "" }, "all categories"), Object.keys(stats.by_category || {}).map(c => h("option", { value: c, selected: c === category }, c)))),
+        fileTable(page, category, refresh));
+    };
+    const input = h("input", { type: "file", multiple: true, "aria-label": "files to upload", onchange: e => uploadAll([...e.target.files], uploads, refresh) });
     const zone = h("div", { class: "dropzone", id: "dropzone" }, "Drop files here to add them to the store — or ", input);
     zone.addEventListener("dragover", e => { e.preventDefault(); zone.classList.add("over"); });
     zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-    zone.addEventListener("drop", e => { e.preventDefault(); zone.classList.remove("over"); uploadAll([...e.dataTransfer.files], uploads); });
-    return [
-      h("h1", {}, "Files"),
-      h("div", { class: "grid" },
-        card("Files", number(stats.files), `${number(stats.objects)} distinct contents`),
-        card("Their size", bytes(stats.logical_bytes)),
-        card("On disk", bytes(stats.stored_bytes), "after deduplication and compression")),
-      zone, uploads,
-      h("div", { class: "toolbar" },
-        h("select", { "aria-label": "category", onchange: e => { location.hash = `#/files?category=${e.target.value}`; } },
-          h("option", { value: "" }, "all categories"), Object.keys(stats.by_category || {}).map(c => h("option", { value: c, selected: c === category }, c)))),
-      table([
-        { title: "", value: f => f.mime_type.startsWith("image/") && f.size < 4 * 1024 * 1024 ? h("img", { class: "thumb", loading: "lazy", alt: "", src: `/api/v1/files/${f.id}/content?inline=1` }) : "" },
-        { title: "name", value: f => f.name },
-        { title: "category", value: f => f.category },
-        { title: "type", optional: true, value: f => f.mime_type },
-        { title: "size", num: true, value: f => bytes(f.size) },
-        { title: "details", optional: true, value: f => f.metadata?.page_count ? `${f.metadata.page_count} pages${f.metadata.title ? ` · ${f.metadata.title}` : ""}` : "" },
-        { title: "added", optional: true, value: f => when(f.created_at) },
-        { title: "", value: f => [
-          h("a", { href: `/api/v1/files/${f.id}/content`, download: f.name, "data-download": f.id }, "Download"), " ",
-          h("button", { class: "danger", onclick: async e => { e.stopPropagation(); if (await confirmDialog("Delete file", `Delete “${f.name}” from the store? Its content goes when nothing else shares it.`, "Delete")) { await guarded(() => api("DELETE", `/api/v1/files/${f.id}`, { confirm: true })); route(); } } }, "Delete")] },
-      ], page.items),
-      pager(page, o => { location.hash = `#/files?offset=${o}${category ? `&category=${category}` : ""}`; }),
-    ];
+    zone.addEventListener("drop", e => { e.preventDefault(); zone.classList.remove("over"); uploadAll([...e.dataTransfer.files], uploads, refresh); });
+    await refresh();
+    return [h("h1", {}, "Files"), summary, zone, uploads, list];
   },
 
   async backups(params) {
@@ -481,6 +474,23 @@ const screens = {
   },
 };
 
+
+function fileTable(page, category, refresh) {
+  return h("div", {}, table([
+    { title: "", value: f => f.mime_type.startsWith("image/") && f.size < 4 * 1024 * 1024 ? h("img", { class: "thumb", loading: "lazy", alt: "", src: `/api/v1/files/${f.id}/content?inline=1` }) : "" },
+    { title: "name", value: f => f.name },
+    { title: "category", value: f => f.category },
+    { title: "type", optional: true, value: f => f.mime_type },
+    { title: "size", num: true, value: f => bytes(f.size) },
+    { title: "details", optional: true, value: f => f.metadata?.page_count ? `${f.metadata.page_count} pages${f.metadata.title ? ` · ${f.metadata.title}` : ""}` : "" },
+    { title: "added", optional: true, value: f => when(f.created_at) },
+    { title: "", value: f => [
+          h("a", { href: `/api/v1/files/${f.id}/content`, download: f.name, "data-download": f.id }, "Download"), " ",
+          h("button", { class: "danger", onclick: async e => { e.stopPropagation(); if (await confirmDialog("Delete file", `Delete “${f.name}” from the store? Its content goes when nothing else shares it.`, "Delete")) { await guarded(() => api("DELETE", `/api/v1/files/${f.id}`, { confirm: true })); refresh(); } } }, "Delete")] },
+  ], page.items),
+  pager(page, o => { location.hash = `#/files?offset=${o}${category ? `&category=${category}` : ""}`; }));
+}
+
 // ---------------------------------------------------------------- records
 
 function snippet(text) {
@@ -504,7 +514,7 @@ async function showRecord(kind, id) {
   const form = document.getElementById("dialog-form");
   form.replaceChildren(
     h("h2", {}, `${kind.name}: ${record.name ?? record.title ?? record.key ?? id}`),
-    h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, kind.fields.map(f => h("tr", {}, h("th", {}, f.name), h("td", {}, typeof record[f.name] === "object" && record[f.name] !== null ? JSON.stringify(record[f.name]) : String(record[f.name] ?? "")))))),
+    h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, kind.fields.map(f => h("tr", {}, h("th", {}, f.name), h("td", {}, typeof record[f.name] === "object" && record[f.name] !== null ? JSON.stringify(record[f.name]) : String(record[f.name] ?? ""))))))),
     h("h2", {}, "History"),
     table([{ title: "when", value: a => when(a.timestamp) }, { title: "change", value: a => a.operation }, { title: "old → new", value: a => h("pre", {}, changes(a)) }], history.items || []),
     h("div", { class: "actions" },
@@ -532,13 +542,13 @@ async function editRecord(kind, record, campaign) {
 
 // ---------------------------------------------------------------- files: uploads, several at once, streamed
 
-async function uploadAll(files, container) {
+async function uploadAll(files, container, refresh) {
   const queue = [...files];
   const workers = Array.from({ length: Math.min(3, queue.length) }, async () => {
     while (queue.length) await upload(queue.shift(), container);
   });
   await Promise.all(workers);
-  route();
+  await refresh();
 }
 
 function upload(file, container) {

@@ -24,6 +24,12 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+/** Replaces an element's children; like h(), skips null, undefined and false (replaceChildren would print "null"). */
+function fill(el, ...children) {
+  el.replaceChildren(...children.flat(Infinity).filter(c => c !== null && c !== undefined && c !== false));
+  return el;
+}
+
 const SVG = "http://www.w3.org/2000/svg";
 function s(tag, attrs, ...children) {
   const el = document.createElementNS(SVG, tag);
@@ -42,7 +48,11 @@ function bytes(n) {
 
 const number = n => (n ?? 0).toLocaleString("en");
 const when = t => t ? new Date(t).toLocaleString() : "—";
-const seconds = t => t === null || t === undefined ? "—" : t < 90 ? `${t.toFixed(1)} s` : `${Math.floor(t / 60)} min ${Math.round(t % 60)} s`;
+const ago = t => {
+  const minutes = Math.round((Date.now() - new Date(t).getTime()) / 60000);
+  return minutes < 1 ? "just now" : minutes < 90 ? `${minutes} min ago` : minutes < 36 * 60 ? `${Math.round(minutes / 60)} h ago` : `${Math.round(minutes / 1440)} days ago`;
+};
+const seconds = t => t === null || t === undefined ? "—" : t < 1 ? `${t.toFixed(2)} s` : t < 90 ? `${t.toFixed(1)} s` : `${Math.floor(t / 60)} min ${Math.round(t % 60)} s`;
 
 function toast(message, error = false) {
   const el = h("div", { class: error ? "toast error" : "toast" }, message);
@@ -78,7 +88,7 @@ function confirmDialog(title, text, action = "Confirm") {
   return new Promise(resolve => {
     const dialog = document.getElementById("dialog");
     const form = document.getElementById("dialog-form");
-    form.replaceChildren(
+    fill(form,
       h("h2", {}, title), h("p", {}, text),
       h("div", { class: "actions" },
         h("button", { value: "cancel", type: "submit" }, "Cancel"),
@@ -94,7 +104,7 @@ function formDialog(title, fields, submit = "Save") {
     const dialog = document.getElementById("dialog");
     const form = document.getElementById("dialog-form");
     const inputs = {};
-    form.replaceChildren(h("h2", {}, title), ...fields.map(f => {
+    fill(form, h("h2", {}, title), ...fields.map(f => {
       const id = `f-${f.name}`;
       let input;
       if (f.values?.length) input = h("select", { id, name: f.name }, h("option", { value: "" }, ""), f.values.map(v => h("option", { value: v, selected: String(f.value ?? "") === v }, v)));
@@ -122,11 +132,11 @@ function formDialog(title, fields, submit = "Save") {
   });
 }
 
-function table(columns, rows, onRow) {
+function table(columns, rows, onRow, empty = "Nothing here yet.") {
   return h("div", { class: "table-wrap" }, h("table", {},
     h("thead", {}, h("tr", {}, columns.map(c => h("th", { class: [c.num ? "num" : "", c.optional ? "optional" : "", c.onSort ? "sortable" : ""].join(" "), onclick: c.onSort }, c.title, c.sorted ? (c.sorted === "desc" ? " ▼" : " ▲") : "")))),
     h("tbody", {}, rows.length === 0
-      ? h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, "Nothing here yet."))
+      ? h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, empty))
       : rows.map(r => h("tr", { class: onRow ? "clickable" : "", onclick: onRow ? () => onRow(r) : null },
           columns.map(c => h("td", { class: [c.num ? "num" : "", c.optional ? "optional" : ""].join(" ") }, c.value(r))))))));
 }
@@ -144,33 +154,29 @@ function card(label, value, sub) {
   return h("div", { class: "card" }, h("div", { class: "label" }, label), h("div", { class: "value" }, value), sub ? h("div", { class: "sub" }, sub) : null);
 }
 
-/** A bar chart of values over time, in SVG (no library). */
-function barChart(points, value, label) {
-  const width = 600, height = 140, pad = 18;
+/** Charts of values over time, in SVG (no library): bars per snapshot, a line per day. The top value is written. */
+function chart(points, value, label, format, kind) {
+  const width = 600, height = 140, pad = 18, top = 16;
   if (points.length === 0) return h("p", { class: "muted" }, "No data yet.");
-  const max = Math.max(...points.map(value), 1);
-  const w = (width - pad) / points.length;
+  const values = points.map(value);
+  const max = Math.max(...values) || 1;
+  const y = v => height - pad - (height - pad - top) * v / max;
+  const marks = [];
+  if (kind === "bars") {
+    const w = (width - pad) / points.length;
+    points.forEach((p, i) => marks.push(s("rect", { class: "bar", x: pad + i * w + 1, y: y(values[i]), width: Math.max(1, w - 2), height: Math.max(0.5, height - pad - y(values[i])) }, s("title", {}, `${p.label}: ${p.text}`))));
+  } else {
+    const step = points.length > 1 ? (width - pad * 2) / (points.length - 1) : 0;
+    const x = i => points.length > 1 ? pad + i * step : width / 2;
+    if (points.length > 1) marks.push(s("path", { class: "line", d: points.map((p, i) => `${i === 0 ? "M" : "L"}${x(i)},${y(values[i])}`).join(" ") }));
+    if (points.length <= 60) points.forEach((p, i) => marks.push(s("circle", { class: "dot", cx: x(i), cy: y(values[i]), r: 3 }, s("title", {}, `${p.label}: ${p.text}`))));
+  }
   return s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label },
-    points.map((p, i) => {
-      const v = value(p), bh = (height - pad) * v / max;
-      return s("rect", { class: "bar", x: pad + i * w + 1, y: height - pad - bh, width: Math.max(1, w - 2), height: Math.max(0.5, bh) }, s("title", {}, `${p.label}: ${p.text}`));
-    }),
-    s("text", { class: "axis", x: 0, y: 10 }, label),
+    s("line", { class: "baseline", x1: pad, x2: width, y1: height - pad, y2: height - pad }),
+    marks,
+    s("text", { class: "axis", x: 0, y: 10 }, `${label} · top ${format(max)}`),
     s("text", { class: "axis", x: pad, y: height - 4 }, points[0].label),
-    s("text", { class: "axis", x: width - 80, y: height - 4 }, points[points.length - 1].label));
-}
-
-function lineChart(points, value, label) {
-  const width = 600, height = 140, pad = 18;
-  if (points.length === 0) return h("p", { class: "muted" }, "No data yet.");
-  const max = Math.max(...points.map(value), 1);
-  const step = points.length > 1 ? (width - pad) / (points.length - 1) : 0;
-  const d = points.map((p, i) => `${i === 0 ? "M" : "L"}${pad + i * step},${height - pad - (height - pad - 10) * value(p) / max}`).join(" ");
-  return s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label },
-    s("path", { class: "line", d }),
-    s("text", { class: "axis", x: 0, y: 10 }, label),
-    s("text", { class: "axis", x: pad, y: height - 4 }, points[0].label),
-    s("text", { class: "axis", x: width - 80, y: height - 4 }, points[points.length - 1].label));
+    points.length > 1 ? s("text", { class: "axis", x: width, y: height - 4, "text-anchor": "end" }, points[points.length - 1].label) : null);
 }
 
 // ---------------------------------------------------------------- jobs: live progress (SSE, with polling as the fallback)
@@ -184,20 +190,20 @@ function jobView(job) {
   const view = h("div", { class: "job", "data-job": job.id }, h("div", { class: "toolbar" }, h("strong", {}, job.title), state, h("span", { class: "grow" }), cancel), h("div", { class: "progress" }, bar), meta, result);
   const update = j => {
     const p = j.progress;
-    const fraction = p.total_bytes ? p.bytes / p.total_bytes : p.total_files ? p.files / p.total_files : j.state === "running" ? 0 : 1;
+    const fraction = j.state === "succeeded" ? 1 : p.total_bytes ? p.bytes / p.total_bytes : p.total_files ? p.files / p.total_files : 0;
     bar.style.width = `${Math.min(100, Math.round(fraction * 100))}%`;
     state.textContent = j.state;
     state.className = `pill ${j.state === "succeeded" ? "ok" : j.state === "failed" ? "error" : j.state === "cancelled" ? "warning" : ""}`;
     view.dataset.state = j.state;
-    meta.replaceChildren(
-      h("span", {}, `${bytes(p.bytes)}${p.total_bytes ? ` of ${bytes(p.total_bytes)}` : ""}`),
+    fill(meta,
+      p.bytes || p.total_bytes ? h("span", {}, `${bytes(p.bytes)}${p.total_bytes ? ` of ${bytes(p.total_bytes)}` : ""}`) : null,
       p.files ? h("span", {}, `${number(p.files)}${p.total_files ? ` of ${number(p.total_files)}` : ""} files`) : null,
-      h("span", {}, `${bytes(p.rate_bytes_per_second)}/s`),
+      p.rate_bytes_per_second ? h("span", {}, `${bytes(p.rate_bytes_per_second)}/s`) : null,
       p.eta_seconds !== null && p.eta_seconds !== undefined ? h("span", {}, `ETA ${seconds(p.eta_seconds)}`) : null,
       h("span", {}, `elapsed ${seconds(p.elapsed_seconds)}`),
       p.current ? h("span", { class: "optional" }, p.current) : null);
     cancel.hidden = j.state !== "running";
-    if (j.state === "failed") result.replaceChildren(h("p", { class: "pill error" }, j.error?.message ?? "failed"));
+    if (j.state === "failed") fill(result, h("p", { class: "pill error" }, j.error?.message ?? "failed"));
   };
   update(job);
   return { view, done: follow(job, update) };
@@ -248,20 +254,21 @@ const screens = {
     return [
       h("h1", {}, "Overview"),
       h("div", { class: "grid" },
-        card("Data folder", st.data_dir.split("/").slice(-2).join("/"), st.data_dir),
+        card("Data folder", st.data_dir.split(/[\\/]/).filter(Boolean).pop() || st.data_dir, st.data_dir),
         card("Database", bytes(st.database.file_bytes), `WAL ${bytes(st.database.wal_bytes)} · schema ${st.database.schema_version}`),
         card("File store", bytes(f.stored_bytes), `${number(f.files)} files · ${bytes(f.logical_bytes)} before savings`),
         card("Saved by dedup and compression", bytes(Math.max(0, saved)), f.logical_bytes ? `${Math.round(100 * Math.max(0, saved) / f.logical_bytes)} % of the files' bytes` : ""),
         card("Cache hit rate", `${Math.round(100 * (o.cache_now.hit_rate || 0))} %`, `${bytes(o.cache_now.bytes)} of ${bytes(o.cache_now.capacity_bytes)}`),
-        card("Last backup", b?.last ? when(b.last.time) : "none yet", b?.next_auto_backup ? `next auto backup ${when(b.next_auto_backup)}` : st.backup_repository.path),
+        card("Last backup", b?.last ? ago(b.last.time) : "none yet", [b?.last ? when(b.last.time) : null, b?.next_auto_backup ? `next auto backup ${when(b.next_auto_backup)}` : st.backup_repository.path].filter(Boolean).join(" · ")),
         card("Integrity", o.last_check ? (o.last_check.ok ? "clean" : `${o.last_check.errors} error(s)`) : st.last_integrity_check ? `${st.last_integrity_check.errors} error(s)` : "not checked yet",
           o.last_check ? when(o.last_check.checked_at) : st.last_integrity_check ? `scheduled check ${when(st.last_integrity_check.checked_at)}` : "")),
       h("div", { class: "two" },
         h("div", { class: "panel" }, h("h2", {}, "Store growth"),
-          lineChart((o.store_growth || []).map(g => ({ label: g.day, text: bytes(g.stored_bytes), v: g.stored_bytes })), p => p.v, "stored bytes")),
+          chart((o.store_growth || []).map(g => ({ label: g.day, text: bytes(g.stored_bytes), v: g.stored_bytes })), p => p.v, "stored bytes", bytes, "line")),
         h("div", { class: "panel" }, h("h2", {}, "Backup history"),
-          barChart((b?.history || []).map(x => ({ label: new Date(x.time).toLocaleDateString(), text: `${bytes(x.stored_bytes)} added in ${seconds(x.duration_seconds)}`, v: x.stored_bytes })), p => p.v, "bytes added per snapshot"),
-          barChart((b?.history || []).map(x => ({ label: new Date(x.time).toLocaleDateString(), text: seconds(x.duration_seconds), v: x.duration_seconds })), p => p.v, "duration per snapshot"))),
+          (b?.history || []).length === 0 ? h("p", { class: "muted" }, "No backups yet.") : [
+            chart(b.history.map(x => ({ label: new Date(x.time).toLocaleDateString(), text: `${bytes(x.stored_bytes)} added in ${seconds(x.duration_seconds)}`, v: x.stored_bytes })), p => p.v, "bytes added per snapshot", bytes, "bars"),
+            chart(b.history.map(x => ({ label: new Date(x.time).toLocaleDateString(), text: seconds(x.duration_seconds), v: x.duration_seconds })), p => p.v, "duration per snapshot", seconds, "bars")])),
       h("div", { class: "panel" }, h("h2", {}, "Records"),
         table([{ title: "table", value: r => r[0] }, { title: "records", num: true, value: r => number(r[1]) }], Object.entries(rows))),
     ];
@@ -279,10 +286,10 @@ const screens = {
     const search = h("input", { type: "search", placeholder: "Search names, descriptions and notes…", value: state.q, "aria-label": "search", class: "grow" });
     const runSearch = async () => {
       const q = search.value.trim();
-      if (!q) { results.replaceChildren(); return; }
+      if (!q) { fill(results); return; }
       const hits = await guarded(() => api("GET", `/api/v1/search?q=${encodeURIComponent(q)}&limit=50`));
       if (!hits) return;
-      results.replaceChildren(h("div", { class: "panel", id: "search-results" }, h("h2", {}, `Search: ${hits.total_count} hit(s)`), table(
+      fill(results, h("div", { class: "panel", id: "search-results" }, h("h2", {}, `Search: ${hits.total_count} hit(s)`), table(
         [{ title: "kind", value: r => r.entity_type }, { title: "name", value: r => r.name }, { title: "snippet", value: r => snippet(r.snippet) }], hits.items,
         r => showRecord(kinds.find(k => k.table === r.entity_type) || kind, r.id))));
     };
@@ -293,8 +300,12 @@ const screens = {
     if (state.desc) query.set("desc", "true");
     if (state.campaign && kind.fields.some(f => f.name === "campaign_id" && f.filterable)) query.set("campaign_id", state.campaign);
     const page = await api("GET", `/api/v1/entities/${kind.name}?${query}`);
-    const shown = kind.fields.filter(f => ["name", "title", "key", "session_number", "system", "status", "role", "level", "item_type", "category", "created_at", "updated_at"].includes(f.name) || (f.kind === "enum" && !f.managed)).slice(0, 6);
-    list.replaceChildren(
+    // The columns a game master reads first, in that order; when it was last changed at the end.
+    const preferred = ["session_number", "name", "title", "key", "system", "status", "role", "class", "race", "level", "item_type", "location_type", "category"];
+    const rank = f => preferred.includes(f.name) ? preferred.indexOf(f.name) : preferred.length;
+    const shown = [...kind.fields.filter(f => preferred.includes(f.name) || (f.kind === "enum" && !f.managed)).sort((a, b) => rank(a) - rank(b)).slice(0, 6),
+      ...kind.fields.filter(f => f.name === "updated_at")];
+    fill(list,
       table(shown.map(f => ({
         title: f.name, optional: f.name.endsWith("_at"),
         sorted: state.sort === f.name ? (state.desc ? "desc" : "asc") : null,
@@ -324,11 +335,11 @@ const screens = {
     const list = h("div", { id: "file-list" });
     const refresh = async () => {
       const [page, stats] = await Promise.all([api("GET", `/api/v1/files?limit=50&offset=${offset}${category ? `&category=${category}` : ""}`), api("GET", "/api/v1/files/stats")]);
-      summary.replaceChildren(
+      fill(summary,
         card("Files", number(stats.files), `${number(stats.objects)} distinct contents`),
         card("Their size", bytes(stats.logical_bytes)),
         card("On disk", bytes(stats.stored_bytes), "after deduplication and compression"));
-      list.replaceChildren(h("div", { class: "toolbar" },
+      fill(list, h("div", { class: "toolbar" },
         h("select", { "aria-label": "category", onchange: e => { location.hash = `#/files?category=${e.target.value}`; } },
           h("option", { value: "" }, "all categories"), Object.keys(stats.by_category || {}).map(c => h("option", { value: c, selected: c === category }, c)))),
         fileTable(page, category, refresh));
@@ -399,13 +410,13 @@ const screens = {
     const jobs = h("div");
     const report = h("div", { id: "integrity-report" });
     const show = r => {
-      if (!r) { report.replaceChildren(h("p", { class: "muted" }, "No check from here yet.")); return; }
+      if (!r) { fill(report, h("p", { class: "muted" }, "No check from here yet.")); return; }
       const order = { error: 0, warning: 1, info: 2 };
-      report.replaceChildren(
+      fill(report,
         h("p", {}, h("span", { class: `pill ${r.errors ? "error" : r.warnings ? "warning" : "ok"}` }, r.errors ? `${r.errors} error(s)` : r.warnings ? `${r.warnings} warning(s)` : "clean"),
           ` checked ${when(r.checked_at)} in ${seconds(r.duration_seconds)}; ${number(r.objects_read)} of ${number(r.objects)} objects re-read`),
         table([{ title: "severity", value: i => h("span", { class: `pill ${i.severity}` }, i.severity) }, { title: "area", value: i => i.area }, { title: "subject", optional: true, value: i => i.subject }, { title: "what", value: i => i.message }],
-          [...r.issues].sort((a, b) => order[a.severity] - order[b.severity])),
+          [...r.issues].sort((a, b) => order[a.severity] - order[b.severity]), null, "No issues: every object, record and count agrees."),
         r.errors || r.warnings ? h("div", { class: "toolbar" }, h("button", { class: "danger", onclick: async () => {
           if (await confirmDialog("Repair", "Quarantine what does not belong, recount, and restore damaged files from the backups? Nothing is deleted: what is set aside goes to quarantine/.", "Repair")) {
             const ended = await guarded(() => startJob(jobs, "POST", "/api/v1/integrity/repair", { confirm: true }));
@@ -475,6 +486,13 @@ const screens = {
 };
 
 
+/** What the import learned about a file: a PDF's pages and title, an image's size. */
+function fileDetails(m) {
+  if (m.page_count) return `${m.page_count} pages${m.title ? ` · ${m.title}` : ""}`;
+  if (m.width && m.height) return `${m.width} × ${m.height}`;
+  return m.pdf_unreadable ? "PDF could not be read" : "";
+}
+
 function fileTable(page, category, refresh) {
   return h("div", {}, table([
     { title: "", value: f => f.mime_type.startsWith("image/") && f.size < 4 * 1024 * 1024 ? h("img", { class: "thumb", loading: "lazy", alt: "", src: `/api/v1/files/${f.id}/content?inline=1` }) : "" },
@@ -482,7 +500,7 @@ function fileTable(page, category, refresh) {
     { title: "category", value: f => f.category },
     { title: "type", optional: true, value: f => f.mime_type },
     { title: "size", num: true, value: f => bytes(f.size) },
-    { title: "details", optional: true, value: f => f.metadata?.page_count ? `${f.metadata.page_count} pages${f.metadata.title ? ` · ${f.metadata.title}` : ""}` : "" },
+    { title: "details", optional: true, value: f => fileDetails(f.metadata || {}) },
     { title: "added", optional: true, value: f => when(f.created_at) },
     { title: "", value: f => [
           h("a", { href: `/api/v1/files/${f.id}/content`, download: f.name, "data-download": f.id }, "Download"), " ",
@@ -512,7 +530,7 @@ async function showRecord(kind, id) {
   const history = await api("GET", `/api/v1/entities/${kind.name}/${id}/history?limit=20`).catch(() => ({ items: [] }));
   const dialog = document.getElementById("dialog");
   const form = document.getElementById("dialog-form");
-  form.replaceChildren(
+  fill(form,
     h("h2", {}, `${kind.name}: ${record.name ?? record.title ?? record.key ?? id}`),
     h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, kind.fields.map(f => h("tr", {}, h("th", {}, f.name), h("td", {}, typeof record[f.name] === "object" && record[f.name] !== null ? JSON.stringify(record[f.name]) : String(record[f.name] ?? ""))))))),
     h("h2", {}, "History"),
@@ -528,7 +546,7 @@ async function showRecord(kind, id) {
 function changes(audit) {
   const before = audit.old_values || {};
   const after = audit.new_values || {};
-  return Object.keys({ ...before, ...after }).filter(k => JSON.stringify(before[k]) !== JSON.stringify(after[k]) && !k.endsWith("_at"))
+  return Object.keys({ ...before, ...after }).filter(k => JSON.stringify(before[k] ?? null) !== JSON.stringify(after[k] ?? null) && !k.endsWith("_at"))
     .map(k => `${k}: ${JSON.stringify(before[k] ?? null)} → ${JSON.stringify(after[k] ?? null)}`).join("\n");
 }
 
@@ -647,7 +665,7 @@ async function showDiff([a, b]) {
   const d = await guarded(() => api("GET", `/api/v1/backups/diff?from=${older.id}&to=${newer.id}`));
   if (!d) return;
   const dialog = document.getElementById("dialog");
-  document.getElementById("dialog-form").replaceChildren(
+  fill(document.getElementById("dialog-form"),
     h("h2", {}, `${older.id.slice(0, 8)} → ${newer.id.slice(0, 8)}: ${d.total_count} change(s)`),
     table([{ title: "", value: c => h("span", { class: `pill ${c.change === "removed" ? "error" : c.change === "added" ? "ok" : "warning"}` }, c.change) }, { title: "path", value: c => c.path }, { title: "size", num: true, value: c => `${c.old_size === null ? "" : bytes(c.old_size)} → ${c.new_size === null ? "" : bytes(c.new_size)}` }], d.items),
     h("div", { class: "actions" }, h("button", { value: "close", type: "submit" }, "Close")));
@@ -678,10 +696,10 @@ async function route() {
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.screen === screen);
   try {
     const content = await screens[screen](new URLSearchParams(query || ""));
-    main().replaceChildren(...[content].flat());
+    fill(main(), ...[content].flat());
     main().dataset.screen = screen;
   } catch (e) {
-    main().replaceChildren(h("h1", {}, "Something went wrong"), h("p", { class: "pill error" }, e.message));
+    fill(main(), h("h1", {}, "Something went wrong"), h("p", { class: "pill error" }, e.message));
     if (e.status === 401) location.reload();
   }
 }

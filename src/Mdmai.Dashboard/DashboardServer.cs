@@ -95,6 +95,7 @@ public sealed class DashboardServer : IAsyncDisposable
         var context = new DashboardContext(manager, options, jobs);
         var access = new Access(token);
         app.Use(access.Middleware);
+        app.Use(context.Gate.Middleware);
         Internal.Routes.Map(app, context, access);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
 

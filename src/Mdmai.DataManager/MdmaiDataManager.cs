@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Caching;
 using Mdmai.DataManager.Configuration;
@@ -50,7 +51,7 @@ public sealed class MdmaiDataManager : IAsyncDisposable
     /// <summary>The lock file in the data folder.</summary>
     public const string LockFileName = FolderLock.FileName;
 
-    private readonly DataFolderSession _session;
+    private DataFolderSession _session;
     private readonly DataManagerOptions _options;
     private readonly List<PeriodicLoop> _background = [];
     private DataFolderBackups? _backups;
@@ -62,8 +63,11 @@ public sealed class MdmaiDataManager : IAsyncDisposable
         _session = session;
         _backups = backups;
         _options = options;
-        Integrity = new IntegrityChecker(session.Folder, session.Database, session.Files, _ => Task.FromResult(_backups?.Repository));
+        Integrity = NewIntegrityChecker(session);
     }
+
+    private IntegrityChecker NewIntegrityChecker(DataFolderSession session) =>
+        new(session.Folder, session.Database, session.Files, _ => Task.FromResult(_backups?.Repository));
 
     /// <summary>The data folder and its config.</summary>
     public DataFolder Folder => _session.Folder;
@@ -75,7 +79,7 @@ public sealed class MdmaiDataManager : IAsyncDisposable
     public FileStore Files => _session.Files;
 
     /// <summary>The integrity checker.</summary>
-    public IntegrityChecker Integrity { get; }
+    public IntegrityChecker Integrity { get; private set; }
 
     /// <summary>The cache of small objects and catalog rows.</summary>
     public ByteLruCache<string, object> Cache => Files.Cache;
@@ -113,14 +117,7 @@ public sealed class MdmaiDataManager : IAsyncDisposable
             throw new MdmaiException(MdmaiErrorCode.NotInitialized, $"No mdmai data folder at '{path}'.");
         }
 
-        // The app holds its folder alone: its background work imports, repairs and swaps whole items.
-        var session = await DataFolderSession.OpenAsync(path, new DataFolderSessionOptions
-        {
-            Access = FolderAccess.Exclusive,
-            CreateIfMissing = options.CreateIfMissing,
-            Password = () => password ?? "",
-            Clock = options.Clock,
-        }, cancellationToken).ConfigureAwait(false);
+        var session = await OpenSessionAsync(path, options, password, options.CreateIfMissing, cancellationToken).ConfigureAwait(false);
         DataFolderBackups? backups = null;
         try
         {
@@ -148,6 +145,100 @@ public sealed class MdmaiDataManager : IAsyncDisposable
             backups?.Dispose();
             await session.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    // The app holds its folder alone: its background work imports, repairs and swaps whole items.
+    private static Task<DataFolderSession> OpenSessionAsync(string path, DataManagerOptions options, string? password, bool create, CancellationToken cancellationToken) =>
+        DataFolderSession.OpenAsync(path, new DataFolderSessionOptions
+        {
+            Access = FolderAccess.Exclusive,
+            CreateIfMissing = create,
+            Password = () => password ?? "",
+            Clock = options.Clock,
+        }, cancellationToken);
+
+    /// <summary>
+    /// Replaces the data folder with a snapshot's while the app runs ("restore everything to yesterday"): the
+    /// background work stops, the database closes and the folder's lock is let go for
+    /// <see cref="DataFolderBackups.RestoreInPlaceAsync"/> (a pre-restore snapshot first, then the snapshot's data
+    /// staged, checked and swapped in under a journal), and the folder is opened again — restored, or as it was when
+    /// anything failed. <see cref="Storage"/>, <see cref="Files"/>, <see cref="Integrity"/> and <see cref="Backups"/>
+    /// are new objects afterwards: callers must not keep the old ones, nor use the manager while this runs. The
+    /// password opens the folder again (the restored key file must accept it); when the folder cannot be opened again
+    /// the manager is closed and the error says why.
+    /// </summary>
+    public async Task<RestoreResult> RestoreInPlaceAsync(string snapshotId, string? password, IProgress<BackupProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(snapshotId);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var backups = _backups ?? throw new MdmaiException(MdmaiErrorCode.NotFound, $"There is no backup repository at '{Folder.BackupRepositoryLocation}' to restore from.");
+        _ = await backups.Repository.GetSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false); // an unknown id fails before anything closes
+
+        await StopBackgroundWorkAsync().ConfigureAwait(false);
+        var path = Folder.Path;
+        await _session.DisposeAsync().ConfigureAwait(false);
+        RestoreResult? result = null;
+        ExceptionDispatchInfo? failure = null;
+        try
+        {
+            result = await backups.RestoreInPlaceAsync(snapshotId, progress, cancellationToken).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // passed on below, once the folder is open again
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            failure = ExceptionDispatchInfo.Capture(ex);
+        }
+        finally
+        {
+            backups.Dispose();
+            _backups = null;
+        }
+
+        // Restored or not, the folder opens again with the config and keys it now has.
+        await ReopenAsync(path, password).ConfigureAwait(false);
+        failure?.Throw();
+        return result!;
+    }
+
+    private async Task ReopenAsync(string path, string? password)
+    {
+        try
+        {
+            _session = await OpenSessionAsync(path, _options, password, create: false, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch
+        {
+            Volatile.Write(ref _disposed, 1);
+            throw;
+        }
+
+        Integrity = NewIntegrityChecker(_session);
+        try
+        {
+            _backups = await DataFolderBackups.OpenAsync(Folder, password, create: false, cancellationToken: CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (MdmaiException)
+        {
+            // unreachable now (the reason a restore failed, perhaps): OpenBackupsAsync opens it when next needed
+        }
+
+        if (_options.BackgroundWork)
+        {
+            StartBackgroundWork();
+        }
+    }
+
+    private async Task StopBackgroundWorkAsync()
+    {
+        await Task.WhenAll(_background.Select(loop => loop.DisposeAsync().AsTask())).ConfigureAwait(false);
+        _background.Clear();
+        if (_scheduler is not null)
+        {
+            await _scheduler.StopAsync(shutdownBackup: false).ConfigureAwait(false);
+            await _scheduler.DisposeAsync().ConfigureAwait(false);
+            _scheduler = null;
         }
     }
 

@@ -152,6 +152,51 @@ public sealed class DataManagerFacadeTests : IDisposable
     }
 
     [Fact]
+    public async Task RestoreInPlaceAsync_puts_the_folder_back_to_a_snapshot_while_open_and_keeps_it_held()
+    {
+        await MakeFolderAsync(new MdmaiConfig { AutoBackupIntervalMinutes = 0 }, encrypted: true);
+        await using var manager = await MdmaiDataManager.OpenAsync(Options(), OpenDataFolder.Password);
+        var kept = await manager.Storage.Campaigns.CreateAsync(new() { Name = "Curse of Strahd", System = "dnd5e" });
+        var map = (await manager.Files.ImportAsync(new MemoryStream(Random(200_000, 1)), "barovia.png")).File;
+        var snapshot = (await manager.Backups!.BackupAsync(SnapshotKind.Manual)).Snapshot;
+        await manager.Storage.Campaigns.CreateAsync(new() { Name = "Later", System = "dnd5e" });
+        await manager.Files.DeleteAsync(map.Id);
+        var oldStorage = manager.Storage;
+
+        // An unknown snapshot fails before anything closes.
+        var unknown = await Assert.ThrowsAsync<MdmaiException>(() => manager.RestoreInPlaceAsync("ffffffff", OpenDataFolder.Password));
+        Assert.Equal(MdmaiErrorCode.NotFound, unknown.Code);
+        Assert.Equal(2, (await manager.Storage.Campaigns.ListAsync()).TotalCount);
+
+        var result = await manager.RestoreInPlaceAsync(snapshot.Id, OpenDataFolder.Password);
+
+        Assert.True(result.Files > 0);
+        Assert.NotSame(oldStorage, manager.Storage);
+        Assert.Equal([kept.Id], (await manager.Storage.Campaigns.ListAsync()).Items.Select(c => c.Id));
+        await using (var content = await manager.Files.OpenReadAsync(map.Id))
+        {
+            using var copy = new MemoryStream();
+            await content.CopyToAsync(copy);
+            Assert.Equal(Random(200_000, 1), copy.ToArray());
+        }
+
+        // Still the app's: the lock is held, the manager writes, checks and backs up as before.
+        var locked = await Assert.ThrowsAsync<MdmaiException>(() => MdmaiDataManager.OpenAsync(Options(), OpenDataFolder.Password));
+        Assert.Equal(MdmaiErrorCode.Locked, locked.Code);
+        await manager.Storage.Campaigns.CreateAsync(new() { Name = "After the restore", System = "dnd5e" });
+        Reports.AssertClean(await manager.Integrity.CheckAsync());
+        var kinds = (await manager.Backups!.Repository.ListSnapshotsAsync()).Select(x => x.Kind).ToList();
+        Assert.Equal([SnapshotKind.Manual, SnapshotKind.PreRestore], kinds);
+    }
+
+    private static byte[] Random(int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    [Fact]
     public async Task Another_process_cannot_open_a_folder_held_here_nor_this_one_a_folder_it_holds_until_it_dies()
     {
         await MakeFolderAsync(new MdmaiConfig { AutoBackupIntervalMinutes = 0 });

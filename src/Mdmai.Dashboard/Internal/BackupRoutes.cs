@@ -202,11 +202,17 @@ internal static class BackupRoutes
         app.MapPost("/api/v1/backups/restore", Http.Handle(async http =>
         {
             var body = await Http.ReadObjectAsync(http).ConfigureAwait(false);
+            if (Http.Flag(body, "in_place"))
+            {
+                await RestoreInPlaceAsync(http, context, body).ConfigureAwait(false);
+                return;
+            }
+
             var (snapshot, paths) = Selection(body);
             var target = Http.Text(body, "target") is { Length: > 0 } t ? Path.GetFullPath(t) : throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Give the folder to restore into: \"target\".");
             if (Path.GetFullPath(context.Manager.Folder.Path).TrimEnd('/') is var data && (target == data || target.StartsWith(data + "/", StringComparison.Ordinal)))
             {
-                throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Restore into a folder outside the data folder (the data folder itself is restored with 'mdmai backup restore --in-place' while the app is closed).");
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Restore into a folder outside the data folder (the whole data folder is restored with \"in_place\": true).");
             }
 
             var job = context.Jobs.Start("restore", $"Restore of {paths.Count} entr{(paths.Count == 1 ? "y" : "ies")} into {target}", async (progress, ct) =>
@@ -282,6 +288,40 @@ internal static class BackupRoutes
             });
             await Http.WriteAsync(http, job.ToJson(), StatusCodes.Status202Accepted).ConfigureAwait(false);
         }));
+    }
+
+    /// <summary>
+    /// The whole data folder back to a snapshot, while the server runs (confirmed; alone: no other job may run): the
+    /// gate holds every other request until the folder is open again, the manager restores (a pre-restore snapshot
+    /// first) and reopens it.
+    /// </summary>
+    private static async Task RestoreInPlaceAsync(HttpContext http, DashboardContext context, JsonObject body)
+    {
+        Http.RequireConfirmation(body, "Replacing the data folder with a snapshot's");
+        var snapshot = Http.Text(body, "snapshot") ?? throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "Name the snapshot: \"snapshot\".");
+        if (body["paths"] is not null || body["target"] is not null)
+        {
+            throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "An in-place restore replaces the whole data folder: give no \"paths\" or \"target\".");
+        }
+
+        var backups = await context.BackupsAsync(create: false, http.RequestAborted).ConfigureAwait(false);
+        var info = await backups.Repository.GetSnapshotAsync(snapshot, http.RequestAborted).ConfigureAwait(false);
+        var job = context.Jobs.StartAlone("restore-in-place", $"Restore of the data folder to {info.Id[..8]}", async (progress, ct) =>
+        {
+            await context.Gate.CloseAsync(ct).ConfigureAwait(false);
+            try
+            {
+                var result = await context.Manager.RestoreInPlaceAsync(info.Id, context.Password, Http.Backup(progress, info.Stats.Bytes, info.Stats.Files), ct).ConfigureAwait(false);
+                progress.Report(new JobProgress(result.Bytes, result.Bytes, result.Files, result.Files, null));
+                context.LastCheck = null; // it was of the data that is gone
+                return Http.Node(result);
+            }
+            finally
+            {
+                context.Gate.Open();
+            }
+        });
+        await Http.WriteAsync(http, job.ToJson(), StatusCodes.Status202Accepted).ConfigureAwait(false);
     }
 
     private static (string Snapshot, IReadOnlyList<string> Paths) Selection(JsonObject body)

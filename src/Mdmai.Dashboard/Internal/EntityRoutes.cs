@@ -35,20 +35,21 @@ internal static class EntityRoutes
 {
     public static IReadOnlyDictionary<string, IEntityRoute> All(DashboardContext context)
     {
-        var db = context.Manager.Storage;
+        // The stores are looked up per request: an in-place restore gives the manager a new database.
+        MdmaiDatabase Db() => context.Manager.Storage;
         IEntityRoute[] routes =
         [
-            new EntityRoute<Campaign>("campaign", db.Campaigns),
-            new EntityRoute<Character>("character", db.Characters),
-            new EntityRoute<Npc>("npc", db.Npcs),
-            new EntityRoute<Session>("session", db.Sessions),
-            new EntityRoute<Location>("location", db.Locations),
-            new EntityRoute<Item>("item", db.Items),
-            new EntityRoute<Spell>("spell", db.Spells),
-            new EntityRoute<Rulebook>("rulebook", db.Rulebooks),
-            new EntityRoute<PersonalityProfile>("profile", db.Profiles),
-            new EntityRoute<Asset>("asset", db.Assets),
-            new EntityRoute<Setting>("setting", db.Settings),
+            new EntityRoute<Campaign>("campaign", () => Db().Campaigns),
+            new EntityRoute<Character>("character", () => Db().Characters),
+            new EntityRoute<Npc>("npc", () => Db().Npcs),
+            new EntityRoute<Session>("session", () => Db().Sessions),
+            new EntityRoute<Location>("location", () => Db().Locations),
+            new EntityRoute<Item>("item", () => Db().Items),
+            new EntityRoute<Spell>("spell", () => Db().Spells),
+            new EntityRoute<Rulebook>("rulebook", () => Db().Rulebooks),
+            new EntityRoute<PersonalityProfile>("profile", () => Db().Profiles),
+            new EntityRoute<Asset>("asset", () => Db().Assets),
+            new EntityRoute<Setting>("setting", () => Db().Settings),
         ];
         return routes.ToDictionary(r => r.Name, StringComparer.Ordinal);
     }
@@ -95,8 +96,10 @@ internal static class EntityRoutes
 
     public static JsonTypeInfo<T> Info<T>() => (JsonTypeInfo<T>)DataManagerJson.Options.GetTypeInfo(typeof(T));
 
-    private sealed class EntityRoute<T>(string name, EntityStore<T> store) : IEntityRoute where T : Entity, new()
+    private sealed class EntityRoute<T>(string name, Func<EntityStore<T>> current) : IEntityRoute where T : Entity, new()
     {
+        private EntityStore<T> store => current();
+
         public string Name => name;
 
         public string Table => store.TableName;

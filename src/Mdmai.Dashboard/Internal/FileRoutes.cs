@@ -12,17 +12,18 @@ internal static class FileRoutes
 {
     public static void Map(WebApplication app, DashboardContext context)
     {
-        var files = context.Manager.Files;
+        // Per request: an in-place restore gives the manager a new file store.
+        FileStore files() => context.Manager.Files;
         app.MapGet("/api/v1/files", Http.Handle(async http =>
         {
             var category = Http.Query(http, "category") is { } c ? EnumText.Parse<FileCategory>(c, "category") : (FileCategory?)null;
             var campaign = Http.Query(http, "campaign_id") is { } id ? Guid.Parse(id) : (Guid?)null;
-            var page = await files.ListAsync(category, campaign, Http.Query(http, "name"), Http.Query(http, "sort") ?? "created_at",
+            var page = await files().ListAsync(category, campaign, Http.Query(http, "name"), Http.Query(http, "sort") ?? "created_at",
                 Http.Query(http, "desc") is not ("false" or "0"), Http.QueryInt(http, "limit", 50, 1, 1000), Http.QueryInt(http, "offset", 0, 0, int.MaxValue), http.RequestAborted).ConfigureAwait(false);
             await Http.WriteAsync(http, page).ConfigureAwait(false);
         }));
 
-        app.MapGet("/api/v1/files/stats", Http.Handle(async http => await Http.WriteAsync(http, await files.GetStatsAsync(http.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)));
+        app.MapGet("/api/v1/files/stats", Http.Handle(async http => await Http.WriteAsync(http, await files().GetStatsAsync(http.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)));
 
         // Upload: the request body is the file, streamed through the store's one pass (hash, compress, encrypt, write);
         // nothing is buffered whole. The name and catalog fields come in the query.
@@ -35,17 +36,17 @@ internal static class FileRoutes
                 CampaignId = Http.Query(http, "campaign_id") is { } id ? Guid.Parse(id) : null,
                 Tags = http.Request.Query["tag"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).ToList(),
             };
-            var result = await files.ImportAsync(http.Request.Body, Path.GetFileName(name), options, http.RequestAborted).ConfigureAwait(false);
+            var result = await files().ImportAsync(http.Request.Body, Path.GetFileName(name), options, http.RequestAborted).ConfigureAwait(false);
             await Http.WriteAsync(http, result, result.Deduplicated ? StatusCodes.Status200OK : StatusCodes.Status201Created).ConfigureAwait(false);
         }));
 
-        app.MapGet("/api/v1/files/{id}", Http.Handle(async http => await Http.WriteAsync(http, await files.GetAsync(Http.IdOf(http), http.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)));
+        app.MapGet("/api/v1/files/{id}", Http.Handle(async http => await Http.WriteAsync(http, await files().GetAsync(Http.IdOf(http), http.RequestAborted).ConfigureAwait(false)).ConfigureAwait(false)));
 
         // Download: the content streamed as it is decoded; "inline" for images the page shows as thumbnails.
         app.MapGet("/api/v1/files/{id}/content", Http.Handle(async http =>
         {
-            var file = await files.GetAsync(Http.IdOf(http), http.RequestAborted).ConfigureAwait(false);
-            await using var content = await files.OpenReadAsync(file.Id, http.RequestAborted).ConfigureAwait(false);
+            var file = await files().GetAsync(Http.IdOf(http), http.RequestAborted).ConfigureAwait(false);
+            await using var content = await files().OpenReadAsync(file.Id, http.RequestAborted).ConfigureAwait(false);
             http.Response.ContentType = file.MimeType;
             http.Response.ContentLength = file.Size;
             var disposition = new ContentDispositionHeaderValue(Http.Query(http, "inline") is "1" or "true" ? "inline" : "attachment");
@@ -59,7 +60,7 @@ internal static class FileRoutes
         {
             var id = Http.IdOf(http);
             Http.RequireConfirmation(await Http.ReadObjectAsync(http).ConfigureAwait(false), "Deleting a file");
-            await files.DeleteAsync(id, http.RequestAborted).ConfigureAwait(false);
+            await files().DeleteAsync(id, http.RequestAborted).ConfigureAwait(false);
             await Http.WriteAsync(http, new JsonObject { ["deleted"] = id.ToString() }).ConfigureAwait(false);
         }));
     }

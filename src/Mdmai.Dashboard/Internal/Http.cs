@@ -24,6 +24,9 @@ internal sealed class DashboardContext(MdmaiDataManager manager, DashboardOption
 
     public JobManager Jobs { get; } = jobs;
 
+    /// <summary>Closed while the data folder is swapped by an in-place restore.</summary>
+    public FolderGate Gate { get; } = new();
+
     public Func<string, string?> Environment => Options.Environment ?? System.Environment.GetEnvironmentVariable;
 
     /// <summary>The folder's backups, opened (and the repository made) on first use with the password the server was given.</summary>

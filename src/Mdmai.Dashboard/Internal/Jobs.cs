@@ -43,6 +43,9 @@ internal sealed class Job
     /// <summary>running, succeeded, failed or cancelled.</summary>
     public string State { get; private set; } = "running";
 
+    /// <summary>Runs with no other job beside it (an in-place restore).</summary>
+    public bool Alone { get; init; }
+
     public JsonNode? Result { get; private set; }
 
     public string? Error { get; private set; }
@@ -145,19 +148,42 @@ internal sealed class Job
 internal sealed class JobManager
 {
     private readonly ConcurrentDictionary<string, Job> _jobs = new(StringComparer.Ordinal);
+    private readonly Lock _starting = new();
     private int _next;
 
     /// <summary>Starts <paramref name="work"/> as a job; it reports progress through the <see cref="IProgress{T}"/> it is given.</summary>
-    public Job Start(string kind, string title, Func<IProgress<JobProgress>, CancellationToken, Task<JsonNode?>> work)
+    public Job Start(string kind, string title, Func<IProgress<JobProgress>, CancellationToken, Task<JsonNode?>> work) =>
+        Start(kind, title, work, alone: false);
+
+    /// <summary>Starts a job that must run alone: refused while any other job runs, and no other starts until it ends.</summary>
+    public Job StartAlone(string kind, string title, Func<IProgress<JobProgress>, CancellationToken, Task<JsonNode?>> work) =>
+        Start(kind, title, work, alone: true);
+
+    private Job Start(string kind, string title, Func<IProgress<JobProgress>, CancellationToken, Task<JsonNode?>> work, bool alone)
     {
-        var running = _jobs.Values.FirstOrDefault(j => j.Kind == kind && j.State == "running");
-        if (running is not null)
+        Job job;
+        lock (_starting)
         {
-            throw new MdmaiException(MdmaiErrorCode.Locked, $"A {kind} is already running (job {running.Id}): wait for it, or cancel it.");
+            var running = _jobs.Values.Where(j => j.State == "running").ToList();
+            if (running.FirstOrDefault(j => j.Alone) is { } solo)
+            {
+                throw new MdmaiException(MdmaiErrorCode.Locked, $"“{solo.Title}” is running (job {solo.Id}): nothing else can start until it ends.");
+            }
+
+            if (alone && running.FirstOrDefault() is { } other)
+            {
+                throw new MdmaiException(MdmaiErrorCode.Locked, $"“{other.Title}” is running (job {other.Id}): wait for it to end, or cancel it, first.");
+            }
+
+            if (running.FirstOrDefault(j => j.Kind == kind) is { } same)
+            {
+                throw new MdmaiException(MdmaiErrorCode.Locked, $"A {kind} is already running (job {same.Id}): wait for it, or cancel it.");
+            }
+
+            job = new Job($"{Interlocked.Increment(ref _next)}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}", kind, title) { Alone = alone };
+            _jobs[job.Id] = job;
         }
 
-        var job = new Job($"{Interlocked.Increment(ref _next)}-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4))}", kind, title);
-        _jobs[job.Id] = job;
         var progress = new Reporter(job);
         job.Completion = Task.Run(async () =>
         {

@@ -612,12 +612,17 @@ async function browseSnapshot(id, path) {
     const values = await formDialog("Restore the selection to a folder", [{ name: "target", label: "Folder (on this computer; created if needed)", required: true }], "Restore");
     if (values?.target) await guarded(() => startJob(jobs, "POST", "/api/v1/backups/restore", { snapshot: id, paths: [...picked], target: values.target }));
   } }, "Restore selected to a folder…");
+  const restoreAll = h("button", { class: "danger", id: "restore-in-place", onclick: async () => {
+    if (!await confirmDialog("Restore the whole data folder", `Replace all campaign data and files with snapshot ${id.slice(0, 8)} of ${when(snapshot.time)}? What is there now is kept first in a pre-restore snapshot; the dashboard pauses while the folder is swapped.`, "Restore everything")) return;
+    const ended = await guarded(() => startJob(jobs, "POST", "/api/v1/backups/restore", { snapshot: id, in_place: true, confirm: true }));
+    if (ended?.state === "succeeded") location.hash = "#/overview";
+  } }, "Restore the data folder to this…");
   const crumbs = path ? path.split("/") : [];
   return h("div", { class: "panel", id: "snapshot-browser" },
     h("h2", {}, `Snapshot ${id.slice(0, 8)} · ${when(snapshot.time)} · ${snapshot.kind}`),
     h("div", { class: "breadcrumbs" }, h("a", { href: `#/backups?snapshot=${id}` }, "/"),
       crumbs.map((c, i) => [h("span", {}, "/"), h("a", { href: `#/backups?snapshot=${id}&path=${encodeURIComponent(crumbs.slice(0, i + 1).join("/"))}` }, c)])),
-    h("div", { class: "toolbar" }, h("a", { href: "#/backups" }, "‹ all snapshots"), h("span", { class: "grow" }), count, download, restore),
+    h("div", { class: "toolbar" }, h("a", { href: "#/backups" }, "‹ all snapshots"), h("span", { class: "grow" }), count, download, restore, restoreAll),
     jobs,
     table([
       { title: "", value: e => h("input", { type: "checkbox", "aria-label": `select ${e.path}`, "data-path": e.path, onclick: ev => { ev.stopPropagation(); ev.target.checked ? picked.add(e.path) : picked.delete(e.path); selectionChanged(); } }) },

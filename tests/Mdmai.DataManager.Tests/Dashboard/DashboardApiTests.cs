@@ -288,4 +288,106 @@ public sealed class DashboardApiTests : IAsyncLifetime
 
         Assert.Equal(["data/mdmai.json"], entries);
     }
+
+    [Fact]
+    public async Task An_in_place_restore_waits_for_requests_in_flight_holds_new_ones_and_reopens_the_folder_restored()
+    {
+        using var client = _host.Bearer();
+        var backup = await JsonOf(await client.PostAsync("/api/v1/backups/snapshots", DashboardHost.Json(new JsonObject { ["description"] = "before" })));
+        await WaitForJobAsync(client, backup["id"]!.GetValue<string>());
+        var snapshot = (await JsonOf(await client.GetAsync("/api/v1/backups/snapshots")))["items"]![0]!["id"]!.GetValue<string>();
+        await JsonOf(await client.PostAsync("/api/v1/entities/campaign", DashboardHost.Json(new JsonObject { ["name"] = "Made after the backup", ["system"] = "dnd5e" })));
+
+        using var unconfirmed = await client.PostAsync("/api/v1/backups/restore", DashboardHost.Json(new JsonObject { ["snapshot"] = snapshot, ["in_place"] = true }));
+        Assert.Equal(HttpStatusCode.BadRequest, unconfirmed.StatusCode);
+
+        // An upload is in flight when the restore starts (half of its 40 MB sent: more than the socket's and Kestrel's
+        // buffers hold, so the server is reading it): the restore waits for it.
+        var upload = new GatedContent(new byte[40_000_000]);
+        using var uploader = _host.Bearer();
+        var uploading = uploader.PostAsync("/api/v1/files?name=late.bin", upload);
+        await upload.HalfSent.WaitAsync(TimeSpan.FromSeconds(30));
+        var job = await JsonOf(await client.PostAsync("/api/v1/backups/restore", DashboardHost.Json(new JsonObject { ["snapshot"] = snapshot, ["in_place"] = true, ["confirm"] = true })));
+        var id = job["id"]!.GetValue<string>();
+
+        // Meanwhile other requests are held off (503 restoring), no other job starts, and the job itself can be followed.
+        using (var held = await WaitForStatusAsync(client, "/api/v1/status", HttpStatusCode.ServiceUnavailable))
+        {
+            Assert.Equal("restoring", JsonNode.Parse(await held.Content.ReadAsStringAsync())!["error"]!["code"]!.GetValue<string>());
+        }
+
+        Assert.Equal("running", (await JsonOf(await client.GetAsync($"/api/v1/jobs/{id}")))["state"]!.GetValue<string>());
+        upload.Release.SetResult();
+        using (var uploaded = await uploading)
+        {
+            Assert.Equal(HttpStatusCode.Created, uploaded.StatusCode);
+        }
+
+        var done = await WaitForJobAsync(client, id);
+        Assert.Equal("succeeded", done["state"]!.GetValue<string>());
+        var campaigns = await JsonOf(await client.GetAsync("/api/v1/entities/campaign"));
+        Assert.Equal(["Curse of Strahd"], campaigns["items"]!.AsArray().Select(c => c!["name"]!.GetValue<string>()));
+        var files = await JsonOf(await client.GetAsync("/api/v1/files"));
+        Assert.Equal(0, files["total_count"]!.GetValue<long>()); // the late upload went into the pre-restore snapshot
+        var kinds = (await JsonOf(await client.GetAsync("/api/v1/backups/snapshots")))["items"]!.AsArray().Select(x => x!["kind"]!.GetValue<string>());
+        Assert.Equal(["pre_restore", "manual"], kinds);
+    }
+
+    private static async Task<JsonNode> WaitForJobAsync(HttpClient client, string id)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            var job = await JsonOf(await client.GetAsync($"/api/v1/jobs/{id}"));
+            if (job["state"]!.GetValue<string>() != "running")
+            {
+                return job;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"job {id} still running after a minute");
+    }
+
+    private static async Task<HttpResponseMessage> WaitForStatusAsync(HttpClient client, string path, HttpStatusCode status)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            var response = await client.GetAsync(path);
+            if (response.StatusCode == status)
+            {
+                return response;
+            }
+
+            response.Dispose();
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"{path} never answered {status}");
+    }
+
+    /// <summary>A request body that sends its first half, then waits to be released before it sends the rest.</summary>
+    private sealed class GatedContent(byte[] body) : HttpContent
+    {
+        private readonly TaskCompletionSource _halfSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task HalfSent => _halfSent.Task;
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await stream.WriteAsync(body.AsMemory(0, body.Length / 2));
+            await stream.FlushAsync();
+            _halfSent.SetResult();
+            await Release.Task;
+            await stream.WriteAsync(body.AsMemory(body.Length / 2));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = body.Length;
+            return true;
+        }
+    }
 }

@@ -313,6 +313,18 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
         await dialog.Locator("button[value=cancel], button:text-is('Cancel')").First.ClickAsync();
         Assert.Equal(3, (await backups.Repository.ListSnapshotsAsync()).Count);
 
+        // The whole folder back to the first snapshot, from the page, while the server runs.
+        await rows.Nth(2).ClickAsync();
+        await _page.ClickAsync("#restore-in-place");
+        await Assertions.Expect(dialog).ToContainTextAsync("pre-restore snapshot");
+        await ShotAsync("restore-in-place");
+        await dialog.Locator("button[data-confirm]").ClickAsync();
+        await _page.Locator(".job[data-state='succeeded']:has-text('Restore of the data folder')").WaitForAsync();
+        await _page.WaitForSelectorAsync("main[data-screen='overview']");
+        var restored = await manager.Storage.Campaigns.GetAsync(campaign.Id);
+        Assert.DoesNotContain("Omu", restored.Notes, StringComparison.Ordinal);
+        Assert.Equal(4, (await manager.Storage.Npcs.ListAsync()).TotalCount);
+
         await GoAsync("#/integrity", "integrity");
         await _page.ClickAsync("#check-now");
         await _page.Locator(".job[data-state='succeeded']").WaitForAsync();

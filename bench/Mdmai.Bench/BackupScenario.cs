@@ -867,7 +867,8 @@ public static class BackupScenario
         /// <summary>Runs and measures it (under GNU time); a non-zero exit throws.</summary>
         public Measurement Run(params string[] args) => ProcessMeter.Run(Command.Program, [.. Command.Prefix, .. args], parseResult: false);
 
-        private ProcessStartInfo Start(string[] args)
+        /// <summary>How to start it with <paramref name="args"/> (standard output and error redirected).</summary>
+        public ProcessStartInfo StartInfo(params string[] args)
         {
             var info = new ProcessStartInfo(Command.Program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var a in Command.Prefix.Concat(args))
@@ -881,7 +882,7 @@ public static class BackupScenario
         /// <summary>Runs it unmeasured and returns its exit code and stdout.</summary>
         public (int Exit, string Output) Exec(params string[] args)
         {
-            using var process = Process.Start(Start(args))!;
+            using var process = Process.Start(StartInfo(args))!;
             var error = process.StandardError.ReadToEndAsync();
             var output = process.StandardOutput.ReadToEnd();
             process.WaitForExit();
@@ -896,7 +897,7 @@ public static class BackupScenario
         /// <summary>Starts it and sends SIGKILL after <paramref name="seconds"/>; false when it had finished by then (it must have succeeded).</summary>
         public bool StartAndKill(string[] args, double seconds)
         {
-            using var process = Process.Start(Start(args))!;
+            using var process = Process.Start(StartInfo(args))!;
             var output = process.StandardOutput.ReadToEndAsync();
             var error = process.StandardError.ReadToEndAsync();
             if (process.WaitForExit(TimeSpan.FromSeconds(seconds)))

@@ -599,7 +599,7 @@ public sealed class DataGenerator
     }
 
     /// <summary>Word lists.</summary>
-    private static class Words
+    internal static class Words
     {
         public static readonly string[] Common =
         [

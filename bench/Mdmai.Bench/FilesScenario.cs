@@ -962,7 +962,7 @@ public static class FilesScenario
     }
 
     /// <summary>One input file, made once: random bytes, or pseudo-English text (compresses to about a third with zstd).</summary>
-    private static string PrepareFile(string home, string kind, long size, int seed)
+    internal static string PrepareFile(string home, string kind, long size, int seed)
     {
         var path = Path.Combine(home, kind == "text" ? $"text-{size}.txt" : $"random-{size}.bin");
         if (File.Exists(path))
@@ -1125,7 +1125,7 @@ public static class FilesScenario
     private static Measurement Shell(string script) => ProcessMeter.Run("/bin/sh", ["-c", script], parseResult: false);
 
     /// <summary>Reads a file, or every file under a folder, once (the page cache is warm for what follows).</summary>
-    private static void Warm(string path)
+    internal static void Warm(string path)
     {
         var buffer = new byte[1 << 20];
         foreach (var file in Directory.Exists(path) ? Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories) : [path])

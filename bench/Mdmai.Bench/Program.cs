@@ -24,6 +24,8 @@ try
             return await S3Scenario.RunAsync(options);
         case "s3-kill":
             return await S3Scenario.RunKillAsync(options);
+        case "dashboard":
+            return await DashboardScenario.RunAsync(options);
         case "micro":
             // In process: BenchmarkDotNet's default toolchain would build a copy of the solution (and the library) again.
             var microArgs = args.Skip(1).ToList();
@@ -72,6 +74,10 @@ try
                                            backend, and backup copy against rclone copy (not part of all)
                   s3-kill [--trials 20] [--kill-size 200m]
                                            backups to S3 killed or cut off at random moments (not part of all)
+                  dashboard [--rows 1M] [--snapshots 2000] [--requests 400] [--upload-size 1g]
+                                           mdmai serve over the 1M-row library and 2,000 snapshots: API latency,
+                                           memory, upload and download through Chromium against files
+                                           import/export (not part of all)
 
                 Scenarios: bulk-insert, point-ops, list-page, export-sql, import-sql, concurrent-readers
 

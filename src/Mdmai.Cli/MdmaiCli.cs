@@ -20,7 +20,7 @@ internal static class MdmaiCli
         Recursive = true,
     };
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<string, string?> environment, bool interactive)
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<string, string?> environment, bool interactive, CancellationToken cancellationToken = default)
     {
         var root = new RootCommand("mdmai — the MDMAI data manager: campaigns, characters, NPCs, sessions and compendia in a local SQLite database.");
         root.Options.Add(DataDir);
@@ -44,7 +44,8 @@ internal static class MdmaiCli
             return ExitCodes.Usage;
         }
 
-        using var cancel = new CancellationTokenSource();
+        // Ctrl+C, or the caller (a test stopping a long-running command such as serve).
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;

@@ -49,6 +49,13 @@ internal sealed class Output
         _stdout.WriteLine(JsonSerializer.Serialize(value, CliJson.For<T>()));
     }
 
+    /// <summary>Writes <paramref name="value"/> as one compact line (for a program that reads the first line of a command that keeps running).</summary>
+    public void WriteJsonLine(JsonObject value)
+    {
+        _stdout.WriteLine(value.ToJsonString());
+        _stdout.Flush();
+    }
+
     private readonly List<IBackupBackend> _remote = [];
 
     /// <summary>Counts the requests of <paramref name="backend"/> into the JSON result, when it sends requests (an object store).</summary>

@@ -111,6 +111,21 @@ public sealed class LayeringTests
     }
 
     [Fact]
+    public void The_dashboard_does_not_talk_to_sqlite_nor_the_console_and_the_library_knows_nothing_of_it()
+    {
+        var offenders = Sources("src/Mdmai.Dashboard")
+            .Where(s => s.Text.Contains("Microsoft.Data.Sqlite", StringComparison.Ordinal) || s.Text.Contains("Spectre", StringComparison.Ordinal))
+            .Select(s => s.File)
+            .ToList();
+        var references = Assembly.Load("Mdmai.Dashboard").GetReferencedAssemblies().Select(a => a.Name!).ToList();
+
+        Assert.Empty(offenders);
+        Assert.DoesNotContain("Microsoft.Data.Sqlite", references);
+        Assert.DoesNotContain(references, name => name.StartsWith("Spectre", StringComparison.Ordinal) || name.StartsWith("System.CommandLine", StringComparison.Ordinal));
+        Assert.DoesNotContain(typeof(MdmaiException).Assembly.GetReferencedAssemblies(), a => a.Name!.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal) || a.Name == "Mdmai.Dashboard");
+    }
+
+    [Fact]
     public void Every_up_migration_has_a_down_migration()
     {
         var folder = Path.Combine(RepositoryRoot, "src/Mdmai.DataManager/Storage/Migrations");

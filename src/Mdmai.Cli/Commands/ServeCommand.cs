@@ -56,7 +56,7 @@ internal static class ServeCommand
 
             if (output.Json)
             {
-                output.WriteJson(new JsonObject { ["url"] = server.SignInUrl.ToString(), ["token"] = server.Token, ["address"] = server.Url.ToString(), ["data_dir"] = path });
+                output.WriteJsonLine(new JsonObject { ["url"] = server.SignInUrl.ToString(), ["token"] = server.Token, ["address"] = server.Url.ToString(), ["data_dir"] = path });
             }
             else
             {

@@ -44,7 +44,8 @@ public static class DashboardScenario
 
         var total = Stopwatch.StartNew();
         var home = await PrepareAsync(work, rows, snapshots, seed, cli);
-        var input = FilesScenario.PrepareFile(Path.Combine(work, $"files-s{seed}"), "incompressible", uploadSize, seed);
+        var inputs = Directory.CreateDirectory(Path.Combine(work, $"files-s{seed}")).FullName;
+        var input = FilesScenario.PrepareFile(inputs, "incompressible", uploadSize, seed);
         var runDir = Path.Combine(work, "runs", "dashboard");
         BackupScenario.DeleteFolder(runDir);
         Directory.CreateDirectory(runDir);
@@ -57,7 +58,7 @@ public static class DashboardScenario
         var results = new Results();
         await using (var server = await Server.StartAsync(cli, data))
         {
-            results.StartRssKb = server.RssKb();
+            results.Start = server.Memory();
             using var client = new HttpClient { BaseAddress = server.Address };
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", server.Token);
             var random = new Random(seed);
@@ -104,7 +105,7 @@ public static class DashboardScenario
             }
 
             await Task.Delay(3000);
-            results.IdleRssKb = server.RssKb();
+            results.Idle = server.Memory();
 
             // Upload and download through the page, in Chromium; the CLI on the same file in the same run.
             using var playwright = await Playwright.CreateAsync();
@@ -122,12 +123,16 @@ public static class DashboardScenario
             var expected = await Sha256Async(input);
             for (var run = 1; run <= runs; run++)
             {
-                var name = $"upload-{run}.bin";
+                // A fresh files screen (the last run's upload rows gone).
+                await page.GotoAsync(new Uri(server.Address, "#/overview").ToString());
+                await page.WaitForSelectorAsync("main[data-screen='overview']");
                 await page.GotoAsync(new Uri(server.Address, "#/files").ToString());
                 await page.WaitForSelectorAsync("main[data-screen='files']");
+                Check(await page.Locator("[data-upload]").CountAsync() == 0, "the files screen still shows an earlier upload");
                 FilesScenario.Warm(input);
                 var before = server.Cpu();
-                var rssBefore = server.RssKb();
+                var browserBefore = ChromiumCpu();
+                var rssBefore = server.Memory();
                 using var sampler = new RssSampler(server.Pid);
                 var stopwatch = Stopwatch.StartNew();
                 await page.SetInputFilesAsync("#dropzone input[type=file]", input);
@@ -135,18 +140,19 @@ public static class DashboardScenario
                 var uploadSeconds = stopwatch.Elapsed.TotalSeconds;
                 var state = await page.GetAttributeAsync($"[data-upload='{Path.GetFileName(input)}']", "data-state");
                 Check(state == "done", $"the upload through the page ended '{state}'");
-                var upload = new Transfer(uploadSeconds, server.Cpu() - before, sampler.PeakKb, rssBefore);
+                var upload = new Transfer(uploadSeconds, server.Cpu() - before, ChromiumCpu() - browserBefore, sampler.PeakKb, sampler.PeakAnonKb, rssBefore.Rss, rssBefore.Anon);
 
                 var file = (await GetJsonAsync(client, $"/api/v1/files?name={Uri.EscapeDataString(Path.GetFileName(input))}&limit=1"))["items"]![0]!;
                 var id = file["id"]!.GetValue<string>();
                 await page.GotoAsync(new Uri(server.Address, "#/files").ToString());
                 await page.WaitForSelectorAsync($"a[data-download='{id}']");
                 before = server.Cpu();
+                browserBefore = ChromiumCpu();
                 stopwatch.Restart();
                 var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync($"a[data-download='{id}']"));
                 var saved = await download.PathAsync();
                 var downloadSeconds = stopwatch.Elapsed.TotalSeconds;
-                var downloaded = new Transfer(downloadSeconds, server.Cpu() - before, sampler.PeakKb, rssBefore);
+                var downloaded = new Transfer(downloadSeconds, server.Cpu() - before, ChromiumCpu() - browserBefore, sampler.PeakKb, sampler.PeakAnonKb, rssBefore.Rss, rssBefore.Anon);
                 Check(new FileInfo(saved).Length == uploadSize && await Sha256Async(saved) == expected, "the downloaded file differs from the uploaded one");
                 await download.DeleteAsync();
                 using (var delete = await client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"/api/v1/files/{id}") { Content = new StringContent("{\"confirm\": true}", Encoding.UTF8, "application/json") }))
@@ -172,7 +178,7 @@ public static class DashboardScenario
                     + $"CLI import {uploadSize / 1e6 / import.WallSeconds:F0} MB/s, export {uploadSize / 1e6 / export.WallSeconds:F0} MB/s");
             }
 
-            results.EndRssKb = server.RssKb();
+            results.End = server.Memory();
         }
 
         var report = Report(results, cli, rows, snapshots, requests, uploadSize, runs, seed, total.Elapsed);
@@ -234,6 +240,36 @@ public static class DashboardScenario
         return home;
     }
 
+    /// <summary>User + system CPU seconds so far of every Chromium process (browser, renderer, network and GPU services).</summary>
+    private static double ChromiumCpu()
+    {
+        double total = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out _))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (!File.ReadAllText(Path.Combine(dir, "cmdline")).StartsWith("/usr/lib/chromium/", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var fields = File.ReadAllText(Path.Combine(dir, "stat")).Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                total += (long.Parse(fields[11], Inv) + long.Parse(fields[12], Inv)) / 100.0;
+            }
+            catch (IOException)
+            {
+                // gone meanwhile
+            }
+        }
+
+        return total;
+    }
+
     private static async Task<(double Server, double Client)> TimeAsync(HttpClient client, string path)
     {
         var stopwatch = Stopwatch.StartNew();
@@ -282,12 +318,14 @@ public static class DashboardScenario
         var down = Median(r.Downloads.Select(u => u.Seconds));
         var import = Runner.Median(r.Imports, m => m.WallSeconds);
         var export = Runner.Median(r.Exports, m => m.WallSeconds);
-        text.AppendLine(Inv, $"| upload through the page (Chromium → mdmai serve) | {up:F2} | {size / 1e6 / up:F0} | {Median(r.Uploads.Select(u => u.ServerCpu)):F1} (server) | {Median(r.Uploads.Select(u => (double)u.PeakRssKb)) / 1024:F0} MB (server) | {import / up:F2}× | ≥ 0.8× | {(import / up >= 0.8 ? "yes" : "**no**")} | {r.Uploads.Count} |");
+        text.AppendLine(Inv, $"| upload through the page (Chromium → mdmai serve) | {up:F2} | {size / 1e6 / up:F0} | {Median(r.Uploads.Select(u => u.ServerCpu)):F1} server + {Median(r.Uploads.Select(u => u.BrowserCpu)):F1} Chromium | {Median(r.Uploads.Select(u => (double)u.PeakRssKb)) / 1024:F0} MB (server; RssAnon {Median(r.Uploads.Select(u => (double)u.PeakAnonKb)) / 1024:F0} MB) | {import / up:F2}× | ≥ 0.8× | {(import / up >= 0.8 ? "yes" : "**no**")} | {r.Uploads.Count} |");
         text.AppendLine(Inv, $"| `mdmai files import` | {import:F2} | {size / 1e6 / import:F0} | {Runner.Median(r.Imports, m => m.CpuSeconds):F1} | {Runner.Median(r.Imports, m => m.MaxRssKb) / 1024:F0} MB | | | | {r.Imports.Count} |");
-        text.AppendLine(Inv, $"| download through the page (mdmai serve → Chromium) | {down:F2} | {size / 1e6 / down:F0} | {Median(r.Downloads.Select(u => u.ServerCpu)):F1} (server) | | {export / down:F2}× | ≥ 0.8× | {(export / down >= 0.8 ? "yes" : "**no**")} | {r.Downloads.Count} |");
+        text.AppendLine(Inv, $"| download through the page (mdmai serve → Chromium) | {down:F2} | {size / 1e6 / down:F0} | {Median(r.Downloads.Select(u => u.ServerCpu)):F1} server + {Median(r.Downloads.Select(u => u.BrowserCpu)):F1} Chromium | | {export / down:F2}× | ≥ 0.8× | {(export / down >= 0.8 ? "yes" : "**no**")} | {r.Downloads.Count} |");
         text.AppendLine(Inv, $"| `mdmai files export` | {export:F2} | {size / 1e6 / export:F0} | {Runner.Median(r.Exports, m => m.CpuSeconds):F1} | {Runner.Median(r.Exports, m => m.MaxRssKb) / 1024:F0} MB | | | | {r.Exports.Count} |");
         text.AppendLine();
-        text.AppendLine(Inv, $"Server resident memory (VmRSS): {r.StartRssKb / 1024} MB just started; {r.IdleRssKb / 1024} MB idle after the latency runs; during the 1 GiB uploads and downloads peak {Median(r.Uploads.Select(u => (double)u.PeakRssKb)) / 1024:F0} MB (median over runs; {Median(r.Uploads.Select(u => (double)u.RssBeforeKb)) / 1024:F0} MB before each upload); {r.EndRssKb / 1024} MB at the end. The CLI's peak RSS is the whole process (GNU time).");
+        static string Mb(double kb) => string.Create(Inv, $"{kb / 1024:F0} MB");
+        text.AppendLine(Inv, $"Server memory, VmRSS (RssAnon: heap, stacks and native buffers, without the database file SQLite maps): just started {Mb(r.Start.Rss)} ({Mb(r.Start.Anon)}); idle after the latency runs {Mb(r.Idle.Rss)} ({Mb(r.Idle.Anon)}); "
+            + $"before each 1 GiB upload {Mb(Median(r.Uploads.Select(u => (double)u.RssBeforeKb)))} ({Mb(Median(r.Uploads.Select(u => (double)u.AnonBeforeKb)))}), peak during the upload and download {Mb(Median(r.Downloads.Select(u => (double)u.PeakRssKb)))} ({Mb(Median(r.Downloads.Select(u => (double)u.PeakAnonKb)))}); at the end {Mb(r.End.Rss)} ({Mb(r.End.Anon)}). Medians over the runs. The CLI's peak RSS is the whole process (GNU time).");
         return text.ToString();
     }
 
@@ -335,7 +373,7 @@ public static class DashboardScenario
 
     private sealed record LatencyRun(double ServerP50, double ServerP99, double ClientP50, double ClientP99, double ClientMax);
 
-    private sealed record Transfer(double Seconds, double ServerCpu, long PeakRssKb, long RssBeforeKb);
+    private sealed record Transfer(double Seconds, double ServerCpu, double BrowserCpu, long PeakRssKb, long PeakAnonKb, long RssBeforeKb, long AnonBeforeKb);
 
     private sealed class Results
     {
@@ -351,11 +389,11 @@ public static class DashboardScenario
 
         public List<Measurement> Exports { get; } = [];
 
-        public long StartRssKb { get; set; }
+        public (long Rss, long Anon) Start { get; set; }
 
-        public long IdleRssKb { get; set; }
+        public (long Rss, long Anon) Idle { get; set; }
 
-        public long EndRssKb { get; set; }
+        public (long Rss, long Anon) End { get; set; }
     }
 
     /// <summary><c>mdmai serve --json</c> as a child process: its URL and token from its first line, its memory and CPU from /proc.</summary>
@@ -389,7 +427,7 @@ public static class DashboardScenario
             return new Server(process, new Uri(json["url"]!.GetValue<string>()), json["token"]!.GetValue<string>());
         }
 
-        public long RssKb() => RssSampler.Read(Pid);
+        public (long Rss, long Anon) Memory() => RssSampler.Read(Pid);
 
         /// <summary>User + system CPU seconds of the server so far.</summary>
         public double Cpu()
@@ -410,12 +448,13 @@ public static class DashboardScenario
         }
     }
 
-    /// <summary>Samples a process's VmRSS every 20 ms and keeps the peak.</summary>
+    /// <summary>Samples a process's VmRSS and RssAnon (heap, stacks, native buffers: not the mapped database file) every 20 ms and keeps their peaks.</summary>
     private sealed class RssSampler : IDisposable
     {
         private readonly Timer _timer;
         private readonly int _pid;
         private long _peak;
+        private long _peakAnon;
 
         public RssSampler(int pid)
         {
@@ -432,24 +471,45 @@ public static class DashboardScenario
             }
         }
 
-        public static long Read(int pid)
+        public long PeakAnonKb
         {
+            get
+            {
+                Sample();
+                return Interlocked.Read(ref _peakAnon);
+            }
+        }
+
+        /// <summary>VmRSS and RssAnon of <paramref name="pid"/>, in KiB.</summary>
+        public static (long Rss, long Anon) Read(int pid)
+        {
+            long rss = -1, anon = -1;
             foreach (var line in File.ReadLines($"/proc/{pid}/status"))
             {
                 if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
                 {
-                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Inv);
+                    rss = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Inv);
+                }
+                else if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
+                {
+                    anon = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Inv);
                 }
             }
 
-            return -1;
+            return (rss, anon);
         }
 
         private void Sample()
         {
-            var now = Read(_pid);
+            var (rss, anon) = Read(_pid);
+            Raise(ref _peak, rss);
+            Raise(ref _peakAnon, anon);
+        }
+
+        private static void Raise(ref long peak, long now)
+        {
             long seen;
-            while (now > (seen = Interlocked.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, now, seen) != seen)
+            while (now > (seen = Interlocked.Read(ref peak)) && Interlocked.CompareExchange(ref peak, now, seen) != seen)
             {
             }
         }

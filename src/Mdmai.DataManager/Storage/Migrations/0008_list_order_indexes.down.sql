@@ -1,0 +1,14 @@
+DROP INDEX idx_characters_name;
+DROP INDEX idx_characters_updated;
+DROP INDEX idx_npcs_name;
+DROP INDEX idx_npcs_updated;
+DROP INDEX idx_sessions_number;
+DROP INDEX idx_sessions_updated;
+DROP INDEX idx_locations_name;
+DROP INDEX idx_locations_updated;
+DROP INDEX idx_items_updated;
+DROP INDEX idx_spells_updated;
+DROP INDEX idx_rulebooks_title;
+DROP INDEX idx_profiles_name;
+DROP INDEX idx_assets_name;
+DROP INDEX idx_settings_key;

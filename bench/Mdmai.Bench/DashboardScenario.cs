@@ -120,6 +120,7 @@ public static class DashboardScenario
             page.SetDefaultTimeout(600_000);
             await page.GotoAsync(server.SignInUrl.ToString());
             await page.WaitForSelectorAsync("main[data-screen='overview']");
+            Datasets.Log("  signed in through the page");
             var expected = await Sha256Async(input);
             for (var run = 1; run <= runs; run++)
             {
@@ -130,18 +131,29 @@ public static class DashboardScenario
                 await page.WaitForSelectorAsync("main[data-screen='files']");
                 Check(await page.Locator("[data-upload]").CountAsync() == 0, "the files screen still shows an earlier upload");
                 FilesScenario.Warm(input);
+                Datasets.Log($"  run {run}: upload through the page…");
                 var before = server.Cpu();
                 var browserBefore = ChromiumCpu();
                 var rssBefore = server.Memory();
                 using var sampler = new RssSampler(server.Pid);
                 var stopwatch = Stopwatch.StartNew();
                 await page.SetInputFilesAsync("#dropzone input[type=file]", input);
-                await page.WaitForSelectorAsync($"[data-upload='{Path.GetFileName(input)}'][data-state]");
+                Datasets.Log($"  run {run}: file chosen…");
+                try
+                {
+                    await page.WaitForSelectorAsync($"[data-upload='{Path.GetFileName(input)}'][data-state]", new() { Timeout = 120_000 });
+                }
+                catch (TimeoutException)
+                {
+                    await page.ScreenshotAsync(new() { Path = Path.Combine(runDir, "upload-stuck.png"), FullPage = true });
+                    throw new InvalidOperationException($"the upload through the page did not end within 2 minutes; the page shows: {await page.InnerTextAsync("body")}");
+                }
                 var uploadSeconds = stopwatch.Elapsed.TotalSeconds;
                 var state = await page.GetAttributeAsync($"[data-upload='{Path.GetFileName(input)}']", "data-state");
                 Check(state == "done", $"the upload through the page ended '{state}'");
                 var upload = new Transfer(uploadSeconds, server.Cpu() - before, ChromiumCpu() - browserBefore, sampler.PeakKb, sampler.PeakAnonKb, rssBefore.Rss, rssBefore.Anon);
 
+                Datasets.Log($"  run {run}: uploaded in {uploadSeconds:F2} s; download…");
                 var file = (await GetJsonAsync(client, $"/api/v1/files?name={Uri.EscapeDataString(Path.GetFileName(input))}&limit=1"))["items"]![0]!;
                 var id = file["id"]!.GetValue<string>();
                 await page.GotoAsync(new Uri(server.Address, "#/files").ToString());

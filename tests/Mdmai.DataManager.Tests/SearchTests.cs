@@ -172,6 +172,34 @@ public sealed class SearchTests : IAsyncLifetime
         Assert.Equal(2L, RawSql.Scalar(_t.Path, "SELECT count(*) FROM search_docs"));
     }
 
+    [Fact]
+    public async Task A_common_word_ranks_the_newest_matches_and_every_name_match()
+    {
+        // Five newer records that mention the word in their notes; only the newest three are ranked.
+        var newer = new List<Guid>();
+        for (var i = 0; i < 5; i++)
+        {
+            var npc = Samples.Npc(_campaign.Id, $"Miner {i}");
+            npc.Notes = "glimmerstone glimmerstone glimmerstone dust";
+            newer.Add((await _t.Db.Npcs.CreateAsync(npc)).Id);
+        }
+
+        _t.Db.RankedMatches = 3;
+        var hits = await _t.Db.SearchAsync("glimmerstone", limit: 50);
+
+        // The old record named after the word is still found, first; the older body-only matches are not ranked.
+        Assert.Equal(_keeper.Id, hits[0].Id);
+        Assert.Equal(new[] { _keeper.Id, newer[2], newer[3], newer[4] }.Order(), hits.Select(h => h.Id).Order());
+        Assert.All(hits.Skip(1), h => Assert.Contains("[glimmerstone]", h.Snippet, StringComparison.Ordinal));
+
+        // The window is counted within the type asked for: the one item that matches is found behind newer NPCs.
+        Assert.Equal(_amulet.Id, Assert.Single(await _t.Db.SearchAsync("glimmerstone", entityType: "items")).Id);
+
+        // Below the cap every match is ranked.
+        _t.Db.RankedMatches = 100;
+        Assert.Equal(9, (await _t.Db.SearchAsync("glimmerstone", limit: 50)).Count);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1001)]

@@ -695,15 +695,22 @@ async function retentionEditor(jobs) {
 
 // ---------------------------------------------------------------- routing
 
+// Each navigation gets a number; a screen whose data arrives after the user has gone on to another one is dropped
+// (a slow overview finishing after a quick files screen would otherwise replace it).
+let routing = 0;
+
 async function route() {
   const [name, query] = (location.hash.slice(2) || "overview").split("?");
   const screen = screens[name] ? name : "overview";
+  const current = ++routing;
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.screen === screen);
   try {
     const content = await screens[screen](new URLSearchParams(query || ""));
+    if (current !== routing) return;
     fill(main(), ...[content].flat());
     main().dataset.screen = screen;
   } catch (e) {
+    if (current !== routing) return;
     fill(main(), h("h1", {}, "Something went wrong"), h("p", { class: "pill error" }, e.message));
     if (e.status === 401) location.reload();
   }

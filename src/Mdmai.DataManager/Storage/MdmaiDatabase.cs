@@ -187,6 +187,12 @@ public sealed class MdmaiDatabase : IAsyncDisposable
         _writer.ExecuteExclusiveAsync(c => MigrationRunner.MigrateTo(c.Connection, version, Clock), cancellationToken);
 
     /// <summary>
+    /// How many of the newest matching documents a search ranks (and as many of the newest whose name matches): the
+    /// bound on a search's work when a word is common in a big library. Below it every match is ranked.
+    /// </summary>
+    internal int RankedMatches { get; set; } = 10_000;
+
+    /// <summary>
     /// Full-text search over names, descriptions and notes of every entity, best match first. Words are
     /// matched as given (all must occur); a word ending in <c>*</c> matches as a prefix.
     /// </summary>
@@ -215,26 +221,58 @@ public sealed class MdmaiDatabase : IAsyncDisposable
             await _indexer.CatchUpAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        // Ranking is the cost of a search: bm25 for every match, and a common word matches much of a big library
+        // ("wizard": 446,000 of 1M records, ~0.5 s). So a search ranks the newest RankedMatches documents that
+        // match, plus the newest RankedMatches whose name matches (a name hit weighs ×10, so an old record named
+        // after the words is never lost behind newer notes that mention them). Below the cap every match is ranked.
+        // Then two steps: the best `limit` by rank, and a snippet and a name for those alone (in one query the sorter
+        // carried every ranked match's snippet). The second step looks each one up by rowid within the same MATCH
+        // (FTS5 seeks its doclist to it) so that snippet() has the match's positions.
         // snippet's column -1: the text comes from whichever column matched best — the name, for a hit on a name (a
         // fixed body column gave a name hit its record's unmarked, often empty, body: "   ").
-        var sql = "SELECT d.entity_type, d.entity_id, s.name, snippet(search_index, -1, '[', ']', '…', 16), bm25(search_index, 10.0, 1.0) AS r " +
-                  "FROM search_index s JOIN search_docs d ON d.doc_id = s.rowid WHERE search_index MATCH $p0" +
-                  (entityType is null ? " AND $p1 IS NULL" : " AND d.entity_type = $p1") + " ORDER BY r LIMIT $p2";
+        var typeJoin = entityType is null ? "" : " JOIN search_docs t ON t.doc_id = s.rowid";
+        var typeWhere = entityType is null ? " AND $p1 IS NULL" : " AND t.entity_type = $p1";
+        var cutoffSql = $"SELECT s.rowid FROM search_index s{typeJoin} WHERE search_index MATCH $p0{typeWhere} ORDER BY s.rowid DESC LIMIT 1 OFFSET $p2";
+        var sql = "WITH top AS (SELECT doc, r FROM (" +
+                  $"SELECT s.rowid AS doc, bm25(search_index, 10.0, 1.0) AS r FROM search_index s{typeJoin} WHERE search_index MATCH $p0{typeWhere} AND s.rowid >= $p3 " +
+                  "UNION ALL SELECT doc, r FROM (" +
+                  $"SELECT s.rowid AS doc, bm25(search_index, 10.0, 1.0) AS r FROM search_index s{typeJoin} WHERE search_index MATCH $p4{typeWhere} AND s.rowid < $p3 ORDER BY s.rowid DESC LIMIT $p5)" +
+                  ") ORDER BY r LIMIT $p2) " +
+                  "SELECT d.entity_type, d.entity_id, s.name, snippet(search_index, -1, '[', ']', '…', 16), top.r " +
+                  "FROM top JOIN search_index s ON s.rowid = top.doc JOIN search_docs d ON d.doc_id = top.doc " +
+                  "WHERE search_index MATCH $p0 ORDER BY top.r, top.doc";
         return _readers.Read(c =>
         {
-            var command = c.Get(sql, 3);
-            command.Parameters[0].Value = match;
-            command.Parameters[1].Value = (object?)entityType ?? DBNull.Value;
-            command.Parameters[2].Value = limit;
-            var hits = new List<SearchHit>();
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            c.Get("BEGIN", 0).ExecuteNonQuery();
+            try
             {
-                hits.Add(new SearchHit(reader.GetString(0), Guid.Parse(reader.GetString(1)), reader.IsDBNull(2) ? "" : reader.GetString(2),
-                    reader.IsDBNull(3) ? "" : reader.GetString(3), reader.GetDouble(4)));
-            }
+                var cutoff = c.Get(cutoffSql, 3);
+                cutoff.Parameters[0].Value = match;
+                cutoff.Parameters[1].Value = (object?)entityType ?? DBNull.Value;
+                cutoff.Parameters[2].Value = RankedMatches - 1;
+                var oldestRanked = cutoff.ExecuteScalar() is long rowid ? rowid : long.MinValue;
 
-            return hits;
+                var command = c.Get(sql, 6);
+                command.Parameters[0].Value = match;
+                command.Parameters[1].Value = (object?)entityType ?? DBNull.Value;
+                command.Parameters[2].Value = limit;
+                command.Parameters[3].Value = oldestRanked;
+                command.Parameters[4].Value = "{name} : (" + match + ")";
+                command.Parameters[5].Value = RankedMatches;
+                var hits = new List<SearchHit>();
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    hits.Add(new SearchHit(reader.GetString(0), Guid.Parse(reader.GetString(1)), reader.IsDBNull(2) ? "" : reader.GetString(2),
+                        reader.IsDBNull(3) ? "" : reader.GetString(3), reader.GetDouble(4)));
+                }
+
+                return hits;
+            }
+            finally
+            {
+                c.Get("COMMIT", 0).ExecuteNonQuery();
+            }
         }, cancellationToken);
     }
 

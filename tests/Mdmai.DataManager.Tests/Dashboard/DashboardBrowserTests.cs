@@ -202,6 +202,36 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_screen_whose_data_comes_late_does_not_replace_the_one_the_user_went_on_to()
+    {
+        _ = Host;
+        await SignInAsync();
+
+        // The overview's answer held back (as on a big library), and the user goes on to the files before it comes.
+        var held = new TaskCompletionSource();
+        var overviewAsked = new TaskCompletionSource();
+        await _page.RouteAsync("**/api/v1/overview", async r =>
+        {
+            overviewAsked.TrySetResult();
+            await held.Task;
+            await r.ContinueAsync();
+        });
+        await _page.GotoAsync(new Uri(Host.Url, "#/backups").ToString());
+        await _page.WaitForSelectorAsync("main[data-screen='backups']");
+        await _page.GotoAsync(new Uri(Host.Url, "#/overview").ToString());
+        await overviewAsked.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await GoAsync("#/files", "files");
+        var late = _page.WaitForResponseAsync("**/api/v1/overview");
+        held.SetResult();
+
+        // The late overview lands and is dropped: the files screen, with its drop zone, stays.
+        await late;
+        await _page.WaitForTimeoutAsync(500);
+        Assert.Equal("files", await _page.GetAttributeAsync("main", "data-screen"));
+        await Assertions.Expect(_page.Locator("#dropzone")).ToBeVisibleAsync();
+    }
+
+    [SkippableFact]
     public async Task A_check_run_on_the_page_reports_a_clean_folder()
     {
         _ = Host;

@@ -66,10 +66,10 @@ try
                   backup-kill [--trials 20] [--kill-size 200m]
                                            SIGKILL mdmai backup create at random moments; verify and the next
                                            backup must succeed (not part of all)
-                  tree-versions [--tree-files 60k] [--versions 4]
+                  tree-versions [--tree-files 60k] [--versions 4] [--restore-dir DIR]
                                            four versions of a tree of many small files backed up one after the
                                            other, then restored: mdmai, restic, borg (not part of all)
-                  s3 [--s3-size 1g[,5g]] [--tree-files 60k] [--runs N] [--big-runs N]
+                  s3 [--s3-size 1g[,5g]] [--tree-files 60k] [--runs N] [--big-runs N] [--restore-dir DIR]
                                            backups to S3 on the project's Ceph gateway against restic's S3
                                            backend, and backup copy against rclone copy (not part of all)
                   s3-kill [--trials 20] [--kill-size 200m]

@@ -164,6 +164,7 @@ internal static class S3Scenario
         var seed = (int)o.GetLong("seed", DataGenerator.DefaultSeed);
         var work = Path.GetFullPath(o.Get("work", "/tmp/mdmai-bench"));
         var cli = new BackupScenario.Cli(BackupScenario.FindCli(o));
+        var restoreRoot = BackupScenario.RestoreRoot(o, Path.Combine(work, "runs", "s3"));
         foreach (var tool in new[] { "restic", "rclone" })
         {
             BackupScenario.Require(tool, "apt-get install -y restic rclone");
@@ -191,7 +192,7 @@ internal static class S3Scenario
         foreach (var set in sets)
         {
             var n = set == sets[^1] || set.Tree is null && set.Bytes >= 4_000_000_000 ? bigRuns : runs;
-            var results = RunSet(work, cli, gateway, set, n);
+            var results = RunSet(work, restoreRoot, cli, gateway, set, n);
             rows.AddRange(Rows(set, results));
             raw[set.Label] = results;
             await ReportAsync(false);
@@ -206,6 +207,7 @@ internal static class S3Scenario
             report.AppendLine(Inv, $"## s3 ({DateTime.Now:yyyy-MM-dd HH:mm}, --s3-size {string.Join(',', sizes.Select(BackupScenario.SizeLabel))}, --tree-files {treeFiles}, --runs {runs}, --big-runs {bigRuns}, seed {seed}, total {total.Elapsed.TotalMinutes:F1} min{(last ? "" : ", partial")})");
             report.AppendLine();
             report.AppendLine(Inv, $"- machine: {Environment.ProcessorCount} cores (shared by the tools and the gateway), load average at the end {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; gateway {gateway.Endpoint} (Ceph RGW, one OSD on bluestore)");
+            report.AppendLine(Inv, $"- restores into {restoreRoot}");
             report.AppendLine(Inv, $"- ours: {cli.Description}; {BackupScenario.Capture("restic", "version")}; {BackupScenario.Capture("rclone", "version").Split('\n')[0]}");
             report.AppendLine("- requests as the gateway's ops log counts them for each tool's bucket (PUT includes POST; LIST is any listing)");
             report.AppendLine();
@@ -247,7 +249,7 @@ internal static class S3Scenario
         return new DataSet($"tree {files / 1000}k", data, tree, BackupScenario.FolderBytes(tree), count);
     }
 
-    private static Dictionary<string, List<Measurement>> RunSet(string work, BackupScenario.Cli cli, Gateway gateway, DataSet set, int runs)
+    private static Dictionary<string, List<Measurement>> RunSet(string work, string restoreRoot, BackupScenario.Cli cli, Gateway gateway, DataSet set, int runs)
     {
         var results = new Dictionary<string, List<Measurement>>(StringComparer.Ordinal);
         for (var run = 1; run <= runs; run++)
@@ -305,7 +307,7 @@ internal static class S3Scenario
             }
 
             // 3. Restore the latest snapshot into an empty folder; the content must come back whole.
-            var target = Path.Combine(dir, "restore");
+            var target = Path.Combine(restoreRoot, "restore");
             foreach (var tool in new[] { "ours", "restic" })
             {
                 BackupScenario.DeleteFolder(target);

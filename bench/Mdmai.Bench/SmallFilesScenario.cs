@@ -66,7 +66,7 @@ internal static class SmallFilesScenario
 
         foreach (var tool in new[] { "ours", "restic", "borg" })
         {
-            var target = Path.Combine(dir, "restore-" + tool);
+            var target = Path.Combine(BackupScenario.RestoreRoot(o, dir), "restore-" + tool);
             Directory.CreateDirectory(target);
             NativeMethods.Sync();
             var m = tool switch

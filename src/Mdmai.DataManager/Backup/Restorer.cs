@@ -58,8 +58,14 @@ internal sealed class Restorer(BackupRepository repository)
         var snapshot = await repository.FindSnapshotAsync(snapshotId, cancellationToken).ConfigureAwait(false);
         await using var repositoryLock = await repository.LockAsync(exclusive: false, cancellationToken).ConfigureAwait(false);
         var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
+
+        // Into a folder that is new or empty, files are written in place: nothing there can be replaced by halves, and a
+        // failed batch removes what it began. Into a folder with something in it, each file goes to a temp file beside
+        // its place and is renamed over what was there when whole. (The rename was a sixth of the system time of a
+        // restore of 60k small files.)
+        var fresh = !Directory.Exists(root) || !Directory.EnumerateFileSystemEntries(root).Any();
         Directory.CreateDirectory(root);
-        var writer = new RestoreWriter(repository, root, snapshot.Stats, progress);
+        var writer = new RestoreWriter(repository, root, fresh, snapshot.Stats, progress);
         var links = new List<TreeEntry>();
         long directories = 0;
 
@@ -141,7 +147,7 @@ internal sealed class Restorer(BackupRepository repository)
     }
 
     /// <summary>Writes restored entries under one root, refusing any path that would leave it.</summary>
-    private sealed class RestoreWriter(BackupRepository repository, string root, SnapshotStats totals, IProgress<BackupProgress>? progress)
+    private sealed class RestoreWriter(BackupRepository repository, string root, bool fresh, SnapshotStats totals, IProgress<BackupProgress>? progress)
     {
         private readonly ConcurrentDictionary<string, byte> _checked = new(StringComparer.Ordinal);
 
@@ -244,7 +250,8 @@ internal sealed class Restorer(BackupRepository repository)
                 foreach (var entry in entries)
                 {
                     var path = Place(entry.Path);
-                    var file = new PendingFile(entry, path, System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, $".{System.IO.Path.GetFileName(path)}.{Guid.NewGuid():N}.restore"), entry.Chunks?.Count ?? 0);
+                    var temp = fresh ? path : System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, $".{System.IO.Path.GetFileName(path)}.{Guid.NewGuid():N}.restore");
+                    var file = new PendingFile(entry, path, temp, entry.Chunks?.Count ?? 0);
                     files.Add(file);
                     long offset = 0;
                     foreach (var hex in entry.Chunks ?? [])
@@ -267,7 +274,7 @@ internal sealed class Restorer(BackupRepository repository)
 
                     if (file.Remaining == 0)
                     {
-                        var native = UnixFileCalls.TryOpenForWriting(file.Temp);
+                        var native = OpenForWriting(file);
                         if (native is null)
                         {
                             File.WriteAllBytes(file.Temp, []);
@@ -308,7 +315,7 @@ internal sealed class Restorer(BackupRepository repository)
         {
             // One open, one write, and for the last chunk the file's permissions and time on the same handle: a restore
             // of many small files is these few calls per file (open, pwrite, fchmod, futimens, close, rename).
-            var native = UnixFileCalls.TryOpenForWriting(file.Temp);
+            var native = OpenForWriting(file);
             using var handle = native ?? File.OpenHandle(file.Temp, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite);
             if (native is not null)
             {
@@ -356,7 +363,11 @@ internal sealed class Restorer(BackupRepository repository)
 
             try
             {
-                if (OperatingSystem.IsWindows())
+                if (ReferenceEquals(file.Temp, file.Path))
+                {
+                    // Written in place (a fresh target).
+                }
+                else if (OperatingSystem.IsWindows())
                 {
                     File.Move(file.Temp, file.Path, overwrite: true);
                 }
@@ -367,13 +378,28 @@ internal sealed class Restorer(BackupRepository repository)
             }
             catch (IOException ex) when (Directory.Exists(file.Path))
             {
-                throw new MdmaiException(MdmaiErrorCode.AlreadyExists, $"Cannot restore the file '{entry.Path}': a folder of that name is in the way.", ex);
+                throw FolderInTheWay(entry, ex);
             }
 
             file.Done = true;
             var done = Interlocked.Increment(ref _files);
             progress?.Report(new BackupProgress(done, Bytes, totals.Files, totals.Bytes, entry.Path));
         }
+
+        private static SafeFileHandle? OpenForWriting(PendingFile file)
+        {
+            try
+            {
+                return UnixFileCalls.TryOpenForWriting(file.Temp);
+            }
+            catch (IOException ex) when (Directory.Exists(file.Temp))
+            {
+                throw FolderInTheWay(file.Entry, ex);
+            }
+        }
+
+        private static MdmaiException FolderInTheWay(TreeEntry entry, Exception inner) =>
+            new(MdmaiErrorCode.AlreadyExists, $"Cannot restore the file '{entry.Path}': a folder of that name is in the way.", inner);
 
         public void CreateLink(TreeEntry entry)
         {

@@ -192,12 +192,20 @@ public sealed class SearchTests : IAsyncLifetime
         Assert.Equal(new[] { _keeper.Id, newer[2], newer[3], newer[4] }.Order(), hits.Select(h => h.Id).Order());
         Assert.All(hits.Skip(1), h => Assert.Contains("[glimmerstone]", h.Snippet, StringComparison.Ordinal));
 
+        // An old and a new record alike are scored alike, whichever way each was found.
+        var twin = Samples.Npc(_campaign.Id, "Glimmerstone Keeper");
+        twin.Notes = "Guards the vault";
+        var twinId = (await _t.Db.Npcs.CreateAsync(twin)).Id;
+        var both = await _t.Db.SearchAsync("glimmerstone", limit: 50);
+        Assert.Equal(both.Single(h => h.Id == _keeper.Id).Rank, both.Single(h => h.Id == twinId).Rank, 9);
+        Assert.Equal(new[] { _keeper.Id, twinId }.Order(), both.Take(2).Select(h => h.Id).Order());
+
         // The window is counted within the type asked for: the one item that matches is found behind newer NPCs.
         Assert.Equal(_amulet.Id, Assert.Single(await _t.Db.SearchAsync("glimmerstone", entityType: "items")).Id);
 
         // Below the cap every match is ranked.
         _t.Db.RankedMatches = 100;
-        Assert.Equal(9, (await _t.Db.SearchAsync("glimmerstone", limit: 50)).Count);
+        Assert.Equal(10, (await _t.Db.SearchAsync("glimmerstone", limit: 50)).Count);
     }
 
     [Theory]

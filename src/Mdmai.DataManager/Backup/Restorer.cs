@@ -59,10 +59,11 @@ internal sealed class Restorer(BackupRepository repository)
         await using var repositoryLock = await repository.LockAsync(exclusive: false, cancellationToken).ConfigureAwait(false);
         var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(target));
 
-        // Into a folder that is new or empty, files are written in place: nothing there can be replaced by halves, and a
-        // failed batch removes what it began. Into a folder with something in it, each file goes to a temp file beside
-        // its place and is renamed over what was there when whole. (The rename was a sixth of the system time of a
-        // restore of 60k small files.)
+        // Into a folder that is new or empty, a file of one chunk (or none) is created at its place (O_EXCL) and written
+        // in one call: there is nothing to replace by halves, and a failed batch removes what it created. Otherwise —
+        // a folder with something in it, a file of several chunks, a name already taken (two entries that are one
+        // file on a case-insensitive file system) — the file goes to a temp file beside its place and is renamed over
+        // it when whole. (The rename was a sixth of the system time of a restore of 60k small files.)
         var fresh = !Directory.Exists(root) || !Directory.EnumerateFileSystemEntries(root).Any();
         Directory.CreateDirectory(root);
         var writer = new RestoreWriter(repository, root, fresh, snapshot.Stats, progress);
@@ -215,19 +216,29 @@ internal sealed class Restorer(BackupRepository repository)
         }
 
         /// <summary>A file of the batch being restored: where it goes, its temp file, and how many of its chunks are still to come.</summary>
-        private sealed class PendingFile(TreeEntry entry, string path, string temp, int chunks)
+        private sealed class PendingFile(TreeEntry entry, string path, bool inPlace, int chunks)
         {
             public TreeEntry Entry { get; } = entry;
 
             public string Path { get; } = path;
 
-            public string Temp { get; } = temp;
+            /// <summary>Written at <see cref="Path"/> itself, not to a temp file renamed over it.</summary>
+            public bool InPlace { get; set; } = inPlace;
+
+            /// <summary>Where the content is written: <see cref="Path"/> in place, else a temp file beside it.</summary>
+            public string Temp { get; set; } = inPlace ? path : TempBeside(path);
+
+            /// <summary>This restore made the file at <see cref="Temp"/> (so a failure may remove it).</summary>
+            public bool Created { get; set; }
 
             public int Remaining = chunks;
 
             public long Written;
 
             public bool Done;
+
+            public static string TempBeside(string path) =>
+                System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, $".{System.IO.Path.GetFileName(path)}.{Guid.NewGuid():N}.restore");
         }
 
         /// <summary>
@@ -250,8 +261,8 @@ internal sealed class Restorer(BackupRepository repository)
                 foreach (var entry in entries)
                 {
                     var path = Place(entry.Path);
-                    var temp = fresh ? path : System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, $".{System.IO.Path.GetFileName(path)}.{Guid.NewGuid():N}.restore");
-                    var file = new PendingFile(entry, path, temp, entry.Chunks?.Count ?? 0);
+                    var chunkCount = entry.Chunks?.Count ?? 0;
+                    var file = new PendingFile(entry, path, fresh && chunkCount <= 1, chunkCount);
                     files.Add(file);
                     long offset = 0;
                     foreach (var hex in entry.Chunks ?? [])
@@ -274,13 +285,13 @@ internal sealed class Restorer(BackupRepository repository)
 
                     if (file.Remaining == 0)
                     {
-                        var native = OpenForWriting(file);
-                        if (native is null)
+                        var (handle, native) = Open(file);
+                        if (!native)
                         {
-                            File.WriteAllBytes(file.Temp, []);
+                            handle.Dispose();
                         }
 
-                        Finish(file, native);
+                        Finish(file, native ? handle : null);
                     }
                 }
 
@@ -304,9 +315,16 @@ internal sealed class Restorer(BackupRepository repository)
             }
             finally
             {
-                foreach (var file in files.Where(f => !f.Done))
+                // Only what this batch made; a removal that fails must not hide the error that got us here.
+                foreach (var file in files.Where(f => !f.Done && f.Created))
                 {
-                    File.Delete(file.Temp);
+                    try
+                    {
+                        File.Delete(file.Temp);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                    }
                 }
             }
         }
@@ -315,22 +333,24 @@ internal sealed class Restorer(BackupRepository repository)
         {
             // One open, one write, and for the last chunk the file's permissions and time on the same handle: a restore
             // of many small files is these few calls per file (open, pwrite, fchmod, futimens, close, rename).
-            var native = OpenForWriting(file);
-            using var handle = native ?? File.OpenHandle(file.Temp, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite);
-            if (native is not null)
+            var (handle, native) = Open(file);
+            using (handle)
             {
-                UnixFileCalls.WriteAt(handle, content, offset);
-            }
-            else
-            {
-                RandomAccess.Write(handle, content, offset);
-            }
+                if (native)
+                {
+                    UnixFileCalls.WriteAt(handle, content, offset);
+                }
+                else
+                {
+                    RandomAccess.Write(handle, content, offset);
+                }
 
-            Interlocked.Add(ref file.Written, content.Length);
-            Interlocked.Add(ref _bytes, content.Length);
-            if (Interlocked.Decrement(ref file.Remaining) == 0)
-            {
-                Finish(file, native);
+                Interlocked.Add(ref file.Written, content.Length);
+                Interlocked.Add(ref _bytes, content.Length);
+                if (Interlocked.Decrement(ref file.Remaining) == 0)
+                {
+                    Finish(file, native ? handle : null);
+                }
             }
         }
 
@@ -363,9 +383,9 @@ internal sealed class Restorer(BackupRepository repository)
 
             try
             {
-                if (ReferenceEquals(file.Temp, file.Path))
+                if (file.InPlace)
                 {
-                    // Written in place (a fresh target).
+                    // Written at its place (a new or empty target).
                 }
                 else if (OperatingSystem.IsWindows())
                 {
@@ -386,13 +406,48 @@ internal sealed class Restorer(BackupRepository repository)
             progress?.Report(new BackupProgress(done, Bytes, totals.Files, totals.Bytes, entry.Path));
         }
 
-        private static SafeFileHandle? OpenForWriting(PendingFile file)
+        /// <summary>
+        /// Opens the file a chunk of <paramref name="file"/> goes to: its place, created new, when it is written in place
+        /// (or, when that name is taken, a temp file from then on); else its temp file. Native: opened by
+        /// <see cref="UnixFileCalls"/> (written with pwrite, its mode and time set on the handle).
+        /// </summary>
+        private static (SafeFileHandle Handle, bool Native) Open(PendingFile file)
         {
             try
             {
-                return UnixFileCalls.TryOpenForWriting(file.Temp);
+                if (file.InPlace)
+                {
+                    var created = UnixFileCalls.TryCreateNew(file.Path, out var exists);
+                    if (created is null && !exists)
+                    {
+                        try
+                        {
+                            created = File.OpenHandle(file.Path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite);
+                            file.Created = true;
+                            return (created, false);
+                        }
+                        catch (IOException) when (File.Exists(file.Path) || Directory.Exists(file.Path))
+                        {
+                            exists = true;
+                        }
+                    }
+
+                    if (created is not null)
+                    {
+                        file.Created = true;
+                        return (created, true);
+                    }
+
+                    file.InPlace = false;
+                    file.Temp = PendingFile.TempBeside(file.Path);
+                }
+
+                var native = UnixFileCalls.TryOpenForWriting(file.Temp);
+                var handle = native ?? File.OpenHandle(file.Temp, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite);
+                file.Created = true;
+                return (handle, native is not null);
             }
-            catch (IOException ex) when (Directory.Exists(file.Temp))
+            catch (Exception ex) when ((ex is IOException or UnauthorizedAccessException) && Directory.Exists(file.Temp))
             {
                 throw FolderInTheWay(file.Entry, ex);
             }

@@ -187,21 +187,37 @@ internal static partial class UnixFileCalls
     /// without what <see cref="File.OpenHandle"/> adds per file (an advisory lock, an extra <c>fstat</c>): a restore of
     /// many small files pays for every call. Returns null where this is not available (not Linux, an unknown architecture).
     /// </summary>
-    public static SafeFileHandle? TryOpenForWriting(string path)
+    public static SafeFileHandle? TryOpenForWriting(string path) => Open(path, exclusive: false, out _);
+
+    /// <summary>
+    /// Creates a new file for writing (<c>O_EXCL</c> added to <see cref="TryOpenForWriting"/>'s flags): null with
+    /// <paramref name="exists"/> when something of that name is already there, null without it where this is not
+    /// available.
+    /// </summary>
+    public static SafeFileHandle? TryCreateNew(string path, out bool exists) => Open(path, exclusive: true, out exists);
+
+    private static SafeFileHandle? Open(string path, bool exclusive, out bool exists)
     {
+        exists = false;
         if (ONoFollow == 0 || !OperatingSystem.IsLinux())
         {
             return null;
         }
 
-        const int OWronly = 0x1, OCreat = 0x40, OCloexec = 0x80000;
-        var fd = OpenModeNative(path, OWronly | OCreat | ONoFollow | OCloexec, 0x180 /* 0600 */);
+        const int OWronly = 0x1, OCreat = 0x40, OExcl = 0x80, OCloexec = 0x80000;
+        var fd = OpenModeNative(path, OWronly | OCreat | ONoFollow | OCloexec | (exclusive ? OExcl : 0), 0x180 /* 0600 */);
         if (fd >= 0)
         {
             return new SafeFileHandle(fd, ownsHandle: true);
         }
 
         var errno = Marshal.GetLastPInvokeError();
+        if (exclusive && errno == EEXIST)
+        {
+            exists = true;
+            return null;
+        }
+
         var message = $"Cannot write '{path}': {Marshal.GetPInvokeErrorMessage(errno)}.";
         throw errno is EACCES or EPERM ? new UnauthorizedAccessException(message) : new IOException(message, errno);
     }

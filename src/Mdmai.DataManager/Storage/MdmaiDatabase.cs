@@ -233,10 +233,12 @@ public sealed class MdmaiDatabase : IAsyncDisposable
         var typeJoin = entityType is null ? "" : " JOIN search_docs t ON t.doc_id = s.rowid";
         var typeWhere = entityType is null ? " AND $p1 IS NULL" : " AND t.entity_type = $p1";
         var cutoffSql = $"SELECT s.rowid FROM search_index s{typeJoin} WHERE search_index MATCH $p0{typeWhere} ORDER BY s.rowid DESC LIMIT 1 OFFSET $p2";
-        var sql = "WITH top AS (SELECT doc, r FROM (" +
+        // The older name matches are only found by the name-only expression; they are scored by the whole one, as the
+        // newer matches are (a name-only bm25 is on another scale: it would put every old name match above every new one).
+        var sql = $"WITH named AS (SELECT s.rowid AS doc FROM search_index s{typeJoin} WHERE search_index MATCH $p4{typeWhere} AND s.rowid < $p3 ORDER BY s.rowid DESC LIMIT $p5), " +
+                  "top AS (SELECT doc, r FROM (" +
                   $"SELECT s.rowid AS doc, bm25(search_index, 10.0, 1.0) AS r FROM search_index s{typeJoin} WHERE search_index MATCH $p0{typeWhere} AND s.rowid >= $p3 " +
-                  "UNION ALL SELECT doc, r FROM (" +
-                  $"SELECT s.rowid AS doc, bm25(search_index, 10.0, 1.0) AS r FROM search_index s{typeJoin} WHERE search_index MATCH $p4{typeWhere} AND s.rowid < $p3 ORDER BY s.rowid DESC LIMIT $p5)" +
+                  "UNION ALL SELECT s.rowid AS doc, bm25(search_index, 10.0, 1.0) AS r FROM named JOIN search_index s ON s.rowid = named.doc WHERE search_index MATCH $p0" +
                   ") ORDER BY r LIMIT $p2) " +
                   "SELECT d.entity_type, d.entity_id, s.name, snippet(search_index, -1, '[', ']', '…', 16), top.r " +
                   "FROM top JOIN search_index s ON s.rowid = top.doc JOIN search_docs d ON d.doc_id = top.doc " +

@@ -133,18 +133,40 @@ public sealed class DuplicateFinder
         problems.AddRange(failures);
         failures.Clear();
 
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var bySize = new Dictionary<long, List<int>>();
+        // Regular, non-empty files in order of size (then path, then order found): runs of one size are the candidate
+        // sets, and a name reached twice (roots that overlap) sits next to itself and counts once. One array of
+        // indexes, where a list per size and a set of every path cost ~130 bytes a file (~17 MB at 130k files).
+        var candidates = new List<int>(names.Count);
         for (var i = 0; i < names.Count; i++)
         {
-            if (identities[i] is { Kind: FileKind.Regular, Size: > 0 } && seen.Add(names[i].Path))
+            if (identities[i] is { Kind: FileKind.Regular, Size: > 0 })
             {
-                (Slot(bySize, identities[i].Size) ??= []).Add(i);
+                candidates.Add(i);
             }
         }
 
-        var filesScanned = seen.Count;
-        seen.Clear();
+        candidates.Sort((a, b) =>
+        {
+            var bySize = identities[a].Size.CompareTo(identities[b].Size);
+            if (bySize != 0)
+            {
+                return bySize;
+            }
+
+            var byPath = string.CompareOrdinal(names[a].Path, names[b].Path);
+            return byPath != 0 ? byPath : a.CompareTo(b);
+        });
+        var unique = 0;
+        for (var k = 0; k < candidates.Count; k++)
+        {
+            if (unique == 0 || names[candidates[k]].Path != names[candidates[unique - 1]].Path)
+            {
+                candidates[unique++] = candidates[k];
+            }
+        }
+
+        candidates.RemoveRange(unique, candidates.Count - unique);
+        var filesScanned = candidates.Count;
         meter.FilesScanned = filesScanned;
 
         // Names of one inode are one file. Sizes with fewer than two distinct files cannot hold a duplicate. Small
@@ -152,12 +174,19 @@ public sealed class DuplicateFinder
         // files that merely share a size are told apart by 8 KiB instead of by all their bytes.
         var toCompare = new List<List<FoundFile>>();
         var toSample = new List<FoundFile>();
-        foreach (var indexes in bySize.Values)
+        for (int start = 0, end; start < candidates.Count; start = end)
         {
-            if (indexes.Count < 2)
+            var size = identities[candidates[start]].Size;
+            for (end = start + 1; end < candidates.Count && identities[candidates[end]].Size == size; end++)
+            {
+            }
+
+            if (end - start < 2)
             {
                 continue;
             }
+
+            var indexes = candidates.GetRange(start, end - start);
 
             var files = Distinct(indexes, names, identities);
             if (files.Count < 2)

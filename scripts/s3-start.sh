@@ -56,14 +56,23 @@ daemon_pid() {
 
 ceph_cli() { timeout 60 ceph -c "$conf" "$@"; }
 answers() { curl -fsS -m 3 -o /dev/null "$endpoint/" 2>/dev/null; }
-osd_up() { ceph_cli osd dump 2>/dev/null | grep -q '^osd\.0 up'; }
-# Waits up to $1 seconds for the command after it to succeed.
+# Runs a probe until it succeeds or the seconds have passed (by the clock: a probe that hangs until its own timeout
+# must not multiply the wait).
 await() {
-  local seconds=$1 i
+  local seconds=$1 end
   shift
-  for ((i = 0; i < seconds * 5; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  end=$((SECONDS + seconds))
+  while ((SECONDS < end)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
   return 1
 }
+
+# Probes that start their daemon again when it is gone: an s3-stop.sh still running (a test run that ended just
+# before this one) may end a daemon that this script found alive and meant to use.
+ceph_probe() { timeout 10 ceph -c "$conf" "$@"; }
+# The daemons do not inherit the lock's descriptor (9): a daemon holding it would hold the lock for its lifetime.
+mon_up() { daemon_pid mon.a >/dev/null || ceph-mon -c "$conf" -i a 9>&-; ceph_probe mon stat; }
+osd_running_up() { daemon_pid osd.0 >/dev/null || ceph-osd -c "$conf" -i 0 9>&-; ceph_probe osd dump 2>/dev/null | grep -q '^osd\.0 up'; }
+rgw_answers() { daemon_pid client.rgw.a >/dev/null || radosgw -c "$conf" -n client.rgw.a 9>&-; answers; }
 
 print_env() {
   {
@@ -142,12 +151,9 @@ EOF
 }
 
 start_daemons() {
-  daemon_pid mon.a >/dev/null || ceph-mon -c "$conf" -i a
-  await 60 ceph_cli mon stat || fail "the monitor did not come up (logs in $dir/log)"
-  daemon_pid osd.0 >/dev/null || ceph-osd -c "$conf" -i 0
-  await 120 osd_up || fail "the OSD did not come up (logs in $dir/log)"
-  daemon_pid client.rgw.a >/dev/null || radosgw -c "$conf" -n client.rgw.a
-  await 120 answers || fail "the gateway did not answer on $endpoint (logs in $dir/log)"
+  await 60 mon_up || fail "the monitor did not come up (logs in $dir/log)"
+  await 120 osd_running_up || fail "the OSD did not come up (logs in $dir/log)"
+  await 120 rgw_answers || fail "the gateway did not answer on $endpoint (logs in $dir/log)"
 }
 
 create_user() {
@@ -162,6 +168,14 @@ create_user() {
 }
 
 install_missing
+
+# One start or stop at a time on a folder (the lock file sits beside it, as the folder itself may be re-created): a
+# test run starting while the last one's s3-stop.sh is still ending the daemons would otherwise find them alive,
+# answer "ready", and be left with a gateway whose monitor and OSD are gone. s3-stop.sh, run from here, is told.
+mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock 9
+export MDMAI_S3_LOCK_HELD=1
 
 if [ "${MDMAI_S3_FRESH:-0}" = 1 ]; then
   MDMAI_S3_DIR="$dir" bash "$here/s3-stop.sh" >&2
@@ -196,7 +210,7 @@ else
   ceph-authtool "$dir/mon.keyring" --import-keyring "$dir/client.keyring" >/dev/null
   monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$mon_port]" "$dir/monmap" >/dev/null
   ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" --keyring "$dir/mon.keyring"
-  ceph-mon -c "$conf" -i a
+  ceph-mon -c "$conf" -i a 9>&-
   await 60 ceph_cli mon stat || fail "the monitor did not come up (logs in $dir/log)"
   osd_uuid=$(uuidgen)
   [ "$(ceph_cli osd new "$osd_uuid")" = 0 ] || fail "ceph osd new did not give id 0"

@@ -4,6 +4,11 @@
 # MDMAI_S3_PURGE=1 deletes the data as well.
 set -uo pipefail
 dir=${MDMAI_S3_DIR:-/var/tmp/mdmai-s3}
+# Not while s3-start.sh works on the same folder (it holds this lock, and says so when it runs this script itself).
+if [ -z "${MDMAI_S3_LOCK_HELD:-}" ] && [ -d "$(dirname "$dir")" ]; then
+  exec 9>"$dir.lock"
+  flock 9
+fi
 
 stop() {
   local file="$dir/run/ceph-$1.pid" pid i

@@ -417,25 +417,10 @@ internal sealed class Restorer(BackupRepository repository)
             {
                 if (file.InPlace)
                 {
-                    var created = UnixFileCalls.TryCreateNew(file.Path, out var exists);
-                    if (created is null && !exists)
-                    {
-                        try
-                        {
-                            created = File.OpenHandle(file.Path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite);
-                            file.Created = true;
-                            return (created, false);
-                        }
-                        catch (IOException) when (File.Exists(file.Path) || Directory.Exists(file.Path))
-                        {
-                            exists = true;
-                        }
-                    }
-
-                    if (created is not null)
+                    if (CreateNew(file.Path, out var nativeNew) is { } created)
                     {
                         file.Created = true;
-                        return (created, true);
+                        return (created, nativeNew);
                     }
 
                     file.InPlace = false;
@@ -450,6 +435,27 @@ internal sealed class Restorer(BackupRepository repository)
             catch (Exception ex) when ((ex is IOException or UnauthorizedAccessException) && Directory.Exists(file.Temp))
             {
                 throw FolderInTheWay(file.Entry, ex);
+            }
+        }
+
+        /// <summary>A new file at <paramref name="path"/>, or null when something of that name is already there.</summary>
+        private static SafeFileHandle? CreateNew(string path, out bool native)
+        {
+            native = true;
+            var handle = UnixFileCalls.TryCreateNew(path, out var exists);
+            if (handle is not null || exists)
+            {
+                return handle;
+            }
+
+            native = false;
+            try
+            {
+                return File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite);
+            }
+            catch (IOException) when (File.Exists(path) || Directory.Exists(path))
+            {
+                return null;
             }
         }
 

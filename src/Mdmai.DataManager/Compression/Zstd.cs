@@ -49,20 +49,25 @@ internal static class Zstd
     /// <summary>
     /// A write-only stream that compresses into <paramref name="destination"/> as one frame, ended when the stream is
     /// disposed. With <paramref name="workers"/> &gt; 0, zstd compresses in that many threads of its own while the
-    /// caller goes on writing.
+    /// caller goes on writing. <paramref name="sizeHint"/> is the content's expected length (0: unknown): small content then gets small tables.
     /// </summary>
-    public static Stream CreateCompressionStream(Stream destination, int level, int workers, bool leaveOpen) =>
-        CreateCompressionStream(destination, level, workers, leaveOpen, NativeZstd.IsAvailable);
+    public static Stream CreateCompressionStream(Stream destination, int level, int workers, bool leaveOpen, long sizeHint = 0) =>
+        CreateCompressionStream(destination, level, workers, leaveOpen, NativeZstd.IsAvailable, sizeHint);
 
     /// <summary>As above, with the implementation chosen by the caller (the tests run both).</summary>
-    public static Stream CreateCompressionStream(Stream destination, int level, int workers, bool leaveOpen, bool native)
+    public static Stream CreateCompressionStream(Stream destination, int level, int workers, bool leaveOpen, bool native, long sizeHint = 0)
     {
         if (native)
         {
-            return new NativeCompressionStream(destination, level, workers, leaveOpen);
+            return new NativeCompressionStream(destination, level, workers, leaveOpen, sizeHint);
         }
 
         var managed = new CompressionStream(destination, level, leaveOpen: leaveOpen);
+        if (sizeHint > 0)
+        {
+            managed.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_experimentalParam7, (int)Math.Min(sizeHint, int.MaxValue));
+        }
+
         if (workers > 0)
         {
             managed.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, workers);
@@ -130,15 +135,17 @@ internal sealed class NativeCompressionStream : Stream
     private readonly Stream _destination;
     private readonly bool _leaveOpen;
     private readonly byte[] _output = System.Buffers.ArrayPool<byte>.Shared.Rent(OutputSize);
+    private readonly bool _pooled;
     private nint _context;
     private bool _finished;
     private bool _disposed;
 
-    public NativeCompressionStream(Stream destination, int level, int workers, bool leaveOpen)
+    public NativeCompressionStream(Stream destination, int level, int workers, bool leaveOpen, long sizeHint)
     {
         _destination = destination;
         _leaveOpen = leaveOpen;
-        _context = NativeZstd.CreateContext(level, workers);
+        _pooled = workers == 0;
+        _context = _pooled ? NativeZstd.RentContext(level, sizeHint) : NativeZstd.CreateContext(level, workers);
     }
 
     public override bool CanRead => false;
@@ -248,7 +255,15 @@ internal sealed class NativeCompressionStream : Stream
 
     private void Release()
     {
-        NativeZstd.FreeContext(_context);
+        if (_pooled)
+        {
+            NativeZstd.ReturnContext(_context); // reset when rented again, whatever state the frame was left in
+        }
+        else
+        {
+            NativeZstd.FreeContext(_context);
+        }
+
         _context = 0;
         System.Buffers.ArrayPool<byte>.Shared.Return(_output);
     }

@@ -44,14 +44,17 @@ internal static class AtomicFile
         UnixFileCalls.FlushFolder(folder, wholeFileSystem: false);
     }
 
-    /// <summary>Flushes everything written to the file system holding <paramref name="folder"/> (syncfs): one call instead of an fsync per file.</summary>
-    public static void SyncFileSystem(string folder)
+    /// <summary>
+    /// Flushes everything written to the file system holding <paramref name="folder"/> (syncfs): one call instead of an
+    /// fsync per file. With <paramref name="throwOnError"/> a failure (a write the disk refused) is an <see cref="IOException"/>.
+    /// </summary>
+    public static void SyncFileSystem(string folder, bool throwOnError = false)
     {
         if (!OperatingSystem.IsLinux())
         {
             return;
         }
 
-        UnixFileCalls.FlushFolder(folder, wholeFileSystem: true);
+        UnixFileCalls.FlushFolder(folder, wholeFileSystem: true, throwOnError);
     }
 }

@@ -78,23 +78,37 @@ internal static partial class UnixFileCalls
 
     /// <summary>
     /// fsync(2) or syncfs(2) (<paramref name="wholeFileSystem"/>) of the folder <paramref name="folder"/>, opened read-only
-    /// (.NET will not open a folder as a file handle). Best effort: a folder that cannot be opened is left as it is.
+    /// (.NET will not open a folder as a file handle). Best effort — a folder that cannot be opened is left as it is —
+    /// unless <paramref name="throwOnError"/>: then a folder that cannot be opened or flushed is an <see cref="IOException"/>.
     /// </summary>
-    public static void FlushFolder(string folder, bool wholeFileSystem)
+    public static void FlushFolder(string folder, bool wholeFileSystem, bool throwOnError = false)
     {
         var fd = OpenNative(folder, 0 /* O_RDONLY */);
         if (fd < 0)
         {
+            ThrowIf(throwOnError, folder);
             return;
         }
 
         try
         {
-            _ = wholeFileSystem ? SyncFsNative(fd) : FsyncNative(fd);
+            if ((wholeFileSystem ? SyncFsNative(fd) : FsyncNative(fd)) != 0)
+            {
+                ThrowIf(throwOnError, folder);
+            }
         }
         finally
         {
             _ = CloseNative(fd);
+        }
+    }
+
+    private static void ThrowIf(bool throwOnError, string folder)
+    {
+        if (throwOnError)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"Could not flush '{folder}' to disk: {Marshal.GetPInvokeErrorMessage(errno)}.", errno);
         }
     }
 

@@ -289,22 +289,13 @@ public sealed class IntegrityChecker
         foreach (var issue in findings.Issues.Where(i => i.Kind == "unreferenced_object"))
         {
             var id = issue.Subject;
-            var path = _store.ObjectPath(id);
             var deleted = await _store.Catalog.WriteAsync(catalog => catalog.RemoveObjectIfUnused(id), cancellationToken).ConfigureAwait(false);
 
-            // After the commit, alone on the writer thread (where imports put objects in place and record them): the
-            // file moves only if no row records the object now. An import of the same content since the check made
-            // it referenced again, and it stays.
-            var moved = await _store.Catalog.WriteExclusiveAsync(catalog =>
-            {
-                if (catalog.HasObject(id) || !File.Exists(path))
-                {
-                    return false;
-                }
-
-                MoveToQuarantine(path, quarantine);
-                return true;
-            }, cancellationToken).ConfigureAwait(false);
+            // After the commit, alone on the writer thread (where imports record objects): the file moves only if no
+            // row records the object now and no import has claimed it. An import of the same content since the check
+            // made it referenced again, and it stays.
+            var moved = await _store.Catalog.WriteExclusiveAsync(catalog => _store.RemoveObjectFileIfUnused(catalog, id, unused => MoveToQuarantine(unused, quarantine)),
+                cancellationToken).ConfigureAwait(false);
             if (moved)
             {
                 quarantined.Add(id);

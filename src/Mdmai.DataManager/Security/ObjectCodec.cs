@@ -50,7 +50,7 @@ public static class ObjectCodec
     /// then call <see cref="ObjectWriter.CompleteAsync"/>. Without a key the object is checksummed, not encrypted.
     /// </summary>
     public static ObjectWriter CreateWriter(Stream destination, DataKey? key, bool compress, int compressionLevel = DefaultCompressionLevel) =>
-        CreateWriter(destination, key, compress, compressionLevel, workers: 0);
+        CreateWriter(destination, key, compress, compressionLevel, workers: 0, sizeHint: 0);
 
     /// <summary>
     /// Content at least this long is compressed by zstd's worker threads (<see cref="CompressionWorkers"/>): below it
@@ -65,11 +65,12 @@ public static class ObjectCodec
     /// As <see cref="CreateWriter(Stream, DataKey?, bool, int)"/>; with <paramref name="workers"/> &gt; 0 zstd compresses
     /// in that many threads of its own while the caller hashes, seals and writes (the output is one ordinary zstd frame,
     /// read as any other). Compression is most of an import's CPU on text: alone it held the import to one core.
+    /// <paramref name="sizeHint"/> is the content's length when known (0: unknown), so that zstd sizes itself to it.
     /// </summary>
-    internal static ObjectWriter CreateWriter(Stream destination, DataKey? key, bool compress, int compressionLevel, int workers)
+    internal static ObjectWriter CreateWriter(Stream destination, DataKey? key, bool compress, int compressionLevel, int workers, long sizeHint = 0)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        return new ObjectWriter(destination, key, compress, compressionLevel, workers);
+        return new ObjectWriter(destination, key, compress, compressionLevel, workers, sizeHint);
     }
 
     /// <summary>
@@ -119,7 +120,7 @@ public sealed class ObjectWriter : IAsyncDisposable
     private readonly Stream? _compression;
     private bool _completed;
 
-    internal ObjectWriter(Stream destination, DataKey? key, bool compress, int level, int workers)
+    internal ObjectWriter(Stream destination, DataKey? key, bool compress, int level, int workers, long sizeHint)
     {
         var objectKey = new byte[DataKey.Size];
         try
@@ -132,7 +133,7 @@ public sealed class ObjectWriter : IAsyncDisposable
             CryptographicOperations.ZeroMemory(objectKey);
         }
 
-        _compression = compress ? Compression.Zstd.CreateCompressionStream(_segments, level, workers, leaveOpen: true) : null;
+        _compression = compress ? Compression.Zstd.CreateCompressionStream(_segments, level, workers, leaveOpen: true, sizeHint) : null;
 
         Stream = (Stream?)_compression ?? _segments;
     }

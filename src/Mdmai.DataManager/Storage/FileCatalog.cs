@@ -37,6 +37,14 @@ internal sealed class FileCatalog(MdmaiDatabase database)
     public Task<T> WriteAsync<T>(Func<Transaction, T> work, CancellationToken cancellationToken) =>
         database.Writer.ExecuteAsync(commands => work(new Transaction(commands)), cancellationToken);
 
+    /// <summary>
+    /// Runs <paramref name="work"/> in a write transaction of its own, exactly once: bulk work (a folder import's batch) that
+    /// is not grouped with other writes — grouped, it would run inside a savepoint, whose statement journal SQLite truncates
+    /// from its start after every statement.
+    /// </summary>
+    public Task<T> WriteAloneAsync<T>(Func<Transaction, T> work, CancellationToken cancellationToken) =>
+        database.Writer.ExecuteAloneAsync(commands => work(new Transaction(commands)), cancellationToken);
+
     /// <summary>Runs <paramref name="work"/> on the writer thread outside a transaction, alone: after a commit, to act on files only if no row claimed them since.</summary>
     public Task<T> WriteExclusiveAsync<T>(Func<Transaction, T> work, CancellationToken cancellationToken) =>
         database.Writer.ExecuteExclusiveAsync(commands => work(new Transaction(commands)), cancellationToken);

@@ -233,6 +233,72 @@ public sealed class FileStoreTests : DataFolderTest
         Assert.Equal(20, (await store.ListAsync(limit: 100)).TotalCount);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_folder_import_of_many_small_files_records_them_in_batches_each_byte_exact_and_duplicates_once(bool encrypted)
+    {
+        using var keys = encrypted ? new KeyRing([DataKey.CreateRandom(1)]) : null;
+        var store = Store(keys);
+        var already = await store.ImportAsync(new MemoryStream(Text(3000)), "known.txt"); // stored before: its twins are deduplicated
+        var expected = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        for (var i = 0; i < 2500; i++)
+        {
+            // 2,500 files over 3 batches: text (compressed) and random bytes, 1 in 10 the same as one before it (in the same
+            // batch or an earlier one), one the twin of the file imported above, one of 3 MiB (written by way of a temp file).
+            var content = i == 7 ? Text(3000) : i == 11 ? Random(3 * 1024 * 1024 + 1, seed: i) : i % 10 == 9 ? expected[$"f{i - 9 - (i % 3 * 10)}.bin"]
+                : i % 2 == 0 ? Text(100 + i) : Random(1 + (i * 37 % 20_000), seed: i);
+            expected[$"f{i}.bin"] = content;
+            Write($"many/d{i % 17}/f{i}.bin", content);
+        }
+
+        var commits = _db.Writer.Commits;
+        var result = await store.ImportPathsAsync([Path.Combine(_root, "in", "many")]);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(expected.Count, result.Imported.Count);
+        // One transaction a batch (three here), not one a file; the search index's own writes run beside them.
+        Assert.InRange(_db.Writer.Commits - commits, 3, 25);
+        foreach (var imported in result.Imported)
+        {
+            Assert.Equal(expected[imported.File.Name], await ReadAll(store, imported.File.Id));
+        }
+
+        var distinct = expected.Values.Select(Convert.ToHexString).Distinct().Count();
+        Assert.Equal(expected.Count - distinct + 1, result.Imported.Count(r => r.Deduplicated)); // +1: the twin of known.txt
+        Assert.Equal(distinct, (await store.GetStatsAsync()).Objects);
+        Assert.Equal(already.File.ObjectId, result.Imported.Single(r => r.File.Name == "f7.bin").File.ObjectId);
+        Assert.Equal(distinct, Directory.EnumerateFiles(store.ObjectsPath, "*", SearchOption.AllDirectories).Count());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(store.TempPath));
+        Assert.Empty(await store.VerifyAsync());
+    }
+
+    [Fact]
+    public async Task A_delete_during_a_folder_import_of_the_same_content_leaves_the_imported_file_readable()
+    {
+        var store = Store();
+        var content = Text(5000);
+        var first = await store.ImportAsync(new MemoryStream(content), "first.txt");
+        for (var i = 0; i < 300; i++)
+        {
+            Write($"race/f{i}.txt", i % 3 == 0 ? content : Text(5000 + i));
+        }
+
+        // The one reference to the content goes while files of the same content are imported (written at their place
+        // and claimed, or deduplicated against it): whichever way the race falls, each imported file reads back whole.
+        var import = store.ImportPathsAsync([Path.Combine(_root, "in", "race")]);
+        await store.DeleteAsync(first.File.Id);
+        var result = await import;
+
+        Assert.Empty(result.Errors);
+        foreach (var imported in result.Imported)
+        {
+            Assert.Equal(imported.File.Size, (await ReadAll(store, imported.File.Id)).Length);
+        }
+
+        Assert.Empty(await store.VerifyAsync());
+    }
+
     [Fact]
     public async Task A_folder_import_reports_bytes_while_a_single_large_file_streams_and_ends_at_the_total()
     {

@@ -11,7 +11,8 @@ namespace Mdmai.DataManager.Tests.Reliability;
 
 /// <summary>
 /// The process that gets killed: opens a data folder through <see cref="MdmaiDataManager"/> and runs a seeded
-/// stream of operations — entity adds and renames, file imports (some of the same content again) and deletes,
+/// stream of operations — entity adds and renames, file imports (some of the same content again; some a folder at a
+/// time) and deletes,
 /// backups, forget and prune — printing one <c>ack …</c> line on standard output after each has returned, i.e.
 /// once it is committed. An operation that changes or removes something already acknowledged first prints a
 /// <c>begin …</c> line: killed before its ack, it may or may not have happened, and the parent accepts either. It never stops by itself (but after <c>--max-ops</c>): the parent kills it with SIGKILL.
@@ -72,6 +73,34 @@ internal static class CrashWorker
                 Console.WriteLine($"begin entity campaigns {id:D} {name}");
                 await manager.Storage.Campaigns.UpdateAsync(campaign);
                 Console.WriteLine($"ack entity campaigns {id:D} {name}");
+            }
+            else if (op < 66)
+            {
+                // A folder import: its files are written straight to their place and recorded in batches.
+                var folder = Path.Combine(options["data"] + "-in", name);
+                Directory.CreateDirectory(folder);
+                var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
+                for (var f = random.Next(2, 12); f > 0; f--)
+                {
+                    var content = contents.Count > 0 && random.Next(4) == 0 ? contents[random.Next(contents.Count)] : Content(random);
+                    var fileName = $"{name}-{f}.bin";
+                    await File.WriteAllBytesAsync(Path.Combine(folder, fileName), content);
+                    hashes[fileName] = Convert.ToHexStringLower(SHA256.HashData(content));
+                }
+
+                var result = await manager.Files.ImportPathsAsync([folder]);
+                if (result.Errors.Count > 0)
+                {
+                    throw new InvalidOperationException($"folder import failed: {result.Errors[0].Message}");
+                }
+
+                foreach (var imported in result.Imported)
+                {
+                    files.Add(imported.File.Id);
+                    Console.WriteLine($"ack import {imported.File.Id:D} {hashes[imported.File.Name]}");
+                }
+
+                Directory.Delete(folder, recursive: true);
             }
             else if (op < 75)
             {

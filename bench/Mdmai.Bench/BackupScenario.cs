@@ -861,6 +861,9 @@ public static class BackupScenario
         /// <summary>The program to start and the arguments before ours.</summary>
         private (string Program, string[] Prefix) Command => Managed ? (DotnetHost, [path]) : (path, []);
 
+        /// <summary>The program and the arguments before ours, quoted for sh (for a command line with redirections).</summary>
+        public string ShellCommand => string.Join(' ', new[] { Command.Program }.Concat(Command.Prefix).Select(ProcessMeter.Quote));
+
         /// <summary>What runs, for the report.</summary>
         public string Description => Managed ? $"dotnet {path} (JIT)" : $"{path} (native AOT)";
 

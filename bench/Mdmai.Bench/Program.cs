@@ -20,6 +20,8 @@ try
             return await BackupScenario.RunKillAsync(options);
         case "tree-versions":
             return await SmallFilesScenario.RunAsync(options);
+        case "scaling":
+            return await ScalingScenario.RunAsync(options);
         case "s3":
             return await S3Scenario.RunAsync(options);
         case "s3-kill":
@@ -69,6 +71,10 @@ try
                   tree-versions [--tree-files 60k] [--versions 4] [--restore-dir DIR]
                                            four versions of a tree of many small files backed up one after the
                                            other, then restored: mdmai, restic, borg (not part of all)
+                  scaling [--sizes 10k,100k,1m] [--tiny-from 1m] [--runs N] [--work DIR]
+                                           first backup, no-change backup, restore, folder import and dupes at each
+                                           size against restic/borg, cp -r + sync + sha256sum and jdupes: time per
+                                           file and peak memory as the number of files grows (not part of all)
                   s3 [--s3-size 1g[,5g]] [--tree-files 60k] [--runs N] [--big-runs N] [--restore-dir DIR]
                                            backups to S3 on the project's Ceph gateway against restic's S3
                                            backend, and backup copy against rclone copy (not part of all)

@@ -26,8 +26,12 @@ internal static class SmallFilesTree
     /// <summary>One file of the tree: its path (relative) and the version its content was last changed in.</summary>
     private readonly record struct Entry(string Path, int File, int Edited);
 
-    /// <summary>Writes version <paramref name="version"/> of the tree of about <paramref name="files"/> files into <paramref name="root"/> (which must not exist).</summary>
-    public static (long Files, long Bytes, long MedianSize) Write(string root, int files, int version, int seed)
+    /// <summary>
+    /// Writes version <paramref name="version"/> of the tree of about <paramref name="files"/> files into <paramref name="root"/>
+    /// (which must not exist); with <paramref name="tiny"/>, files of a few hundred bytes (median ~500, at most 64 KiB) — the
+    /// 1M-file scale point. The <paramref name="seed"/> fixes every byte.
+    /// </summary>
+    public static (long Files, long Bytes, long MedianSize) Write(string root, int files, int version, int seed, bool tiny = false)
     {
         var entries = Entries(files, version, seed);
         var sizes = new List<long>(entries.Count);
@@ -37,7 +41,7 @@ internal static class SmallFilesTree
         {
             var path = Path.Combine(root, entry.Path);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var length = Content(entry, seed, buffer);
+            var length = Content(entry, seed, buffer, tiny);
             File.WriteAllBytes(path, buffer.AsSpan(0, length).ToArray());
             sizes.Add(length);
             bytes += length;
@@ -174,14 +178,14 @@ internal static class SmallFilesTree
     }
 
     /// <summary>The bytes of a file at the version it was last edited in, into <paramref name="buffer"/>; returns the length.</summary>
-    private static int Content(Entry entry, int seed, byte[] buffer)
+    private static int Content(Entry entry, int seed, byte[] buffer, bool tiny = false)
     {
         // A sixth of the files are near-copies of an earlier one: the same content with one line changed (below).
         var random = new Random(Mix(seed, Source(entry.File, 0), 17));
 
-        // Log-normal sizes: median e^8.3 ≈ 4 KB, σ 1.6 — a long tail, cut at 8 MB.
+        // Log-normal sizes: median e^8.3 ≈ 4 KB, σ 1.6 — a long tail, cut at 8 MB (tiny: median e^6.2 ≈ 500 bytes, cut at 64 KiB).
         var normal = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
-        var length = (int)Math.Clamp(Math.Exp(8.3 + (1.6 * normal)), 16, 8 * 1024 * 1024);
+        var length = (int)Math.Clamp(Math.Exp((tiny ? 6.2 : 8.3) + (1.6 * normal)), 16, tiny ? 64 * 1024 : 8 * 1024 * 1024);
         var extension = Path.GetExtension(entry.Path);
         if (TextKinds.Contains(extension))
         {

@@ -127,16 +127,18 @@ internal static class SmallFilesTree
     private static List<string> Folders(int files, Random random)
     {
         var folders = new List<string> { "assets" };
+        var depths = new List<int> { 0 }; // a folder's depth, kept beside it: at 1M files nearly every pick is too deep, and counting slashes each time took minutes
         var names = new[] { "modules", "packs", "scenes", "src", "lib", "vendor", "images", "tokens", "maps", "journal", "styles", "scripts", "audio", "lang", "templates", "dist" };
         while (folders.Count < Math.Max(4, files / 20))
         {
-            var parent = folders[random.Next(folders.Count)];
-            if (parent.Count(c => c == '/') >= 6)
+            var pick = random.Next(folders.Count);
+            if (depths[pick] >= 6)
             {
                 continue;
             }
 
-            folders.Add($"{parent}/{names[random.Next(names.Length)]}-{folders.Count.ToString(CultureInfo.InvariantCulture)}");
+            folders.Add($"{folders[pick]}/{names[random.Next(names.Length)]}-{folders.Count.ToString(CultureInfo.InvariantCulture)}");
+            depths.Add(depths[pick] + 1);
         }
 
         return folders;

@@ -54,24 +54,26 @@ internal static class FilesCommands
             };
             await using var open = await OpenAsync(context, parse, needKeys: true, ct, changesStore: true);
             var started = DateTime.UtcNow;
-            var result = await output.WithProgressAsync("Importing", null, (IProgress<(long Done, long? Total)>? progress) => open.Files.ImportPathsAsync(parse.GetValue(paths)!, options,
-                progress is null ? null : new Progress<FolderImportProgress>(p => progress.Report((p.Bytes, p.TotalBytes))), ct), bytes: true);
+            static Progress<FolderImportProgress>? Bytes(IProgress<(long Done, long? Total)>? progress) =>
+                progress is null ? null : new Progress<FolderImportProgress>(p => progress.Report((p.Bytes, p.TotalBytes)));
             if (output.Json)
             {
+                // Every file's row is printed, so they are collected; the text summary below needs only counts.
+                var result = await open.Files.ImportPathsAsync(parse.GetValue(paths)!, options, null, ct);
                 output.WriteJson(result);
-            }
-            else
-            {
-                var bytes = result.Imported.Sum(r => r.File.Size);
-                var seconds = Math.Max(0.001, (DateTime.UtcNow - started).TotalSeconds);
-                output.Line($"Imported {result.Imported.Count} file(s), {GeneralCommands.Bytes(bytes)} in {seconds:F1} s ({GeneralCommands.Bytes((long)(bytes / seconds))}/s); {result.Imported.Count(r => r.Deduplicated)} already stored (deduplicated).");
-                foreach (var error in result.Errors)
-                {
-                    output.Line($"  failed: {error.Path}: {error.Message}");
-                }
+                return result.Errors.Count == 0 ? ExitCodes.Ok : ExitCodes.PartialFailure;
             }
 
-            return result.Errors.Count == 0 ? ExitCodes.Ok : ExitCodes.PartialFailure;
+            var summary = await output.WithProgressAsync("Importing", null, (IProgress<(long Done, long? Total)>? progress) =>
+                open.Files.ImportPathsStreamingAsync(parse.GetValue(paths)!, _ => { }, options, Bytes(progress), ct), bytes: true);
+            var seconds = Math.Max(0.001, (DateTime.UtcNow - started).TotalSeconds);
+            output.Line($"Imported {summary.Files} file(s), {GeneralCommands.Bytes(summary.Bytes)} in {seconds:F1} s ({GeneralCommands.Bytes((long)(summary.Bytes / seconds))}/s); {summary.Deduplicated} already stored (deduplicated).");
+            foreach (var error in summary.Errors)
+            {
+                output.Line($"  failed: {error.Path}: {error.Message}");
+            }
+
+            return summary.Errors.Count == 0 ? ExitCodes.Ok : ExitCodes.PartialFailure;
         }));
         return command;
     }

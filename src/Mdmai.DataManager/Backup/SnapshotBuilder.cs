@@ -619,6 +619,12 @@ internal sealed class SnapshotBuilder
                 Interlocked.Add(ref _stored, length);
                 _written.Enqueue(pack);
                 _repository.Index.Add(pack, entries);
+                foreach (var entry in entries)
+                {
+                    // In the index now: the set of blobs on their way to a pack stays as small as the packs in flight,
+                    // not as large as the backup (it was a dictionary node per blob kept to the end).
+                    _pending.TryRemove(entry.Id, out _);
+                }
                 await indexTurn.WaitAsync(ct).ConfigureAwait(false);
                 try
                 {

@@ -88,6 +88,13 @@ public sealed record FileImportError(string Path, string Message);
 /// <summary>The outcome of a folder import: what went in, and what did not.</summary>
 public sealed record FolderImportResult(IReadOnlyList<FileImportResult> Imported, IReadOnlyList<FileImportError> Errors);
 
+/// <summary>The outcome of a folder import whose files were handed over one by one: how many went in, and what did not.</summary>
+/// <param name="Files">Files imported.</param>
+/// <param name="Deduplicated">Of those, files whose content was stored already.</param>
+/// <param name="Bytes">Their size in all.</param>
+/// <param name="Errors">What could not be imported.</param>
+public sealed record FolderImportSummary(long Files, long Deduplicated, long Bytes, IReadOnlyList<FileImportError> Errors);
+
 /// <summary>Progress of a folder import.</summary>
 public readonly record struct FolderImportProgress(long Files, long TotalFiles, long Bytes, long TotalBytes);
 

@@ -506,38 +506,92 @@ public sealed class FileStore
     /// </summary>
     public async Task<FolderImportResult> ImportPathsAsync(IEnumerable<string> paths, FileImportOptions? options = null, IProgress<FolderImportProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(paths);
-        var files = new List<(string Path, long Size)>();
-        var errors = new ConcurrentBag<FileImportError>();
+        var imported = new List<FileImportResult>();
+        var errors = await ImportPathsAsync(paths, options, progress, imported.AddRange, cancellationToken).ConfigureAwait(false);
+        return new FolderImportResult([.. imported.OrderBy(r => r.File.Name, StringComparer.Ordinal)], errors);
+    }
+
+    /// <summary>
+    /// As <see cref="ImportPathsAsync(IEnumerable{string}, FileImportOptions?, IProgress{FolderImportProgress}?, CancellationToken)"/>,
+    /// but each imported file is handed to <paramref name="imported"/> (one call at a time, as its batch is recorded)
+    /// instead of being collected, and the folders are walked twice (once for the totals) rather than listed: memory
+    /// stays flat however many files they hold. Returns the counts and what failed.
+    /// </summary>
+    public async Task<FolderImportSummary> ImportPathsStreamingAsync(IEnumerable<string> paths, Action<FileImportResult> imported, FileImportOptions? options = null,
+        IProgress<FolderImportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(imported);
+        long count = 0, deduplicated = 0, bytes = 0;
+        var errors = await ImportPathsAsync(paths, options, progress, results =>
+        {
+            foreach (var result in results)
+            {
+                count++;
+                deduplicated += result.Deduplicated ? 1 : 0;
+                bytes += result.File.Size;
+                imported(result);
+            }
+        }, cancellationToken).ConfigureAwait(false);
+        return new FolderImportSummary(count, deduplicated, bytes, errors);
+    }
+
+    /// <summary>The files a folder import takes, walked afresh each time (symbolic links are not followed); what cannot be read goes to <paramref name="failed"/>.</summary>
+    private static IEnumerable<(string Path, long Size)> ImportFiles(IReadOnlyList<string> paths, Action<FileImportError>? failed)
+    {
         foreach (var path in paths)
         {
             if (File.Exists(path))
             {
-                files.Add((Path.GetFullPath(path), new FileInfo(path).Length));
+                yield return (Path.GetFullPath(path), new FileInfo(path).Length);
             }
             else if (Directory.Exists(path))
             {
                 var enumeration = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = false, ReturnSpecialDirectories = false };
-                try
+                using var files = new DirectoryInfo(path).EnumerateFiles("*", enumeration).GetEnumerator();
+                while (true)
                 {
-                    foreach (var info in new DirectoryInfo(path).EnumerateFiles("*", enumeration))
+                    FileInfo info;
+                    try
                     {
-                        files.Add((info.FullName, info.Length));
+                        if (!files.MoveNext())
+                        {
+                            break;
+                        }
+
+                        info = files.Current;
                     }
-                }
-                catch (UnauthorizedAccessException ex)
-                {
-                    errors.Add(new FileImportError(path, ex.Message));
+                    catch (UnauthorizedAccessException ex)
+                    {
+                        failed?.Invoke(new FileImportError(path, ex.Message));
+                        break;
+                    }
+
+                    yield return (info.FullName, info.Length);
                 }
             }
             else
             {
-                errors.Add(new FileImportError(path, "no such file or folder"));
+                failed?.Invoke(new FileImportError(path, "no such file or folder"));
             }
         }
+    }
 
-        var totalBytes = files.Sum(f => f.Size);
-        var imported = new List<FileImportResult>(files.Count);
+    /// <summary>The one folder import: <paramref name="recorded"/> hears of each batch once it is in the catalog (one call at a time). Returns the errors.</summary>
+    private async Task<IReadOnlyList<FileImportError>> ImportPathsAsync(IEnumerable<string> paths, FileImportOptions? options, IProgress<FolderImportProgress>? progress,
+        Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var roots = paths.ToList();
+        long totalFiles = 0, totalBytes = 0;
+        foreach (var (_, size) in ImportFiles(roots, null))
+        {
+            totalFiles++;
+            totalBytes += size;
+        }
+
+        var errors = new ConcurrentBag<FileImportError>();
+        using var files = ImportFiles(roots, errors.Add).GetEnumerator();
+        var next = files.MoveNext() ? files.Current : default((string Path, long Size)?);
         long doneFiles = 0, doneBytes = 0;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
 
@@ -550,20 +604,23 @@ public sealed class FileStore
         var batch = Array.Empty<PreparedImport?>();
         try
         {
-            for (var first = 0; first < files.Count;)
+            while (next is not null)
             {
-                var (count, bytes) = (0, 0L);
-                while (first + count < files.Count && count < ImportBatchFiles && (count == 0 || bytes + files[first + count].Size <= ImportBatchBytes))
+                var chosen = new List<(string Path, long Size)>();
+                long bytes = 0;
+                while (next is { } candidate && chosen.Count < ImportBatchFiles && (chosen.Count == 0 || bytes + candidate.Size <= ImportBatchBytes))
                 {
-                    bytes += files[first + count++].Size;
+                    chosen.Add(candidate);
+                    bytes += candidate.Size;
+                    next = files.MoveNext() ? files.Current : null;
                 }
 
-                var offset = first;
+                var count = chosen.Count;
                 batch = new PreparedImport?[count];
                 var current = batch;
                 await Parallel.ForAsync(0, count, parallel, async (i, ct) =>
                 {
-                    var file = files[offset + i];
+                    var file = chosen[i];
 
                     // Bytes are counted as they are read, so the progress moves while a large file streams; once the file is
                     // done, whatever it did not deliver (it shrank, or failed) is counted too, so the total is reached.
@@ -571,7 +628,7 @@ public sealed class FileStore
                     void Read(int n)
                     {
                         delivered += n;
-                        progress?.Report(new FolderImportProgress(Interlocked.Read(ref doneFiles), files.Count, Interlocked.Add(ref doneBytes, n), totalBytes));
+                        progress?.Report(new FolderImportProgress(Interlocked.Read(ref doneFiles), totalFiles, Interlocked.Add(ref doneBytes, n), totalBytes));
                     }
 
                     try
@@ -587,15 +644,14 @@ public sealed class FileStore
                         errors.Add(new FileImportError(file.Path, ex.Message));
                     }
 
-                    progress?.Report(new FolderImportProgress(Interlocked.Increment(ref doneFiles), files.Count, Interlocked.Add(ref doneBytes, Math.Max(0, file.Size - delivered)), totalBytes));
+                    progress?.Report(new FolderImportProgress(Interlocked.Increment(ref doneFiles), totalFiles, Interlocked.Add(ref doneBytes, Math.Max(0, file.Size - delivered)), totalBytes));
                 }).ConfigureAwait(false);
 
                 await older.ConfigureAwait(false); // at most two batches wait to be recorded
                 batch = [];
                 older = recording;
                 var previous = recording;
-                recording = Task.Run(() => RecordAfterAsync(previous, current, imported, cancellationToken), CancellationToken.None);
-                first += count;
+                recording = Task.Run(() => RecordAfterAsync(previous, current, recorded, cancellationToken), CancellationToken.None);
             }
 
             await recording.ConfigureAwait(false);
@@ -609,7 +665,7 @@ public sealed class FileStore
             throw;
         }
 
-        return new FolderImportResult([.. imported.OrderBy(r => r.File.Name, StringComparer.Ordinal)], [.. errors.OrderBy(e => e.Path, StringComparer.Ordinal)]);
+        return [.. errors.OrderBy(e => e.Path, StringComparer.Ordinal)];
     }
 
     /// <summary>
@@ -634,7 +690,7 @@ public sealed class FileStore
     private const long ImportBatchBytes = 64L << 20;
 
     /// <summary>Records a batch once the one before it is recorded; if that one failed, this one is discarded.</summary>
-    private async Task RecordAfterAsync(Task previous, PreparedImport?[] batch, List<FileImportResult> imported, CancellationToken cancellationToken)
+    private async Task RecordAfterAsync(Task previous, PreparedImport?[] batch, Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
     {
         try
         {
@@ -646,7 +702,7 @@ public sealed class FileStore
             throw;
         }
 
-        await RecordBatchAsync(batch, imported, cancellationToken).ConfigureAwait(false);
+        await RecordBatchAsync(batch, recorded, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -655,10 +711,10 @@ public sealed class FileStore
     /// of its own, the objects written to temp files are moved into place, the folders they moved into are flushed, and
     /// the rows commit — a crash leaves at most unreferenced objects, never a row without its object.
     /// </summary>
-    private async Task RecordBatchAsync(PreparedImport?[] batch, List<FileImportResult> imported, CancellationToken cancellationToken)
+    private async Task RecordBatchAsync(PreparedImport?[] batch, Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
     {
         var prepared = batch.OfType<PreparedImport>().ToArray();
-        var recorded = false;
+        var done = false;
         try
         {
             if (prepared.Length == 0)
@@ -683,8 +739,8 @@ public sealed class FileStore
 
                 return results;
             }, cancellationToken).ConfigureAwait(false);
-            imported.AddRange(results);
-            recorded = true;
+            done = true;
+            recorded(results);
         }
         catch (Exception ex) when (Translate(ex, prepared[0].Row.Name) is { } translated)
         {
@@ -692,7 +748,7 @@ public sealed class FileStore
         }
         finally
         {
-            Discard(prepared, removePlaced: !recorded);
+            Discard(prepared, removePlaced: !done);
         }
     }
 

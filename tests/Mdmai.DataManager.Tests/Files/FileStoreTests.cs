@@ -271,6 +271,14 @@ public sealed class FileStoreTests : DataFolderTest
         Assert.Equal(distinct, Directory.EnumerateFiles(store.ObjectsPath, "*", SearchOption.AllDirectories).Count());
         Assert.Empty(Directory.EnumerateFileSystemEntries(store.TempPath));
         Assert.Empty(await store.VerifyAsync());
+
+        // Again, handed over one by one (nothing collected): every file is a duplicate now, and the counts say so.
+        var names = new List<string>();
+        var summary = await store.ImportPathsStreamingAsync([Path.Combine(_root, "in", "many"), Path.Combine(_root, "in", "gone")], r => names.Add(r.File.Name));
+        Assert.Equal((2500L, 2500L, expected.Values.Sum(c => (long)c.Length)), (summary.Files, summary.Deduplicated, summary.Bytes));
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), names.Order(StringComparer.Ordinal));
+        Assert.Equal(Path.Combine(_root, "in", "gone"), Assert.Single(summary.Errors).Path);
+        Assert.Equal(distinct, (await store.GetStatsAsync()).Objects);
     }
 
     [Fact]

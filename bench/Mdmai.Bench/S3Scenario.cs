@@ -231,7 +231,7 @@ internal static class S3Scenario
     /// <summary>The tree of many small files beside an empty encrypted data folder (ours backs it up with --include).</summary>
     private static async Task<DataSet> TreeAsync(string work, int files, int seed, BackupScenario.Cli cli)
     {
-        var home = Path.Combine(work, $"s3-tree-{files}-s{seed}");
+        var home = Path.Combine(work, $"s3-tree-{files}-s{seed}-v2"); // v2: the tree's near-copies as fixed on 2026-12-06
         var tree = Path.Combine(home, "tree");
         var data = Path.Combine(home, "data");
         var done = Path.Combine(home, "done");

@@ -4,14 +4,14 @@ using System.Text;
 namespace Mdmai.Bench;
 
 /// <summary>
-/// <c>Mdmai.Bench scaling [--sizes 10k,100k,1m] [--tiny-from 1m] [--runs N] [--work DIR] [--seed N] [--mdmai PATH]</c>:
+/// <c>Mdmai.Bench scaling [--sizes 10k,100k,1m] [--tiny-from 1m] [--runs N] [--ours-only] [--work DIR] [--seed N] [--mdmai PATH]</c>:
 /// how the cost of each job grows with the number of files. At each size a tree of many small files
 /// (<see cref="SmallFilesTree"/>; from <c>--tiny-from</c> on, tiny files) is made untimed, then each job runs against its
 /// peer on it, in the same run, warm page cache: first backup (ours <c>--level 3</c>, restic, borg <c>-C zstd,3</c>),
 /// the same backup again with nothing changed, a restore (ours, restic), a folder import into the encrypted data folder
 /// (peer: <c>cp -r</c> + <c>sync</c> + <c>sha256sum</c> of the copy) and <c>dupes</c> (peer: <c>jdupes -r</c>). Every
 /// measure is wall time, CPU (user+sys) and peak RSS; <c>--runs N</c> repeats each size (fresh repositories and folders)
-/// and the report gives medians. Put <c>--work</c> on a journaled file system (see docs/benchmarks.md): everything the jobs
+/// and the report gives medians; <c>--ours-only</c> skips the peers (to try a change quickly). Put <c>--work</c> on a journaled file system (see docs/benchmarks.md): everything the jobs
 /// write goes there.
 /// </summary>
 internal static class ScalingScenario
@@ -34,6 +34,7 @@ internal static class ScalingScenario
         var sizes = o.Get("sizes", "10k,100k,1m").Split(',').Select(s => (int)SmallFilesScenario.ParseCount(s.Trim())).ToList();
         var tinyFrom = SmallFilesScenario.ParseCount(o.Get("tiny-from", "1m"));
         var runs = int.Parse(o.Get("runs", "1"), Inv);
+        var oursOnly = o.Has("ours-only");
         var seed = int.Parse(o.Get("seed", "20261206"), Inv);
         var work = Path.GetFullPath(o.Get("work", "/tmp/mdmai-bench"));
         var cli = new BackupScenario.Cli(BackupScenario.FindCli(o));
@@ -47,8 +48,14 @@ internal static class ScalingScenario
         // (size, job, tool) → measurements over the runs.
         var results = new Dictionary<(int Size, string Job, string Tool), List<Measurement>>();
         var shapes = new Dictionary<int, string>();
-        void Add(int size, string job, string tool, Measurement m)
+        void Add(int size, string job, string tool, Func<Measurement> measure)
         {
+            if (oursOnly && tool != "ours")
+            {
+                return;
+            }
+
+            var m = measure();
             if (!results.TryGetValue((size, job, tool), out var list))
             {
                 results[(size, job, tool)] = list = [];
@@ -84,11 +91,11 @@ internal static class ScalingScenario
                 {
                     var job = pass == 0 ? "first backup" : "no-change backup";
                     NativeMethods.Sync();
-                    Add(size, job, "ours", cli.Run("--data-dir", data, "--json", "backup", "create", "--level", "3", "--repo", ours, "--include", tree));
+                    Add(size, job, "ours", () => cli.Run("--data-dir", data, "--json", "backup", "create", "--level", "3", "--repo", ours, "--include", tree));
                     NativeMethods.Sync();
-                    Add(size, job, "restic", ProcessMeter.Run("restic", ["-r", restic, "backup", "-q", tree], parseResult: false));
+                    Add(size, job, "restic", () => ProcessMeter.Run("restic", ["-r", restic, "backup", "-q", tree], parseResult: false));
                     NativeMethods.Sync();
-                    Add(size, job, "borg", ProcessMeter.Run("borg", ["create", "-C", "zstd,3", $"{borg}::p{pass}", tree], parseResult: false));
+                    Add(size, job, "borg", () => ProcessMeter.Run("borg", ["create", "-C", "zstd,3", $"{borg}::p{pass}", tree], parseResult: false));
                 }
 
                 BackupScenario.DeleteFolder(borg);
@@ -97,7 +104,7 @@ internal static class ScalingScenario
                     var target = Path.Combine(dir, "restore-" + tool);
                     Directory.CreateDirectory(target);
                     NativeMethods.Sync();
-                    Add(size, "restore", tool, tool == "ours"
+                    Add(size, "restore", tool, () => tool == "ours"
                         ? cli.Run("--data-dir", data, "--json", "backup", "restore", "latest", "--repo", ours, "--target", target)
                         : ProcessMeter.Run("restic", ["-r", restic, "restore", "latest", "--target", target], parseResult: false));
                     BackupScenario.DeleteFolder(target);
@@ -107,16 +114,16 @@ internal static class ScalingScenario
                 BackupScenario.DeleteFolder(ours);
                 BackupScenario.DeleteFolder(restic);
                 NativeMethods.Sync();
-                Add(size, "folder import", "ours", cli.Run("--data-dir", data, "files", "import", tree));
+                Add(size, "folder import", "ours", () => cli.Run("--data-dir", data, "files", "import", tree));
                 BackupScenario.DeleteFolder(data);
                 NativeMethods.Sync();
                 var copy = Path.Combine(dir, "copy");
                 Add(size, "folder import", "cp -r + sync + sha256sum",
-                    ProcessMeter.RunShell($"sh -c 'cp -r -- {ProcessMeter.Quote(tree)} {ProcessMeter.Quote(copy)} && sync && find {ProcessMeter.Quote(copy)} -type f -exec sha256sum -- {{}} + > /dev/null'"));
+                    () => ProcessMeter.RunShell($"sh -c 'cp -r -- {ProcessMeter.Quote(tree)} {ProcessMeter.Quote(copy)} && sync && find {ProcessMeter.Quote(copy)} -type f -exec sha256sum -- {{}} + > /dev/null'"));
                 BackupScenario.DeleteFolder(copy);
                 NativeMethods.Sync();
-                Add(size, "dupes", "ours", ProcessMeter.RunShell($"{cli.ShellCommand} dupes {ProcessMeter.Quote(tree)} > /dev/null"));
-                Add(size, "dupes", "jdupes -r", ProcessMeter.RunShell($"jdupes -r -q {ProcessMeter.Quote(tree)} > /dev/null"));
+                Add(size, "dupes", "ours", () => ProcessMeter.RunShell($"{cli.ShellCommand} dupes {ProcessMeter.Quote(tree)} > /dev/null"));
+                Add(size, "dupes", "jdupes -r", () => ProcessMeter.RunShell($"jdupes -r -q {ProcessMeter.Quote(tree)} > /dev/null"));
             }
         }
 
@@ -135,8 +142,14 @@ internal static class ScalingScenario
             foreach (var (job, us, peer) in Jobs)
             {
                 var a = results[(size, job, us)];
-                var b = results[(size, job, peer)];
-                var (wa, wb) = (Runner.Median(a, x => x.WallSeconds), Runner.Median(b, x => x.WallSeconds));
+                var wa = Runner.Median(a, x => x.WallSeconds);
+                if (!results.TryGetValue((size, job, peer), out var b))
+                {
+                    report.AppendLine(Inv, $"| {size:N0} | {job} | {wa:F2} | {peer} | — | — | {Runner.Median(a, x => x.CpuSeconds):F2} | — | {Runner.Median(a, x => x.MaxRssKb) / 1024:F0} MB | — |");
+                    continue;
+                }
+
+                var wb = Runner.Median(b, x => x.WallSeconds);
                 report.AppendLine(Inv, $"| {size:N0} | {job} | {wa:F2} | {peer} | {wb:F2} | {wa / wb:F2}× | {Runner.Median(a, x => x.CpuSeconds):F2} | {Runner.Median(b, x => x.CpuSeconds):F2} | {Runner.Median(a, x => x.MaxRssKb) / 1024:F0} MB | {Runner.Median(b, x => x.MaxRssKb) / 1024:F0} MB |");
             }
         }

@@ -129,12 +129,20 @@ internal static class SmallFilesTree
         var folders = new List<string> { "assets" };
         var depths = new List<int> { 0 }; // a folder's depth, kept beside it: at 1M files nearly every pick is too deep, and counting slashes each time took minutes
         var names = new[] { "modules", "packs", "scenes", "src", "lib", "vendor", "images", "tokens", "maps", "journal", "styles", "scripts", "audio", "lang", "templates", "dist" };
+        var open = new List<int> { 0 }; // folders not at the depth cap yet
         while (folders.Count < Math.Max(4, files / 20))
         {
-            var pick = random.Next(folders.Count);
+            // Up to 200k files a parent is any folder, and one at the cap is drawn again (the trees measured so far);
+            // beyond, nearly every draw would be at the cap, so the parent is drawn among the folders that can take one.
+            var pick = files <= 200_000 ? random.Next(folders.Count) : open[random.Next(open.Count)];
             if (depths[pick] >= 6)
             {
                 continue;
+            }
+
+            if (depths[pick] + 1 < 6)
+            {
+                open.Add(folders.Count);
             }
 
             folders.Add($"{folders[pick]}/{names[random.Next(names.Length)]}-{folders.Count.ToString(CultureInfo.InvariantCulture)}");
@@ -148,17 +156,20 @@ internal static class SmallFilesTree
         $"{folders[random.Next(folders.Count)]}/{Words[random.Next(Words.Length)]}-{file.ToString(CultureInfo.InvariantCulture)}{Extension(file)}";
 
     /// <summary>
-    /// The file a file's content comes from: itself, or — for every sixth file past the first hundred — an earlier file
-    /// of the same kind, whose content it repeats but for one line (a near-copy).
+    /// The file a file's content comes from: itself, or — for every sixth file past the first hundred — one of the 96
+    /// files before it that is not a near-copy itself, whose content it repeats but for one line (a near-copy).
+    /// (Until 2026-12-06 the source was drawn among the earlier multiples of six, near-copies themselves, and followed
+    /// down to the first hundred: a sixth of every tree came from 16 files, and a tree of 1M files took an hour to list.)
     /// </summary>
     private static int Source(int file, int seed)
     {
-        while (file > 100 && file % 6 == 0)
+        if (file <= 100 || file % 6 != 0)
         {
-            file -= 6 * (1 + new Random(Mix(seed, file, 3)).Next(16));
+            return file;
         }
 
-        return file;
+        var source = file - 1 - new Random(Mix(seed, file, 3)).Next(96);
+        return source % 6 == 0 ? source - 1 : source;
     }
 
     /// <summary>62 % text (HTML, JS, CSS, …), 26 % noise (images, audio), 12 % binaries; a near-copy has its source's kind.</summary>

@@ -15,6 +15,12 @@ namespace Mdmai.DataManager.Backup;
 internal sealed class SnapshotBuilder
 {
     private const int IndexFlushPacks = 32;
+
+    /// <summary>
+    /// An index file is written once this many blobs wait for one, whatever the packs: 32 packs of tiny files hold ~800k
+    /// blobs, and their lists of entries (~50 bytes each) were held to the end of a backup of a million files.
+    /// </summary>
+    private const int IndexFlushBlobs = 65_536;
     private const int TreeBlobMax = 1024 * 1024;
 
     private readonly BackupRepository _repository;
@@ -576,6 +582,7 @@ internal sealed class SnapshotBuilder
     private async Task PackAsync(CancellationToken ct)
     {
         var pendingIndex = new List<(UInt128, IReadOnlyList<PackEntry>)>();
+        var pendingBlobs = 0;
         using var indexTurn = new SemaphoreSlim(1, 1);
         var reader = _sealed.Reader;
 
@@ -629,10 +636,12 @@ internal sealed class SnapshotBuilder
                 try
                 {
                     pendingIndex.Add((pack, entries));
-                    if (pendingIndex.Count >= IndexFlushPacks)
+                    pendingBlobs += entries.Count;
+                    if (pendingIndex.Count >= IndexFlushPacks || pendingBlobs >= IndexFlushBlobs)
                     {
                         _writtenIndex.Enqueue(await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false) ?? "");
                         pendingIndex.Clear();
+                        pendingBlobs = 0;
                     }
                 }
                 finally

@@ -676,10 +676,13 @@ public sealed class FileStore
     {
         foreach (var p in prepared)
         {
-            File.Delete(p.Temp);
             if (p.Placed)
             {
-                ReleaseClaim(p.Row.ObjectId, removePlaced);
+                ReleaseClaim(p.Row.ObjectId, removePlaced); // it never had a temp file
+            }
+            else
+            {
+                File.Delete(p.Temp);
             }
         }
     }

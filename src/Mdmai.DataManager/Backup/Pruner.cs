@@ -203,8 +203,9 @@ internal sealed class Pruner(BackupRepository repository)
             throw new MdmaiException(MdmaiErrorCode.Corrupt, $"Blob {lost[0]}, which a snapshot uses, is not in any pack of the repository. Nothing was pruned; run 'mdmai backup verify' to see what is damaged.");
         }
 
-        var live = repository.Index.Blobs.Where(b => used.Contains(b.Key)).GroupBy(b => b.Value.Pack).ToDictionary(g => g.Key, g => g.ToList());
-        var removedBlobs = repository.Index.Blobs.LongCount(b => !used.Contains(b.Key));
+        var blobs = repository.Index.Blobs; // a copy of the whole index: taken once
+        var live = blobs.Where(b => used.Contains(b.Key)).GroupBy(b => b.Value.Pack).ToDictionary(g => g.Key, g => g.ToList());
+        var removedBlobs = blobs.LongCount(b => !used.Contains(b.Key));
         var delete = stored.Keys.Where(p => !live.ContainsKey(p)).ToList();
         var repack = live.Where(p => stored.TryGetValue(p.Key, out var length)
             && 1 - ((double)p.Value.Sum(b => (long)b.Value.StoredLength) / Math.Max(1, length)) > repackThreshold).Select(p => p.Key).ToList();

@@ -306,7 +306,7 @@ internal sealed class SnapshotBuilder
     /// </summary>
     private async Task SendSealedAsync(BackupRepository source, BlobId id, TreeEntry entry, byte[] plain, CancellationToken ct)
     {
-        if (_repository.Index.Contains(id) || !_pending.TryAdd(id, 0))
+        if (!Claim(id))
         {
             return;
         }
@@ -529,7 +529,7 @@ internal sealed class SnapshotBuilder
         await foreach (var job in _work.Reader.ReadAllAsync(ct).ConfigureAwait(false))
         {
             var id = _repository.Crypto.ComputeId(job.Input.Memory.Span.Slice(RepositoryCrypto.NonceSize, job.Length));
-            if (_repository.Index.Contains(id) || !_pending.TryAdd(id, 0))
+            if (!Claim(id))
             {
                 job.Input.Dispose();
                 job.Output.Dispose();
@@ -720,10 +720,31 @@ internal sealed class SnapshotBuilder
         return tree;
     }
 
+    /// <summary>
+    /// Whether this run is to store blob <paramref name="id"/>: not in the index, and not on its way to a pack already. The
+    /// set is taken first and the index looked at second: a packer adds a pack's blobs to the index before it drops them
+    /// from the set, so one of the two always shows a blob that is stored or being stored.
+    /// </summary>
+    private bool Claim(BlobId id)
+    {
+        if (!_pending.TryAdd(id, 0))
+        {
+            return false;
+        }
+
+        if (_repository.Index.Contains(id))
+        {
+            _pending.TryRemove(id, out _);
+            return false;
+        }
+
+        return true;
+    }
+
     private async Task<string> FlushTreeAsync(ArrayBufferWriter<byte> buffer, Compression.ZstdCompressor compressor, CancellationToken ct)
     {
         var id = _repository.Crypto.ComputeId(buffer.WrittenSpan);
-        if (!_repository.Index.Contains(id) && _pending.TryAdd(id, 0))
+        if (Claim(id))
         {
             var sealedSize = buffer.WrittenCount + RepositoryCrypto.Overhead;
             var (input, output) = await _arena.AllocateAsync(sealedSize, sealedSize, ct).ConfigureAwait(false);

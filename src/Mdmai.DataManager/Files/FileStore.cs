@@ -230,9 +230,9 @@ public sealed class FileStore
         {
             // Written at its place (and claimed): nothing to move.
         }
-        else if (known && File.Exists(final))
+        else if (known && File.Exists(final) && !IsClaimed(row.ObjectId))
         {
-            File.Delete(prepared.Temp);
+            File.Delete(prepared.Temp); // a claimed file may still be being written: this copy goes over it instead
         }
         else if (File.Exists(prepared.Temp))
         {
@@ -242,10 +242,10 @@ public sealed class FileStore
                 Directory.CreateDirectory(folder);
             }
 
-            File.Move(prepared.Temp, final, overwrite: true);
+            MoveIntoPlace(prepared.Temp, final, row.ObjectId);
             if (folders is null)
             {
-                AtomicFile.FlushFolder(folder);
+                AtomicFile.FlushFolder(folder, throwOnError: true);
             }
         }
 
@@ -363,7 +363,7 @@ public sealed class FileStore
     /// repairs leave those files alone, and a second import of the same content does not write there meanwhile; every
     /// test and change of the set, and every removal of an object file because no row uses it, holds its lock.
     /// </summary>
-    private readonly HashSet<string> _claims = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, bool> _claims = new(StringComparer.Ordinal); // value: another import moved its own copy over it
 
     /// <summary>Object folders (by the id's first byte) known to exist.</summary>
     private readonly bool[] _objectFolders = new bool[256];
@@ -372,13 +372,13 @@ public sealed class FileStore
     /// Creates the object file of <paramref name="objectId"/> at its place and claims it, or returns null when a file
     /// is there already, another import has claimed it, or <c>open(O_EXCL)</c> is not available (the temp file then serves).
     /// </summary>
-    private FileStream? TryCreateAtPlace(string objectId)
+    internal FileStream? TryCreateAtPlace(string objectId)
     {
         var path = ObjectPath(objectId);
         var folder = Convert.ToByte(objectId[..2], 16);
         lock (_claims)
         {
-            if (_claims.Contains(objectId))
+            if (_claims.ContainsKey(objectId))
             {
                 return null;
             }
@@ -395,22 +395,48 @@ public sealed class FileStore
                 return null;
             }
 
-            _claims.Add(objectId);
+            _claims.Add(objectId, false);
             return new FileStream(handle, FileAccess.Write, 1);
         }
     }
 
-    /// <summary>Ends a claim of <see cref="TryCreateAtPlace"/>; with <paramref name="remove"/> (the import failed) its file goes too.</summary>
-    private void ReleaseClaim(string objectId, bool remove)
+    /// <summary>
+    /// Ends a claim of <see cref="TryCreateAtPlace"/>; with <paramref name="remove"/> (the import failed) its file goes too
+    /// — unless another import moved its own copy over it meanwhile (<see cref="MoveIntoPlace"/>): that one may be recorded.
+    /// </summary>
+    internal void ReleaseClaim(string objectId, bool remove)
     {
         lock (_claims)
         {
-            if (remove)
+            if (_claims.Remove(objectId, out var takenOver) && remove && !takenOver)
             {
                 File.Delete(ObjectPath(objectId));
             }
+        }
+    }
 
-            _claims.Remove(objectId);
+    /// <summary>
+    /// Moves a finished object file to its place (over whatever is there), noting it when an import has claimed that
+    /// place: the claimant's failure then leaves the file alone.
+    /// </summary>
+    internal void MoveIntoPlace(string temp, string final, string objectId)
+    {
+        lock (_claims)
+        {
+            File.Move(temp, final, overwrite: true);
+            if (_claims.ContainsKey(objectId))
+            {
+                _claims[objectId] = true;
+            }
+        }
+    }
+
+    /// <summary>Whether a folder import has claimed the object (its file, if any, may still be being written).</summary>
+    private bool IsClaimed(string objectId)
+    {
+        lock (_claims)
+        {
+            return _claims.ContainsKey(objectId);
         }
     }
 
@@ -424,7 +450,7 @@ public sealed class FileStore
         var path = ObjectPath(objectId);
         lock (_claims)
         {
-            if (catalog.HasObject(objectId) || _claims.Contains(objectId) || !File.Exists(path))
+            if (catalog.HasObject(objectId) || _claims.ContainsKey(objectId) || !File.Exists(path))
             {
                 return false;
             }
@@ -467,8 +493,8 @@ public sealed class FileStore
 
                 changed.AddRange(catalog.SetStoredSize(draft.ObjectId, draft.Stored));
                 Directory.CreateDirectory(Path.GetDirectoryName(final)!);
-                File.Move(temp, final, overwrite: true);
-                AtomicFile.FlushFolder(Path.GetDirectoryName(final)!);
+                MoveIntoPlace(temp, final, draft.ObjectId);
+                AtomicFile.FlushFolder(Path.GetDirectoryName(final)!, throwOnError: true);
                 return draft.ObjectId;
             }, cancellationToken).ConfigureAwait(false);
             ForgetRows(changed);
@@ -536,13 +562,13 @@ public sealed class FileStore
     }
 
     /// <summary>The files a folder import takes, walked afresh each time (symbolic links are not followed); what cannot be read goes to <paramref name="failed"/>.</summary>
-    private static IEnumerable<(string Path, long Size)> ImportFiles(IReadOnlyList<string> paths, Action<FileImportError>? failed)
+    private static IEnumerable<(string Path, long Size, bool Named)> ImportFiles(IReadOnlyList<string> paths, Action<FileImportError>? failed)
     {
         foreach (var path in paths)
         {
             if (File.Exists(path))
             {
-                yield return (Path.GetFullPath(path), new FileInfo(path).Length);
+                yield return (Path.GetFullPath(path), new FileInfo(path).Length, true); // named by the caller: a link to it is followed, as a single import does
             }
             else if (Directory.Exists(path))
             {
@@ -566,7 +592,7 @@ public sealed class FileStore
                         break;
                     }
 
-                    yield return (info.FullName, info.Length);
+                    yield return (info.FullName, info.Length, false);
                 }
             }
             else
@@ -583,7 +609,7 @@ public sealed class FileStore
         ArgumentNullException.ThrowIfNull(paths);
         var roots = paths.ToList();
         long totalFiles = 0, totalBytes = 0;
-        foreach (var (_, size) in ImportFiles(roots, null))
+        foreach (var (_, size, _) in ImportFiles(roots, null))
         {
             totalFiles++;
             totalBytes += size;
@@ -591,7 +617,7 @@ public sealed class FileStore
 
         var errors = new ConcurrentBag<FileImportError>();
         using var files = ImportFiles(roots, errors.Add).GetEnumerator();
-        var next = files.MoveNext() ? files.Current : default((string Path, long Size)?);
+        var next = files.MoveNext() ? files.Current : default((string Path, long Size, bool Named)?);
         long doneFiles = 0, doneBytes = 0;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
 
@@ -606,7 +632,7 @@ public sealed class FileStore
         {
             while (next is not null)
             {
-                var chosen = new List<(string Path, long Size)>();
+                var chosen = new List<(string Path, long Size, bool Named)>();
                 long bytes = 0;
                 while (next is { } candidate && chosen.Count < ImportBatchFiles && (chosen.Count == 0 || bytes + candidate.Size <= ImportBatchBytes))
                 {
@@ -633,7 +659,7 @@ public sealed class FileStore
 
                     try
                     {
-                        var source = OpenSource(file.Path, followLinks: false);
+                        var source = OpenSource(file.Path, followLinks: file.Named);
                         await using (source.ConfigureAwait(false))
                         {
                             current[i] = await PrepareAsync(source, Path.GetFileName(file.Path), options, progress is null ? null : Read, durable: !OperatingSystem.IsLinux(), place: true, ct).ConfigureAwait(false);
@@ -737,7 +763,7 @@ public sealed class FileStore
 
                 foreach (var folder in moved)
                 {
-                    AtomicFile.FlushFolder(folder);
+                    AtomicFile.FlushFolder(folder, throwOnError: true);
                 }
 
                 return results;

@@ -33,15 +33,18 @@ internal static class AtomicFile
         FlushFolder(Path.GetDirectoryName(Path.GetFullPath(destination))!);
     }
 
-    /// <summary>fsync of a folder makes a rename in it durable; Windows has no such call and needs none.</summary>
-    public static void FlushFolder(string folder)
+    /// <summary>
+    /// fsync of a folder makes a rename in it durable; Windows has no such call and needs none. Best effort, unless
+    /// <paramref name="throwOnError"/>: then a folder that cannot be flushed is an <see cref="IOException"/>.
+    /// </summary>
+    public static void FlushFolder(string folder, bool throwOnError = false)
     {
         if (OperatingSystem.IsWindows())
         {
             return;
         }
 
-        UnixFileCalls.FlushFolder(folder, wholeFileSystem: false);
+        UnixFileCalls.FlushFolder(folder, wholeFileSystem: false, throwOnError);
     }
 
     /// <summary>

@@ -343,7 +343,7 @@ public sealed class IntegrityChecker
                         }
 
                         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                        File.Move(candidate, target);
+                        _store.MoveIntoPlace(candidate, target, id); // an import's claim on the place must not remove it later
                         AtomicFile.FlushFolder(Path.GetDirectoryName(target)!);
                         return true;
                     }, cancellationToken).ConfigureAwait(false);

@@ -282,6 +282,40 @@ public sealed class FileStoreTests : DataFolderTest
     }
 
     [Fact]
+    public async Task An_import_that_goes_over_a_claimed_place_keeps_its_object_when_the_claimant_fails()
+    {
+        var store = Store();
+        var content = Text(4000);
+        var id = Convert.ToHexStringLower(SHA256.HashData(content));
+
+        // A folder import has claimed the place and is half way through writing it ...
+        await using (var half = store.TryCreateAtPlace(id)!)
+        {
+            half.Write(content, 0, 100);
+        }
+
+        // ... when a single import of the same content records it (its copy goes over the claimed file) ...
+        var imported = await store.ImportAsync(new MemoryStream(content), "same.txt");
+        Assert.False(imported.Deduplicated);
+
+        // ... and then the folder import fails: the recorded object must stay, whole.
+        store.ReleaseClaim(id, remove: true);
+        Assert.Equal(content, await ReadAll(store, imported.File.Id));
+        Assert.Empty(await store.VerifyAsync());
+
+        // Without another import over it, a failed claimant's file goes.
+        var other = Text(5000);
+        var otherId = Convert.ToHexStringLower(SHA256.HashData(other));
+        await using (var partial = store.TryCreateAtPlace(otherId)!)
+        {
+            partial.Write(other, 0, 10);
+        }
+
+        store.ReleaseClaim(otherId, remove: true);
+        Assert.False(File.Exists(store.ObjectPath(otherId)));
+    }
+
+    [Fact]
     public async Task A_delete_during_a_folder_import_of_the_same_content_leaves_the_imported_file_readable()
     {
         var store = Store();

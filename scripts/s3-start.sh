@@ -45,12 +45,14 @@ install_missing() {
   apt-get install -y -qq --no-install-recommends ceph-mon ceph-osd radosgw ceph-common ceph-base uuid-runtime curl >&2
 }
 
+. "$here/s3-common.sh"
+
 # The live PID of a daemon from its pid file, only when that PID is still a Ceph daemon (not a reused PID).
 daemon_pid() {
   local file="$dir/run/ceph-$1.pid" pid
   [ -s "$file" ] || return 1
   pid=$(cat "$file")
-  kill -0 "$pid" 2>/dev/null || return 1
+  alive "$pid" || return 1
   case "$(cat "/proc/$pid/comm" 2>/dev/null)" in ceph-mon|ceph-osd|radosgw) echo "$pid" ;; *) return 1 ;; esac
 }
 

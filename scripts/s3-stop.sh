@@ -10,17 +10,19 @@ if [ -z "${MDMAI_S3_LOCK_HELD:-}" ] && [ -d "$(dirname "$dir")" ]; then
   flock 9
 fi
 
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/s3-common.sh"
+
 stop() {
   local file="$dir/run/ceph-$1.pid" pid i
   [ -s "$file" ] || return 0
   pid=$(cat "$file")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
       ceph-mon|ceph-osd|radosgw)
         echo "s3-stop: stopping $1 (pid $pid)" >&2
         kill -TERM "$pid" 2>/dev/null
-        for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+        for ((i = 0; i < 150; i++)); do alive "$pid" || break; sleep 0.2; done
+        alive "$pid" && kill -KILL "$pid" 2>/dev/null
         ;;
       *) echo "s3-stop: pid $pid of $file is no Ceph daemon now: left alone" >&2 ;;
     esac

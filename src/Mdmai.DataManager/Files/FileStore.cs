@@ -98,17 +98,13 @@ public sealed class FileStore
     }
 
     /// <summary>Imports a file from disk; its name in the catalog is its file name.</summary>
-    public Task<FileImportResult> ImportFileAsync(string path, FileImportOptions? options = null, CancellationToken cancellationToken = default) =>
-        ImportFileAsync(path, options, null, cancellationToken);
-
-    /// <summary>Imports a file from disk, telling <paramref name="read"/> of each stretch of its content as it streams.</summary>
-    internal async Task<FileImportResult> ImportFileAsync(string path, FileImportOptions? options, Action<int>? read, CancellationToken cancellationToken)
+    public async Task<FileImportResult> ImportFileAsync(string path, FileImportOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
         var source = OpenSource(path, followLinks: true);
         await using (source.ConfigureAwait(false))
         {
-            return await ImportAsync(source, Path.GetFileName(path), options, read, cancellationToken).ConfigureAwait(false);
+            return await ImportAsync(source, Path.GetFileName(path), options, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -131,12 +127,9 @@ public sealed class FileStore
     }
 
     /// <summary>Imports content from a stream under <paramref name="name"/>, in one pass.</summary>
-    public Task<FileImportResult> ImportAsync(Stream content, string name, FileImportOptions? options = null, CancellationToken cancellationToken = default) =>
-        ImportAsync(content, name, options, null, cancellationToken);
-
-    private async Task<FileImportResult> ImportAsync(Stream content, string name, FileImportOptions? options, Action<int>? read, CancellationToken cancellationToken)
+    public async Task<FileImportResult> ImportAsync(Stream content, string name, FileImportOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var prepared = await PrepareAsync(content, name, options, read, durable: true, place: false, cancellationToken).ConfigureAwait(false);
+        var prepared = await PrepareAsync(content, name, options, null, durable: true, place: false, cancellationToken).ConfigureAwait(false);
         try
         {
             return await _catalog.WriteAsync(catalog => Record(catalog, prepared, null), cancellationToken).ConfigureAwait(false);
@@ -236,16 +229,14 @@ public sealed class FileStore
         }
         else if (File.Exists(prepared.Temp))
         {
-            var folder = Path.GetDirectoryName(final)!;
-            if (folders is null || folders.Add(folder))
-            {
-                Directory.CreateDirectory(folder);
-            }
-
-            MoveIntoPlace(prepared.Temp, final, row.ObjectId);
+            var folder = MoveIntoPlace(prepared.Temp, row.ObjectId);
             if (folders is null)
             {
                 AtomicFile.FlushFolder(folder, throwOnError: true);
+            }
+            else
+            {
+                folders.Add(folder);
             }
         }
 
@@ -416,19 +407,25 @@ public sealed class FileStore
     }
 
     /// <summary>
-    /// Moves a finished object file to its place (over whatever is there), noting it when an import has claimed that
-    /// place: the claimant's failure then leaves the file alone.
+    /// Moves a finished object file to the place of <paramref name="objectId"/> (over whatever is there, its folder made if
+    /// need be), noting it when an import has claimed that place: the claimant's failure then leaves the file alone.
+    /// Returns the folder, for the caller to flush.
     /// </summary>
-    internal void MoveIntoPlace(string temp, string final, string objectId)
+    internal string MoveIntoPlace(string temp, string objectId)
     {
+        var final = ObjectPath(objectId);
+        var folder = Path.GetDirectoryName(final)!;
         lock (_claims)
         {
+            Directory.CreateDirectory(folder);
             File.Move(temp, final, overwrite: true);
             if (_claims.ContainsKey(objectId))
             {
                 _claims[objectId] = true;
             }
         }
+
+        return folder;
     }
 
     /// <summary>Whether a folder import has claimed the object (its file, if any, may still be being written).</summary>
@@ -481,7 +478,6 @@ public sealed class FileStore
         try
         {
             var draft = await WriteDraftAsync(content, temp, buffer, null, durable: true, place: false, cancellationToken).ConfigureAwait(false);
-            var final = ObjectPath(draft.ObjectId);
             var changed = new List<string>();
             var restored = await _catalog.WriteAsync(catalog =>
             {
@@ -492,9 +488,7 @@ public sealed class FileStore
                 }
 
                 changed.AddRange(catalog.SetStoredSize(draft.ObjectId, draft.Stored));
-                Directory.CreateDirectory(Path.GetDirectoryName(final)!);
-                MoveIntoPlace(temp, final, draft.ObjectId);
-                AtomicFile.FlushFolder(Path.GetDirectoryName(final)!, throwOnError: true);
+                AtomicFile.FlushFolder(MoveIntoPlace(temp, draft.ObjectId), throwOnError: true);
                 return draft.ObjectId;
             }, cancellationToken).ConfigureAwait(false);
             ForgetRows(changed);

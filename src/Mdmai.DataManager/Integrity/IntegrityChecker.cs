@@ -342,9 +342,7 @@ public sealed class IntegrityChecker
                             quarantined.Add(id);
                         }
 
-                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                        _store.MoveIntoPlace(candidate, target, id); // an import's claim on the place must not remove it later
-                        AtomicFile.FlushFolder(Path.GetDirectoryName(target)!);
+                        AtomicFile.FlushFolder(_store.MoveIntoPlace(candidate, id)); // through the store: an import's claim on the place must not remove it later
                         return true;
                     }, cancellationToken).ConfigureAwait(false);
                     foreach (var (path, snapshot) in found)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using Amazon.Runtime;
 using Amazon.S3;
@@ -124,10 +125,31 @@ internal static class S3TestServer
 
         var values = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop(dir);
+        WatchForExit(dir);
         return new Server(new Uri(values["MDMAI_TEST_S3_ENDPOINT"]), values["MDMAI_TEST_S3_ACCESS_KEY"], values["MDMAI_TEST_S3_SECRET_KEY"], dir)
         {
             AppendOnly = (values["MDMAI_TEST_S3_APPEND_ACCESS_KEY"], values["MDMAI_TEST_S3_APPEND_SECRET_KEY"]),
         };
+    }
+
+    /// <summary>
+    /// The exit handler above is not enough: the test runner ends a test host that does not exit soon enough, and its
+    /// children with it, before the stop has run (a fresh clone's run left the daemons up). A watcher in a session of
+    /// its own (<c>setsid -f</c>: not this process's child, so not ended with it) waits for this process to be gone and
+    /// then stops the server by its PIDs; a second stop finds nothing to do.
+    /// </summary>
+    private static void WatchForExit(string dir)
+    {
+        const string Watch = "exec >/dev/null 2>&1 </dev/null; while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; exec bash \"$0\"";
+        var stop = Path.Combine(RepositoryRoot(), "scripts", "s3-stop.sh");
+        var start = new ProcessStartInfo("setsid", ["-f", "bash", "-c", Watch, stop, System.Environment.ProcessId.ToString(CultureInfo.InvariantCulture)])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["MDMAI_S3_DIR"] = dir;
+        using var process = Process.Start(start)!;
+        process.WaitForExit(); // setsid -f returns at once; the watcher goes on in its own session
     }
 
     private static void Stop(string dir)

@@ -555,17 +555,14 @@ internal sealed class SnapshotBuilder
         Span<byte> idBytes = stackalloc byte[BlobId.Size];
         id.Write(idBytes);
         var data = input.Memory.Span.Slice(RepositoryCrypto.NonceSize, length);
-        // Compressed only when a sample pays (the file store's rule: its first 64 KiB shrink by more than 10 %), and the whole too.
-        if (Security.ObjectCodec.IsWorthCompressing(data[..Math.Min(length, Security.ObjectCodec.SampleSize)]))
+        // Compressed only when it pays (the file store's rule), in one pass when the chunk is small.
+        var compressed = Security.ObjectCodec.TryCompressIfWorth(compressor, data, output.Memory.Span.Slice(RepositoryCrypto.NonceSize, Math.Max(0, length - 1))); // -1: never larger than the data
+        if (compressed > 0)
         {
-            var compressed = compressor.TryCompress(data, output.Memory.Span.Slice(RepositoryCrypto.NonceSize, length - 1)); // -1: store it as it is
-            if (compressed > 0)
-            {
-                input.Dispose();
-                output.Shrink(compressed + RepositoryCrypto.Overhead);
-                _repository.Crypto.SealInPlace(output.Memory.Span, compressed, idBytes);
-                return new SealedBlob(id, type, true, (uint)length, output.Memory[..(compressed + RepositoryCrypto.Overhead)], output);
-            }
+            input.Dispose();
+            output.Shrink(compressed + RepositoryCrypto.Overhead);
+            _repository.Crypto.SealInPlace(output.Memory.Span, compressed, idBytes);
+            return new SealedBlob(id, type, true, (uint)length, output.Memory[..(compressed + RepositoryCrypto.Overhead)], output);
         }
 
         output.Dispose();

@@ -45,6 +45,46 @@ public static class ObjectCodec
         }
     }
 
+    [ThreadStatic]
+    private static Compression.ZstdCompressor? s_whole;
+
+    /// <summary>
+    /// Compresses content held whole in memory, at <see cref="DefaultCompressionLevel"/>, into
+    /// <paramref name="destination"/> when that pays (<see cref="TryCompressIfWorth"/>): the frame's length, or 0.
+    /// </summary>
+    internal static int TryCompressWhole(ReadOnlySpan<byte> content, Span<byte> destination) =>
+        TryCompressIfWorth(s_whole ??= new Compression.ZstdCompressor(DefaultCompressionLevel), content, destination);
+
+    /// <summary>
+    /// Compresses <paramref name="data"/> with <paramref name="compressor"/> into <paramref name="destination"/> when it
+    /// pays: the frame's length, or 0 to store the data as it is. Data up to <see cref="SampleSize"/> is its own sample,
+    /// so it is compressed once, at the compressor's level, and kept if the frame is more than 10 % smaller (a level-1
+    /// test before the real compression cost small files as much as the compression itself); longer data must pass
+    /// <see cref="IsWorthCompressing"/> on its first 64 KiB, and its frame must be smaller than it.
+    /// </summary>
+    internal static int TryCompressIfWorth(Compression.ZstdCompressor compressor, ReadOnlySpan<byte> data, Span<byte> destination)
+    {
+        int limit;
+        if (data.Length < 64)
+        {
+            return 0;
+        }
+        else if (data.Length <= SampleSize)
+        {
+            limit = (int)(data.Length * 0.9) - 1;
+        }
+        else if (IsWorthCompressing(data[..SampleSize]))
+        {
+            limit = data.Length - 1;
+        }
+        else
+        {
+            return 0;
+        }
+
+        return Math.Max(0, compressor.TryCompress(data, destination[..Math.Min(limit, destination.Length)]));
+    }
+
     /// <summary>
     /// Starts an object on <paramref name="destination"/>: write the content to <see cref="ObjectWriter.Stream"/>,
     /// then call <see cref="ObjectWriter.CompleteAsync"/>. Without a key the object is checksummed, not encrypted.
@@ -70,7 +110,17 @@ public static class ObjectCodec
     internal static ObjectWriter CreateWriter(Stream destination, DataKey? key, bool compress, int compressionLevel, int workers, long sizeHint = 0)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        return new ObjectWriter(destination, key, compress, compressionLevel, workers, sizeHint);
+        return new ObjectWriter(destination, key, compress, compressionLevel, workers, sizeHint, precompressed: false);
+    }
+
+    /// <summary>
+    /// Starts a compressed object whose content is already one zstd frame (from <see cref="TryCompressWhole"/>): the
+    /// frame is written to <see cref="ObjectWriter.Stream"/> as it is.
+    /// </summary>
+    internal static ObjectWriter CreateWriterForFrame(Stream destination, DataKey? key)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        return new ObjectWriter(destination, key, compress: true, DefaultCompressionLevel, workers: 0, sizeHint: 0, precompressed: true);
     }
 
     /// <summary>
@@ -120,7 +170,7 @@ public sealed class ObjectWriter : IAsyncDisposable
     private readonly Stream? _compression;
     private bool _completed;
 
-    internal ObjectWriter(Stream destination, DataKey? key, bool compress, int level, int workers, long sizeHint)
+    internal ObjectWriter(Stream destination, DataKey? key, bool compress, int level, int workers, long sizeHint, bool precompressed)
     {
         var objectKey = new byte[DataKey.Size];
         try
@@ -133,7 +183,7 @@ public sealed class ObjectWriter : IAsyncDisposable
             CryptographicOperations.ZeroMemory(objectKey);
         }
 
-        _compression = compress ? Compression.Zstd.CreateCompressionStream(_segments, level, workers, leaveOpen: true, sizeHint) : null;
+        _compression = compress && !precompressed ? Compression.Zstd.CreateCompressionStream(_segments, level, workers, leaveOpen: true, sizeHint) : null;
 
         Stream = (Stream?)_compression ?? _segments;
     }

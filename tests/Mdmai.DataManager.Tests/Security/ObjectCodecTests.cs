@@ -205,6 +205,38 @@ public sealed class ObjectCodecTests : IDisposable
     }
 
     [Fact]
+    public async Task Content_held_whole_is_compressed_once_and_kept_only_when_it_pays()
+    {
+        var frame = new byte[1 << 20];
+
+        // Small and compressible: one frame, which an object written around it reads back as the content.
+        var text = Data(5000, compressible: true);
+        var length = ObjectCodec.TryCompressWhole(text, frame);
+        Assert.InRange(length, 1, 5000 * 9 / 10);
+        using var stored = new MemoryStream();
+        await using (var writer = ObjectCodec.CreateWriterForFrame(stored, _keys.Current))
+        {
+            await writer.Stream.WriteAsync(frame.AsMemory(0, length));
+            await writer.CompleteAsync();
+        }
+
+        Assert.Equal(text, await Read(stored.ToArray()));
+
+        // Not worth it: noise, a frame under 10 % smaller, less than 64 bytes.
+        Assert.Equal(0, ObjectCodec.TryCompressWhole(Data(5000, compressible: false), frame));
+        var mostlyNoise = Data(5000, compressible: false);
+        Array.Fill(mostlyNoise, (byte)'a', 0, 300); // ~6 % compressible
+        Assert.Equal(0, ObjectCodec.TryCompressWhole(mostlyNoise, frame));
+        Assert.Equal(0, ObjectCodec.TryCompressWhole(Data(63, compressible: true), frame));
+
+        // Longer than the sample: its first 64 KiB decide, even if the rest would compress.
+        var noiseThenText = Data(ObjectCodec.SampleSize + 200_000, compressible: true);
+        Data(ObjectCodec.SampleSize, compressible: false).CopyTo(noiseThenText, 0);
+        Assert.Equal(0, ObjectCodec.TryCompressWhole(noiseThenText, frame));
+        Assert.True(ObjectCodec.TryCompressWhole(Data(ObjectCodec.SampleSize + 200_000, compressible: true), frame) > 0);
+    }
+
+    [Fact]
     public void The_header_starts_with_the_magic_and_version()
     {
         Span<byte> bytes = stackalloc byte[ObjectHeader.Size];

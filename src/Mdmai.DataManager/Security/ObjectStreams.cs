@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Security.Cryptography;
 
 namespace Mdmai.DataManager.Security;
 
@@ -15,6 +16,7 @@ internal sealed class SegmentWriteStream : Stream
     private readonly byte[] _sealed;
     private readonly int _segmentSize;
     private int _filled;
+    private int _used; // how much of _plain has held content: cleared on dispose (an object is often far smaller than a segment)
     private ulong _counter;
     private bool _completed;
     private bool _disposed;
@@ -97,6 +99,7 @@ internal sealed class SegmentWriteStream : Stream
     {
         var length = _filled + SegmentCipher.TagSize;
         _cipher.Seal(_plain.AsSpan(0, _filled), _sealed.AsSpan(0, length), _counter++, last);
+        _used = Math.Max(_used, _filled);
         _filled = 0;
         StoredLength += length;
         return _sealed.AsSpan(0, length);
@@ -108,7 +111,8 @@ internal sealed class SegmentWriteStream : Stream
         {
             _disposed = true;
             _cipher.Dispose();
-            ArrayPool<byte>.Shared.Return(_plain, clearArray: true);
+            CryptographicOperations.ZeroMemory(_plain.AsSpan(0, Math.Max(_used, _filled)));
+            ArrayPool<byte>.Shared.Return(_plain);
             ArrayPool<byte>.Shared.Return(_sealed);
         }
 
@@ -132,6 +136,7 @@ internal sealed class SegmentReadStream : Stream
     private readonly byte[] _probe = new byte[1];
     private readonly int _segmentSize;
     private int _available;
+    private int _used; // as on the write side
     private int _offset;
     private ulong _counter;
     private bool _sawLast;
@@ -213,6 +218,7 @@ internal sealed class SegmentReadStream : Stream
         }
 
         var last = read < full;
+        _used = Math.Max(_used, read - SegmentCipher.TagSize);
         if (!_cipher.TryOpen(_sealed.AsSpan(0, read), _plain, _counter, last))
         {
             throw new InvalidDataException($"Object {_name} is corrupt: segment {_counter} failed its integrity check (damaged, reordered or truncated). Restore it from a backup.");
@@ -245,7 +251,8 @@ internal sealed class SegmentReadStream : Stream
             _cipher.Dispose();
             _inner.Dispose();
             ArrayPool<byte>.Shared.Return(_sealed);
-            ArrayPool<byte>.Shared.Return(_plain, clearArray: true);
+            CryptographicOperations.ZeroMemory(_plain.AsSpan(0, _used));
+            ArrayPool<byte>.Shared.Return(_plain);
         }
 
         base.Dispose(disposing);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using Mdmai.DataManager.Caching;
 using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Security;
@@ -280,12 +281,27 @@ public sealed class FileStore
         var have = await content.ReadAtLeastAsync(buffer.AsMemory(0, first), first, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         read?.Invoke(have);
         var sampled = Math.Min(have, ObjectCodec.SampleSize);
-        var compress = ObjectCodec.IsWorthCompressing(buffer.AsSpan(0, sampled));
+        var whole = have < first; // the content ended inside the buffer
+        byte[]? frame = null;
+        var frameLength = 0;
+        bool compress;
+        if (whole && have >= 64)
+        {
+            // All of it is here: compress it once, and that frame (or nothing) is what is stored.
+            frame = ArrayPool<byte>.Shared.Rent(have);
+            frameLength = ObjectCodec.TryCompressWhole(buffer.AsSpan(0, have), frame);
+            compress = frameLength > 0;
+        }
+        else
+        {
+            compress = !whole && ObjectCodec.IsWorthCompressing(buffer.AsSpan(0, sampled));
+        }
+
         var framed = compress || _keys is not null;
         hash.AppendData(buffer, 0, have);
         string? objectId = null;
         FileStream? file = null;
-        if (place && have < first)
+        if (place && whole)
         {
             // All of it is in the buffer: its id is known before a byte is written.
             objectId = Convert.ToHexStringLower(hash.GetHashAndReset());
@@ -299,15 +315,16 @@ public sealed class FileStore
             await using (file ??= CreateTemp(temp))
             {
                 var length = content.CanSeek ? content.Length - content.Position + have : have < first ? have : 0;
-                ObjectWriter? writer = framed
-                    ? ObjectCodec.CreateWriter(file, _keys?.Current, compress, ObjectCodec.DefaultCompressionLevel,
-                        length >= ObjectCodec.ParallelCompressionThreshold ? ObjectCodec.CompressionWorkers : 0, length)
-                    : null;
+                var precompressed = compress && whole;
+                ObjectWriter? writer = !framed ? null
+                    : precompressed ? ObjectCodec.CreateWriterForFrame(file, _keys?.Current)
+                    : ObjectCodec.CreateWriter(file, _keys?.Current, compress, ObjectCodec.DefaultCompressionLevel,
+                        length >= ObjectCodec.ParallelCompressionThreshold ? ObjectCodec.CompressionWorkers : 0, length);
                 try
                 {
                     var target = writer?.Stream ?? file;
-                    await target.WriteAsync(buffer.AsMemory(0, have), cancellationToken).ConfigureAwait(false);
-                    if (objectId is null)
+                    await target.WriteAsync(precompressed ? frame.AsMemory(0, frameLength) : buffer.AsMemory(0, have), cancellationToken).ConfigureAwait(false);
+                    if (!whole)
                     {
                         // Whole stretches, not whatever each read returns: a network body (an upload to the dashboard) comes
                         // in pieces of a few kilobytes, and a write, a hash update and a progress report per piece cost the
@@ -344,6 +361,13 @@ public sealed class FileStore
         {
             ReleaseClaim(objectId!, remove: true);
             throw;
+        }
+        finally
+        {
+            if (frame is not null)
+            {
+                ArrayPool<byte>.Shared.Return(frame);
+            }
         }
 
         return new ObjectDraft(objectId ?? Convert.ToHexStringLower(hash.GetHashAndReset()), size, stored, compress, framed, sampled, placed);
@@ -610,38 +634,23 @@ public sealed class FileStore
         }
 
         var errors = new ConcurrentBag<FileImportError>();
-        using var files = ImportFiles(roots, errors.Add).GetEnumerator();
-        var next = files.MoveNext() ? files.Current : default((string Path, long Size, bool Named)?);
         long doneFiles = 0, doneBytes = 0;
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
 
-        // Batches of files: each file is read and written on all cores (a small one straight to its place in the store,
-        // a larger one to a temp file; not flushed one by one), then the batch is made durable at once and recorded in one
-        // catalog transaction — while the next batches are read. A small file costs a few calls instead of three fsyncs
-        // and a transaction.
-        var recording = Task.CompletedTask;
-        var older = Task.CompletedTask;
-        var batch = Array.Empty<PreparedImport?>();
-        try
+        // Files are read and written on all cores without a pause (a small one straight to its place in the store, a
+        // larger one to a temp file; not flushed one by one) and handed over as each is done; every ImportBatchFiles
+        // files (or ImportBatchBytes) are made durable at once and recorded in one catalog transaction while the
+        // reading goes on. A small file costs a few calls instead of three fsyncs and a transaction, and no core waits
+        // for the slowest file of a batch. The hand-over holds a few hundred files, and at most two batches wait to be
+        // recorded: memory is bounded whatever the number of files.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var done = Channel.CreateBounded<PreparedImport>(new BoundedChannelOptions(256) { SingleReader = true });
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = stop.Token };
+        var reading = Task.Run(async () =>
         {
-            while (next is not null)
+            try
             {
-                var chosen = new List<(string Path, long Size, bool Named)>();
-                long bytes = 0;
-                while (next is { } candidate && chosen.Count < ImportBatchFiles && (chosen.Count == 0 || bytes + candidate.Size <= ImportBatchBytes))
+                await Parallel.ForEachAsync(ImportFiles(roots, errors.Add), parallel, async (file, ct) =>
                 {
-                    chosen.Add(candidate);
-                    bytes += candidate.Size;
-                    next = files.MoveNext() ? files.Current : null;
-                }
-
-                var count = chosen.Count;
-                batch = new PreparedImport?[count];
-                var current = batch;
-                await Parallel.ForAsync(0, count, parallel, async (i, ct) =>
-                {
-                    var file = chosen[i];
-
                     // Bytes are counted as they are read, so the progress moves while a large file streams; once the file is
                     // done, whatever it did not deliver (it shrank, or failed) is counted too, so the total is reached.
                     long delivered = 0;
@@ -651,12 +660,13 @@ public sealed class FileStore
                         progress?.Report(new FolderImportProgress(Interlocked.Read(ref doneFiles), totalFiles, Interlocked.Add(ref doneBytes, n), totalBytes));
                     }
 
+                    PreparedImport? prepared = null;
                     try
                     {
                         var source = OpenSource(file.Path, followLinks: file.Named);
                         await using (source.ConfigureAwait(false))
                         {
-                            current[i] = await PrepareAsync(source, Path.GetFileName(file.Path), options, progress is null ? null : Read, durable: !OperatingSystem.IsLinux(), place: true, ct).ConfigureAwait(false);
+                            prepared = await PrepareAsync(source, Path.GetFileName(file.Path), options, progress is null ? null : Read, durable: !OperatingSystem.IsLinux(), place: true, ct).ConfigureAwait(false);
                         }
                     }
                     catch (Exception ex) when (ex is MdmaiException { Code: not MdmaiErrorCode.DiskFull } or IOException or UnauthorizedAccessException)
@@ -665,26 +675,78 @@ public sealed class FileStore
                     }
 
                     progress?.Report(new FolderImportProgress(Interlocked.Increment(ref doneFiles), totalFiles, Interlocked.Add(ref doneBytes, Math.Max(0, file.Size - delivered)), totalBytes));
+                    if (prepared is not null)
+                    {
+                        try
+                        {
+                            await done.Writer.WriteAsync(prepared, ct).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            Discard([prepared], removePlaced: true);
+                            throw;
+                        }
+                    }
                 }).ConfigureAwait(false);
+                done.Writer.Complete();
+            }
+            catch (Exception ex)
+            {
+                done.Writer.Complete(ex);
+            }
+        }, CancellationToken.None);
 
-                await older.ConfigureAwait(false); // at most two batches wait to be recorded
-                batch = [];
+        var recording = Task.CompletedTask;
+        var older = Task.CompletedTask;
+        var batch = new List<PreparedImport>();
+        try
+        {
+            long bytes = 0;
+            async Task HandOverAsync()
+            {
+                await older.ConfigureAwait(false);
+                var current = batch.ToArray();
+                batch.Clear();
+                bytes = 0;
                 older = recording;
                 var previous = recording;
                 recording = Task.Run(() => RecordAfterAsync(previous, current, recorded, cancellationToken), CancellationToken.None);
+            }
+
+            await foreach (var prepared in done.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                batch.Add(prepared);
+                bytes += prepared.Row.Size;
+                if (batch.Count >= ImportBatchFiles || bytes >= ImportBatchBytes)
+                {
+                    await HandOverAsync().ConfigureAwait(false);
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                await HandOverAsync().ConfigureAwait(false);
             }
 
             await recording.ConfigureAwait(false);
         }
         catch
         {
-            Discard(batch.OfType<PreparedImport>(), removePlaced: true);
+            // Stop the reading, then leave nothing behind that no batch will record: what is in hand, what was handed over
+            // meanwhile. A batch being recorded removes its own temp files; its failure, if any, is not the one to report.
+            await stop.CancelAsync().ConfigureAwait(false);
+            await reading.ConfigureAwait(false);
+            Discard(batch, removePlaced: true);
+            while (done.Reader.TryRead(out var left))
+            {
+                Discard([left], removePlaced: true);
+            }
 
-            // A batch being recorded removes its own temp files; its failure, if any, is not the one to report.
             await recording.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
             throw;
         }
 
+        await reading.ConfigureAwait(false);
         return [.. errors.OrderBy(e => e.Path, StringComparer.Ordinal)];
     }
 
@@ -707,13 +769,18 @@ public sealed class FileStore
         }
     }
 
-    /// <summary>At most this many files, and this many bytes (unless one file is larger), are recorded by one transaction of a folder import.</summary>
-    private const int ImportBatchFiles = 1000;
+    /// <summary>
+    /// At most this many files, and <see cref="ImportBatchBytes"/> (unless one file is larger), are recorded by one
+    /// transaction of a folder import. A transaction of 1,000 new files rewrote ~1,650 pages of the catalog (its random
+    /// keys — object ids, names — land on a different index page each), so larger batches write the WAL less per file.
+    /// Settable for the tests (a few thousand files make several batches).
+    /// </summary>
+    internal int ImportBatchFiles { get; set; } = 4000;
 
     private const long ImportBatchBytes = 64L << 20;
 
     /// <summary>Records a batch once the one before it is recorded; if that one failed, this one is discarded.</summary>
-    private async Task RecordAfterAsync(Task previous, PreparedImport?[] batch, Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
+    private async Task RecordAfterAsync(Task previous, PreparedImport[] batch, Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
     {
         try
         {
@@ -721,7 +788,7 @@ public sealed class FileStore
         }
         catch
         {
-            Discard(batch.OfType<PreparedImport>(), removePlaced: true);
+            Discard(batch, removePlaced: true);
             throw;
         }
 
@@ -734,9 +801,8 @@ public sealed class FileStore
     /// of its own, the objects written to temp files are moved into place, the folders they moved into are flushed, and
     /// the rows commit — a crash leaves at most unreferenced objects, never a row without its object.
     /// </summary>
-    private async Task RecordBatchAsync(PreparedImport?[] batch, Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
+    private async Task RecordBatchAsync(PreparedImport[] prepared, Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
     {
-        var prepared = batch.OfType<PreparedImport>().ToArray();
         var done = false;
         try
         {

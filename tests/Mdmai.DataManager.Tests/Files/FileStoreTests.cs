@@ -253,6 +253,7 @@ public sealed class FileStoreTests : DataFolderTest
         }
 
         var commits = _db.Writer.Commits;
+        store.ImportBatchFiles = 1000;
         var result = await store.ImportPathsAsync([Path.Combine(_root, "in", "many")]);
 
         Assert.Empty(result.Errors);
@@ -338,6 +339,38 @@ public sealed class FileStoreTests : DataFolderTest
             Assert.Equal(imported.File.Size, (await ReadAll(store, imported.File.Id)).Length);
         }
 
+        Assert.Empty(await store.VerifyAsync());
+    }
+
+    [Fact]
+    public async Task A_folder_import_cancelled_after_its_first_batch_keeps_what_was_recorded_and_leaves_nothing_else()
+    {
+        var store = Store();
+        store.ImportBatchFiles = 200;
+        for (var i = 0; i < 3000; i++)
+        {
+            Write($"big/d{i % 13}/f{i}.txt", Text(200 + i));
+        }
+
+        using var cancel = new CancellationTokenSource();
+        var recorded = new List<FileImportResult>();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.ImportPathsStreamingAsync([Path.Combine(_root, "in", "big")], r =>
+        {
+            recorded.Add(r);
+            cancel.Cancel(); // while later files are being read and written at their places
+        }, cancellationToken: cancel.Token));
+
+        // Whole batches only, each file readable; the objects of files read but never recorded are gone with them.
+        Assert.NotEmpty(recorded);
+        Assert.True(recorded.Count < 3000);
+        Assert.Equal(recorded.Count, (await store.ListAsync(limit: 1)).TotalCount);
+        foreach (var r in recorded.Take(50))
+        {
+            Assert.Equal(r.File.Size, (await ReadAll(store, r.File.Id)).Length);
+        }
+
+        Assert.Equal((await store.GetStatsAsync()).Objects, Directory.EnumerateFiles(store.ObjectsPath, "*", SearchOption.AllDirectories).Count());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(store.TempPath));
         Assert.Empty(await store.VerifyAsync());
     }
 

@@ -22,6 +22,8 @@ try
             return await SmallFilesScenario.RunAsync(options);
         case "scaling":
             return await ScalingScenario.RunAsync(options);
+        case "tree":
+            return SmallFilesScenario.WriteTree(options);
         case "s3":
             return await S3Scenario.RunAsync(options);
         case "s3-kill":
@@ -75,6 +77,8 @@ try
                                            first backup, no-change backup, restore, folder import and dupes at each
                                            size against restic/borg, cp -r + sync + sha256sum and jdupes: time per
                                            file and peak memory as the number of files grows (not part of all)
+                  tree --out DIR [--tree-files 100k] [--version 1] [--tiny]
+                                           only write the many-small-files tree (to profile one job on it)
                   s3 [--s3-size 1g[,5g]] [--tree-files 60k] [--runs N] [--big-runs N] [--restore-dir DIR]
                                            backups to S3 on the project's Ceph gateway against restic's S3
                                            backend, and backup copy against rclone copy (not part of all)

@@ -91,6 +91,21 @@ internal static class SmallFilesScenario
         return Task.FromResult(0);
     }
 
+    /// <summary><c>tree --out DIR [--tree-files 100k] [--version 1] [--tiny]</c>: writes the tree alone, untimed.</summary>
+    public static int WriteTree(Options o)
+    {
+        var root = Path.GetFullPath(o.Get("out", ""));
+        if (root.Length == 0 || Directory.Exists(root))
+        {
+            throw new ArgumentException("tree needs --out DIR, a folder that does not exist yet.");
+        }
+
+        var (count, bytes, median) = SmallFilesTree.Write(root, (int)ParseCount(o.Get("tree-files", "100k")),
+            int.Parse(o.Get("version", "1"), Inv), int.Parse(o.Get("seed", "20261206"), Inv), tiny: o.Has("tiny"));
+        Console.WriteLine($"{root}: {count:N0} files, {bytes / 1e6:F0} MB, median {median:N0} bytes");
+        return 0;
+    }
+
     internal static long ParseCount(string text) =>
         text.EndsWith('k') ? long.Parse(text[..^1], Inv) * 1000 : text.EndsWith('m') ? long.Parse(text[..^1], Inv) * 1_000_000 : long.Parse(text, Inv);
 }

@@ -558,7 +558,7 @@ public sealed class FileStore
     /// <summary>
     /// As <see cref="ImportPathsAsync(IEnumerable{string}, FileImportOptions?, IProgress{FolderImportProgress}?, CancellationToken)"/>,
     /// but each imported file is handed to <paramref name="imported"/> (one call at a time, as its batch is recorded)
-    /// instead of being collected, and the folders are walked twice (once for the totals) rather than listed: memory
+    /// instead of being collected, and the folders are walked (twice with a progress: once for the totals) rather than listed: memory
     /// stays flat however many files they hold. Returns the counts and what failed.
     /// </summary>
     public async Task<FolderImportSummary> ImportPathsStreamingAsync(IEnumerable<string> paths, Action<FileImportResult> imported, FileImportOptions? options = null,
@@ -627,8 +627,9 @@ public sealed class FileStore
         ArgumentNullException.ThrowIfNull(paths);
         var roots = paths.ToList();
         long totalFiles = 0, totalBytes = 0;
-        foreach (var (_, size, _) in ImportFiles(roots, null))
+        foreach (var (_, size, _) in progress is null ? [] : ImportFiles(roots, null))
         {
+            // The totals are for the progress alone: without one the folders are walked once (a stat a file less).
             totalFiles++;
             totalBytes += size;
         }

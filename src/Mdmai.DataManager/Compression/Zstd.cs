@@ -92,6 +92,7 @@ internal sealed class ZstdCompressor : IDisposable
     /// <summary>With the implementation chosen by the caller (the tests run both).</summary>
     public ZstdCompressor(int level, bool native)
     {
+        Level = level;
         if (native)
         {
             _native = NativeZstd.CreateContext(level, workers: 0);
@@ -101,6 +102,9 @@ internal sealed class ZstdCompressor : IDisposable
             _managed = new Compressor(level);
         }
     }
+
+    /// <summary>The zstd level it compresses at.</summary>
+    public int Level { get; }
 
     /// <summary>Compresses <paramref name="source"/> into <paramref name="destination"/>; -1 when the frame does not fit.</summary>
     public int TryCompress(ReadOnlySpan<byte> source, Span<byte> destination)

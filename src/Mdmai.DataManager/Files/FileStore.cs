@@ -366,6 +366,7 @@ public sealed class FileStore
         {
             if (frame is not null)
             {
+                CryptographicOperations.ZeroMemory(frame.AsSpan(0, Math.Min(frame.Length, have))); // compressed plaintext, or what a frame that did not fit left
                 ArrayPool<byte>.Shared.Return(frame);
             }
         }
@@ -675,18 +676,18 @@ public sealed class FileStore
                         errors.Add(new FileImportError(file.Path, ex.Message));
                     }
 
-                    progress?.Report(new FolderImportProgress(Interlocked.Increment(ref doneFiles), totalFiles, Interlocked.Add(ref doneBytes, Math.Max(0, file.Size - delivered)), totalBytes));
-                    if (prepared is not null)
+                    try
                     {
-                        try
+                        progress?.Report(new FolderImportProgress(Interlocked.Increment(ref doneFiles), totalFiles, Interlocked.Add(ref doneBytes, Math.Max(0, file.Size - delivered)), totalBytes));
+                        if (prepared is not null)
                         {
                             await done.Writer.WriteAsync(prepared, ct).ConfigureAwait(false);
                         }
-                        catch
-                        {
-                            Discard([prepared], removePlaced: true);
-                            throw;
-                        }
+                    }
+                    catch when (prepared is not null)
+                    {
+                        Discard([prepared], removePlaced: true); // not handed over: no batch will record it
+                        throw;
                     }
                 }).ConfigureAwait(false);
                 done.Writer.Complete();
@@ -716,9 +717,14 @@ public sealed class FileStore
 
             await foreach (var prepared in done.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
+                if (batch.Count > 0 && bytes + prepared.Row.Size > ImportBatchBytes)
+                {
+                    await HandOverAsync().ConfigureAwait(false);
+                }
+
                 batch.Add(prepared);
                 bytes += prepared.Row.Size;
-                if (batch.Count >= ImportBatchFiles || bytes >= ImportBatchBytes)
+                if (batch.Count >= ImportBatchFiles)
                 {
                     await HandOverAsync().ConfigureAwait(false);
                 }

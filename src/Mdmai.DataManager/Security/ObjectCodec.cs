@@ -57,10 +57,11 @@ public static class ObjectCodec
 
     /// <summary>
     /// Compresses <paramref name="data"/> with <paramref name="compressor"/> into <paramref name="destination"/> when it
-    /// pays: the frame's length, or 0 to store the data as it is. Data up to <see cref="SampleSize"/> is its own sample,
-    /// so it is compressed once, at the compressor's level, and kept if the frame is more than 10 % smaller (a level-1
-    /// test before the real compression cost small files as much as the compression itself); longer data must pass
-    /// <see cref="IsWorthCompressing"/> on its first 64 KiB, and its frame must be smaller than it.
+    /// pays: the frame's length, or 0 to store the data as it is. At a fast level (up to
+    /// <see cref="DefaultCompressionLevel"/>) data up to <see cref="SampleSize"/> is its own sample: it is compressed
+    /// once and kept if the frame is more than 10 % smaller (a level-1 test before the real compression cost small files
+    /// as much as the compression itself). Longer data, or any data at a slower level (where trying costs more than the
+    /// test), must first pass <see cref="IsWorthCompressing"/> on its first 64 KiB; its frame must be smaller than it.
     /// </summary>
     internal static int TryCompressIfWorth(Compression.ZstdCompressor compressor, ReadOnlySpan<byte> data, Span<byte> destination)
     {
@@ -69,11 +70,11 @@ public static class ObjectCodec
         {
             return 0;
         }
-        else if (data.Length <= SampleSize)
+        else if (data.Length <= SampleSize && compressor.Level <= DefaultCompressionLevel)
         {
             limit = (int)(data.Length * 0.9) - 1;
         }
-        else if (IsWorthCompressing(data[..SampleSize]))
+        else if (IsWorthCompressing(data[..Math.Min(data.Length, SampleSize)]))
         {
             limit = data.Length - 1;
         }

@@ -375,6 +375,42 @@ public sealed class FileStoreTests : DataFolderTest
     }
 
     [Fact]
+    public async Task A_progress_handler_that_throws_ends_the_import_and_leaves_no_object_that_no_row_records()
+    {
+        var store = Store();
+        store.ImportBatchFiles = 100;
+        for (var i = 0; i < 600; i++)
+        {
+            Write($"noisy/f{i}.txt", Text(300 + i));
+        }
+
+        var reports = 0;
+        var progress = new ThrowingProgress(() => ++reports == 400);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.ImportPathsAsync([Path.Combine(_root, "in", "noisy")], progress: progress));
+
+        Assert.Equal((await store.GetStatsAsync()).Objects, Directory.EnumerateFiles(store.ObjectsPath, "*", SearchOption.AllDirectories).Count());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(store.TempPath));
+        Assert.Empty(await store.VerifyAsync());
+    }
+
+    /// <summary>Throws from Report (synchronously, on the reporting thread) once <paramref name="when"/> says so.</summary>
+    private sealed class ThrowingProgress(Func<bool> when) : IProgress<FolderImportProgress>
+    {
+        private readonly Lock _lock = new();
+
+        public void Report(FolderImportProgress value)
+        {
+            lock (_lock)
+            {
+                if (when())
+                {
+                    throw new InvalidOperationException("the progress display failed");
+                }
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_folder_import_reports_bytes_while_a_single_large_file_streams_and_ends_at_the_total()
     {
         var store = Store();

@@ -234,6 +234,11 @@ public sealed class ObjectCodecTests : IDisposable
         Data(ObjectCodec.SampleSize, compressible: false).CopyTo(noiseThenText, 0);
         Assert.Equal(0, ObjectCodec.TryCompressWhole(noiseThenText, frame));
         Assert.True(ObjectCodec.TryCompressWhole(Data(ObjectCodec.SampleSize + 200_000, compressible: true), frame) > 0);
+
+        // At a slow level a small chunk is tested at level 1 first (the rule is the same; the cost of a try is not).
+        using var slow = new Mdmai.DataManager.Compression.ZstdCompressor(19);
+        Assert.Equal(0, ObjectCodec.TryCompressIfWorth(slow, Data(5000, compressible: false), frame));
+        Assert.InRange(ObjectCodec.TryCompressIfWorth(slow, text, frame), 1, 5000 * 9 / 10);
     }
 
     [Fact]

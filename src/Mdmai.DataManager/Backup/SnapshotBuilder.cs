@@ -870,7 +870,9 @@ internal sealed class SnapshotBuilder
             return null;
         }
 
-        var mode = OperatingSystem.IsWindows() || type == SnapshotEntryType.Symlink ? 0 : (int)File.GetUnixFileMode(absolute);
+        var mode = OperatingSystem.IsWindows() || type == SnapshotEntryType.Symlink ? 0
+            : FileIdentity.HasInodes ? identity.Permissions // from the statx that found the entry: no second stat a file
+            : (int)File.GetUnixFileMode(absolute);
         return new TreeEntry
         {
             Path = path,

@@ -4,7 +4,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Mdmai.DataManager.IO;
 
 /// <summary>The kind of a directory entry, as <c>lstat</c> sees it (a symbolic link is never followed).</summary>
-internal enum FileKind
+internal enum FileKind : byte
 {
     Regular,
     Directory,
@@ -23,6 +23,12 @@ internal readonly record struct FileIdentity(FileKind Kind, ulong Device, ulong 
     public static bool HasInodes { get; } = OperatingSystem.IsLinux();
 
     public DateTime LastWriteTimeUtc => DateTime.UnixEpoch.AddTicks(ModifiedNanoseconds / 100);
+
+    /// <summary>
+    /// The permission bits (<c>st_mode &amp; 07777</c>, as <see cref="UnixFileMode"/>) where <see cref="HasInodes"/>; 0 elsewhere.
+    /// Read with the rest, so that a caller needing them does not stat the path again.
+    /// </summary>
+    public ushort Permissions { get; init; }
 
     /// <summary>The same file (device and inode) as <paramref name="other"/>.</summary>
     public bool SameInode(FileIdentity other) => !HasInodes || (Device == other.Device && Inode == other.Inode);
@@ -97,7 +103,7 @@ internal readonly record struct FileIdentity(FileKind Kind, ulong Device, ulong 
             _ => FileKind.Other,
         };
         var device = ((ulong)b.DevMajor << 32) | b.DevMinor;
-        return new FileIdentity(kind, device, b.Ino, (long)b.Size, (b.MtimeSec * 1_000_000_000L) + b.MtimeNsec, b.Nlink);
+        return new FileIdentity(kind, device, b.Ino, (long)b.Size, (b.MtimeSec * 1_000_000_000L) + b.MtimeNsec, b.Nlink) { Permissions = (ushort)(b.Mode & 0xFFF) };
     }
 
     private static bool TryGetPortable(string path, out FileIdentity identity, out int errno)

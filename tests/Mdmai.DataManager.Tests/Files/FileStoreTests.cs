@@ -369,9 +369,7 @@ public sealed class FileStoreTests : DataFolderTest
             Assert.Equal(r.File.Size, (await ReadAll(store, r.File.Id)).Length);
         }
 
-        Assert.Equal((await store.GetStatsAsync()).Objects, Directory.EnumerateFiles(store.ObjectsPath, "*", SearchOption.AllDirectories).Count());
-        Assert.Empty(Directory.EnumerateFileSystemEntries(store.TempPath));
-        Assert.Empty(await store.VerifyAsync());
+        await AssertNothingUnrecordedAsync(store);
     }
 
     [Fact]
@@ -388,6 +386,12 @@ public sealed class FileStoreTests : DataFolderTest
         var progress = new ThrowingProgress(() => ++reports == 400);
         await Assert.ThrowsAsync<InvalidOperationException>(() => store.ImportPathsAsync([Path.Combine(_root, "in", "noisy")], progress: progress));
 
+        await AssertNothingUnrecordedAsync(store);
+    }
+
+    /// <summary>Every object file on disk is one the catalog records, no temp file is left, and the store verifies.</summary>
+    private static async Task AssertNothingUnrecordedAsync(FileStore store)
+    {
         Assert.Equal((await store.GetStatsAsync()).Objects, Directory.EnumerateFiles(store.ObjectsPath, "*", SearchOption.AllDirectories).Count());
         Assert.Empty(Directory.EnumerateFileSystemEntries(store.TempPath));
         Assert.Empty(await store.VerifyAsync());

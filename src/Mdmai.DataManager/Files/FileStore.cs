@@ -314,7 +314,7 @@ public sealed class FileStore
         {
             await using (file ??= CreateTemp(temp))
             {
-                var length = content.CanSeek ? content.Length - content.Position + have : have < first ? have : 0;
+                var length = content.CanSeek ? content.Length - content.Position + have : whole ? have : 0;
                 var precompressed = compress && whole;
                 ObjectWriter? writer = !framed ? null
                     : precompressed ? ObjectCodec.CreateWriterForFrame(file, _keys?.Current)
@@ -706,7 +706,7 @@ public sealed class FileStore
             long bytes = 0;
             async Task HandOverAsync()
             {
-                await older.ConfigureAwait(false);
+                await older.ConfigureAwait(false); // at most two batches wait to be recorded
                 var current = batch.ToArray();
                 batch.Clear();
                 bytes = 0;
@@ -743,11 +743,12 @@ public sealed class FileStore
             // meanwhile. A batch being recorded removes its own temp files; its failure, if any, is not the one to report.
             await stop.CancelAsync().ConfigureAwait(false);
             await reading.ConfigureAwait(false);
-            Discard(batch, removePlaced: true);
             while (done.Reader.TryRead(out var left))
             {
-                Discard([left], removePlaced: true);
+                batch.Add(left);
             }
+
+            Discard(batch, removePlaced: true);
 
             await recording.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
             throw;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Linq.Expressions;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Mdmai.DataManager.Storage.Entities;
@@ -13,8 +14,8 @@ internal enum ColumnKind { Id, NullableId, Text, Int32, NullableInt32, Int64, Nu
 /// <summary>One column: its name (the property's name in snake_case), how it converts, and fast accessors.</summary>
 internal sealed class Column<T>
 {
-    private readonly Func<T, object?> _get;
-    private readonly Action<T, object?> _set;
+    private Func<T, object?>? _get;
+    private Action<T, object?>? _set;
 
     public Column(PropertyInfo property)
     {
@@ -36,12 +37,40 @@ internal sealed class Column<T>
             : type == typeof(DateTimeOffset) ? ColumnKind.Timestamp
             : type.IsEnum ? ColumnKind.Enum
             : throw new NotSupportedException($"{typeof(T).Name}.{property.Name}: type {type} has no column mapping.");
+    }
+
+    /// <summary>
+    /// The property's getter, made on first use: every process describes every entity type (the CLI's commands name
+    /// their fields), most never read one. Where code is compiled (the JIT) it is a compiled expression; in the native
+    /// CLI an expression would only be interpreted — slower than reflection, and building eleven types' worth of them
+    /// was half of the CLI's start-up.
+    /// </summary>
+    private Func<T, object?> Getter => _get ??= MakeGetter(Property);
+
+    private Action<T, object?> Setter => _set ??= MakeSetter(Property);
+
+    private static Func<T, object?> MakeGetter(PropertyInfo property)
+    {
+        if (!RuntimeFeature.IsDynamicCodeCompiled)
+        {
+            return entity => property.GetValue(entity);
+        }
+
+        var target = Expression.Parameter(typeof(T));
+        return Expression.Lambda<Func<T, object?>>(Expression.Convert(Expression.Property(target, property), typeof(object)), target).Compile();
+    }
+
+    private static Action<T, object?> MakeSetter(PropertyInfo property)
+    {
+        if (!RuntimeFeature.IsDynamicCodeCompiled)
+        {
+            return (entity, value) => property.SetValue(entity, value);
+        }
 
         var target = Expression.Parameter(typeof(T));
         var value = Expression.Parameter(typeof(object));
-        _get = Expression.Lambda<Func<T, object?>>(Expression.Convert(Expression.Property(target, property), typeof(object)), target).Compile();
-        _set = Expression.Lambda<Action<T, object?>>(
-            Expression.Assign(Expression.Property(target, property), Expression.Convert(value, type)), target, value).Compile();
+        return Expression.Lambda<Action<T, object?>>(
+            Expression.Assign(Expression.Property(target, property), Expression.Convert(value, property.PropertyType)), target, value).Compile();
     }
 
     public PropertyInfo Property { get; }
@@ -53,7 +82,7 @@ internal sealed class Column<T>
         || (Kind == ColumnKind.Text && new NullabilityInfoContext().Create(Property).WriteState == NullabilityState.Nullable);
 
     /// <summary>The value as SQLite stores it.</summary>
-    public object ToDb(T entity) => ToDb(_get(entity));
+    public object ToDb(T entity) => ToDb(Getter(entity));
 
     public object ToDb(object? value) => value switch
     {
@@ -70,14 +99,14 @@ internal sealed class Column<T>
     {
         if (reader.IsDBNull(ordinal))
         {
-            _set(entity, null);
+            Setter(entity, null);
             return;
         }
 
         if (IsSensitive)
         {
             var text = protection.Reveal(this, reader.GetString(ordinal), table, id);
-            _set(entity, Kind == ColumnKind.Json ? JsonNode.Parse(text) : (object)text);
+            Setter(entity, Kind == ColumnKind.Json ? JsonNode.Parse(text) : (object)text);
             return;
         }
 
@@ -94,7 +123,7 @@ internal sealed class Column<T>
             ColumnKind.Json => ReadJson(reader, ordinal),
             _ => throw new InvalidOperationException(),
         };
-        _set(entity, value);
+        Setter(entity, value);
     }
 
     /// <summary>

@@ -22,21 +22,31 @@ internal static class MigrationRunner
 {
     private const string Prefix = "Mdmai.Migrations.";
 
-    public static IReadOnlyList<Migration> All { get; } = Load();
+    /// <summary>Every migration with its scripts, read on first use (by whatever opens a database, not by every process).</summary>
+    public static IReadOnlyList<Migration> All => Loaded.All;
 
-    public static int Latest => All[^1].Version;
+    /// <summary>The newest version, from the scripts' names alone: the CLI names it in a command's help at start-up.</summary>
+    public static int Latest { get; } = UpScripts().Select(Version).DefaultIfEmpty(0).Max();
+
+    private static class Loaded
+    {
+        public static readonly IReadOnlyList<Migration> All = Load();
+    }
+
+    private static IEnumerable<string> UpScripts() => typeof(MigrationRunner).Assembly.GetManifestResourceNames()
+        .Where(n => n.StartsWith(Prefix, StringComparison.Ordinal) && n.EndsWith(".up.sql", StringComparison.Ordinal))
+        .Order(StringComparer.Ordinal);
+
+    private static int Version(string upScript) => int.Parse(upScript.AsSpan(Prefix.Length, 4), CultureInfo.InvariantCulture);
 
     private static List<Migration> Load()
     {
         var assembly = typeof(MigrationRunner).Assembly;
-        var ups = assembly.GetManifestResourceNames()
-            .Where(n => n.StartsWith(Prefix, StringComparison.Ordinal) && n.EndsWith(".up.sql", StringComparison.Ordinal))
-            .Order(StringComparer.Ordinal);
         var list = new List<Migration>();
-        foreach (var up in ups)
+        foreach (var up in UpScripts())
         {
             var stem = up[Prefix.Length..^".up.sql".Length];
-            var version = int.Parse(stem[..4], CultureInfo.InvariantCulture);
+            var version = Version(up);
             var down = Prefix + stem + ".down.sql";
             list.Add(new Migration(version, stem[5..], Read(assembly, up), Read(assembly, down)));
         }

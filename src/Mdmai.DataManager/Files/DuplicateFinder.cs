@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Mdmai.DataManager.Files.Internal;
 using Mdmai.DataManager.IO;
 
@@ -119,7 +120,8 @@ public sealed class DuplicateFinder
         var failures = new ConcurrentBag<DuplicateProblem>();
         Parallel.For(0, names.Count, ParallelOptions(cancellationToken), i =>
         {
-            if (FileIdentity.TryGet(names[i].Path, out identities[i], out var errno))
+            var path = names.Path(i);
+            if (FileIdentity.TryGet(path, out identities[i], out var errno))
             {
                 return;
             }
@@ -127,7 +129,7 @@ public sealed class DuplicateFinder
             identities[i] = default;
             if (!FileIdentity.IsNotFound(errno))
             {
-                failures.Add(new DuplicateProblem(names[i].Path, $"could not be read ({FileIdentity.Describe(errno)}); skipped"));
+                failures.Add(new DuplicateProblem(path, $"could not be read ({FileIdentity.Describe(errno)}); skipped"));
             }
         });
         problems.AddRange(failures);
@@ -153,13 +155,13 @@ public sealed class DuplicateFinder
                 return bySize;
             }
 
-            var byPath = string.CompareOrdinal(names[a].Path, names[b].Path);
+            var byPath = names.Compare(a, b);
             return byPath != 0 ? byPath : a.CompareTo(b);
         });
         var unique = 0;
         for (var k = 0; k < candidates.Count; k++)
         {
-            if (unique == 0 || names[candidates[k]].Path != names[candidates[unique - 1]].Path)
+            if (unique == 0 || names.Compare(candidates[k], candidates[unique - 1]) != 0)
             {
                 candidates[unique++] = candidates[k];
             }
@@ -170,9 +172,10 @@ public sealed class DuplicateFinder
         meter.FilesScanned = filesScanned;
 
         // Names of one inode are one file. Sizes with fewer than two distinct files cannot hold a duplicate. Small
-        // files go straight to the byte comparison (one read each, whole); larger ones are sampled first, so that
-        // files that merely share a size are told apart by 8 KiB instead of by all their bytes.
-        var toCompare = new List<List<FoundFile>>();
+        // files go straight to the byte comparison (one read each, whole), as a run of candidates whose files are
+        // made only when it is compared; larger ones are sampled first, so that files that merely share a size are
+        // told apart by 8 KiB instead of by all their bytes.
+        var toCompare = new List<Work>();
         var toSample = new List<FoundFile>();
         for (int start = 0, end; start < candidates.Count; start = end)
         {
@@ -186,19 +189,14 @@ public sealed class DuplicateFinder
                 continue;
             }
 
-            var indexes = candidates.GetRange(start, end - start);
-
-            var files = Distinct(indexes, names, identities);
-            if (files.Count < 2)
+            if (size <= FileContent.WholeFileLimit)
             {
+                toCompare.Add(new Work(size, start, end - start, null));
                 continue;
             }
 
-            if (files[0].Size <= FileContent.WholeFileLimit)
-            {
-                toCompare.Add(files);
-            }
-            else
+            var files = Distinct(CollectionsMarshal.AsSpan(candidates).Slice(start, end - start), names, identities);
+            if (files.Count >= 2)
             {
                 toSample.AddRange(files);
             }
@@ -224,18 +222,26 @@ public sealed class DuplicateFinder
             .Where(i => readable[i])
             .GroupBy(i => (toSample[i].Size, sampled[i]))
             .Where(same => same.Skip(1).Any())
-            .Select(same => same.Select(i => toSample[i]).ToList()));
+            .Select(same => same.Select(i => toSample[i]).ToList())
+            .Select(files => new Work(files[0].Size, 0, files.Count, files)));
 
         // Biggest work first, so that the last file read is not a large one started late.
-        toCompare.Sort((a, b) => (b[0].Size * b.Count).CompareTo(a[0].Size * a.Count));
-        meter.Stage(DuplicateStage.Comparing, toCompare.Sum(g => g[0].Size * g.Count));
+        toCompare.Sort((a, b) => b.Bytes.CompareTo(a.Bytes));
+        meter.Stage(DuplicateStage.Comparing, toCompare.Sum(w => w.Bytes));
         var confirmed = new ConcurrentBag<List<FoundFile>>();
         Parallel.ForEach(
             toCompare,
             ParallelOptions(cancellationToken),
             () => ArrayPool<byte>.Shared.Rent(FileContent.ArenaBytes),
-            (files, _, arena) =>
+            (work, _, arena) =>
             {
+                var files = work.Files ?? Distinct(CollectionsMarshal.AsSpan(candidates).Slice(work.Start, work.Count), names, identities);
+                meter.Skip(work.Size * (work.Count - (files.Count < 2 ? 0 : files.Count))); // other names of one file are not read
+                if (files.Count < 2)
+                {
+                    return arena;
+                }
+
                 foreach (var identical in Confirm(files, arena, failures, meter, cancellationToken))
                 {
                     confirmed.Add(identical);
@@ -245,6 +251,10 @@ public sealed class DuplicateFinder
             },
             arena => ArrayPool<byte>.Shared.Return(arena));
         var groups = confirmed.ToList();
+        foreach (var file in groups.SelectMany(g => g))
+        {
+            file.Detach();
+        }
 
         problems.AddRange(failures);
         var result = groups
@@ -283,12 +293,12 @@ public sealed class DuplicateFinder
     }
 
     /// <summary>The distinct files (inodes) among names of one size, each with all its names in report order.</summary>
-    private static List<FoundFile> Distinct(List<int> indexes, List<FoundName> names, FileIdentity[] identities)
+    private static List<FoundFile> Distinct(ReadOnlySpan<int> indexes, NameTable names, FileIdentity[] identities)
     {
         // Most names are their file's only name: a name joins an earlier file only if it has the same inode. Small
         // sets are searched directly; a dictionary takes over where that would grow quadratic.
-        var owners = new List<List<int>>(indexes.Count);
-        var byInode = FileIdentity.HasInodes && indexes.Count > 32 ? new Dictionary<(ulong, ulong), List<int>>(indexes.Count) : null;
+        var owners = new List<List<int>>(indexes.Length);
+        var byInode = FileIdentity.HasInodes && indexes.Length > 32 ? new Dictionary<(ulong, ulong), List<int>>(indexes.Length) : null;
         foreach (var i in indexes)
         {
             List<int>? owner = null;
@@ -322,20 +332,24 @@ public sealed class DuplicateFinder
         {
             if (owner.Count > 1)
             {
-                owner.Sort((a, b) => names[a].Root != names[b].Root ? names[a].Root.CompareTo(names[b].Root) : string.CompareOrdinal(names[a].Path, names[b].Path));
+                owner.Sort((a, b) => names.Root(a) != names.Root(b) ? names.Root(a).CompareTo(names.Root(b)) : names.Compare(a, b));
             }
 
             var first = owner[0];
-            var paths = new string[owner.Count];
-            for (var n = 0; n < paths.Length; n++)
-            {
-                paths[n] = names[owner[n]].Path;
-            }
-
-            files.Add(new FoundFile(paths, names[first].Root, identities[first]));
+            files.Add(new FoundFile(names, [.. owner], names.Root(first), identities[first]));
         }
 
         return files;
+    }
+
+    /// <summary>
+    /// Candidates to compare: a run of one size in the sorted candidates (<see cref="Files"/> null: its files are made
+    /// when it is compared), or the files whose samples matched.
+    /// </summary>
+    private readonly record struct Work(long Size, int Start, int Count, List<FoundFile>? Files)
+    {
+        /// <summary>What comparing it reads, at most (names of one file are read once).</summary>
+        public long Bytes => Size * Count;
     }
 
     private static DuplicateProblem Unreadable(FoundFile file, Exception ex) =>
@@ -496,6 +510,9 @@ public sealed class DuplicateFinder
             Interlocked.Add(ref _bytesRead, bytes);
             Tick();
         }
+
+        /// <summary>Takes bytes the stage counted on but will not read off what is left to read.</summary>
+        public void Skip(long bytes) => Interlocked.Add(ref _toRead, -bytes);
 
         public void Report(DuplicateStage stage, long filesScanned, long toRead)
         {

@@ -3,23 +3,43 @@ using Mdmai.DataManager.IO;
 
 namespace Mdmai.DataManager.Files.Internal;
 
-/// <summary>A name found by the walk: a full path and the index of the search path it was found under.</summary>
-internal readonly record struct FoundName(string Path, int Root);
-
-/// <summary>A distinct file (one inode) of a given size, with every name the search found for it.</summary>
-internal sealed class FoundFile(string[] paths, int root, FileIdentity identity)
+/// <summary>
+/// A distinct file (one inode) of a given size, with every name the search found for it (as indexes into the walk's
+/// <see cref="NameTable"/> while the search runs; <see cref="Detach"/> turns them into paths for the report).
+/// </summary>
+internal sealed class FoundFile
 {
-    /// <summary>Every name, in search-path order then by ordinal path; the first is the one reported.</summary>
-    public string[] Paths { get; } = paths;
+    private NameTable? _table;
+    private readonly int[] _names;
+    private string[]? _paths;
 
-    public string Path => Paths[0];
+    public FoundFile(NameTable table, int[] names, int root, FileIdentity identity)
+    {
+        _table = table;
+        _names = names;
+        Root = root;
+        Identity = identity;
+    }
+
+    /// <summary>Every name, in search-path order then by ordinal path; the first is the one reported.</summary>
+    public string[] Paths => _paths ?? [.. _names.Select(_table!.Path)];
+
+    /// <summary>The name reported (made anew from the table on each use until <see cref="Detach"/>: it is used to open the file).</summary>
+    public string Path => _paths?[0] ?? _table!.Path(_names[0]);
 
     /// <summary>The index of the first search path the file was found under.</summary>
-    public int Root { get; } = root;
+    public int Root { get; }
 
-    public FileIdentity Identity { get; } = identity;
+    public FileIdentity Identity { get; }
 
     public long Size => Identity.Size;
+
+    /// <summary>Makes the paths once and lets go of the walk's table (a report must not keep every name found alive).</summary>
+    public void Detach()
+    {
+        _paths ??= Paths;
+        _table = null;
+    }
 
     /// <summary>The report order: search path first, then ordinal path.</summary>
     public static int Compare(FoundFile a, FoundFile b) => a.Root != b.Root ? a.Root.CompareTo(b.Root) : string.CompareOrdinal(a.Path, b.Path);
@@ -40,9 +60,9 @@ internal static class TreeWalker
         ReturnSpecialDirectories = false,
     };
 
-    public static List<FoundName> Walk(IReadOnlyList<(string Path, FileIdentity Identity)> roots, List<DuplicateProblem> problems, Action<long> onFound, CancellationToken cancellationToken)
+    public static NameTable Walk(IReadOnlyList<(string Path, FileIdentity Identity)> roots, List<DuplicateProblem> problems, Action<long> onFound, CancellationToken cancellationToken)
     {
-        var names = new List<FoundName>();
+        var names = new NameTable();
         var visited = new HashSet<(ulong, ulong)>();
         var stack = new Stack<string>();
         for (var root = 0; root < roots.Count; root++)
@@ -51,7 +71,7 @@ internal static class TreeWalker
             switch (identity.Kind)
             {
                 case FileKind.Regular:
-                    names.Add(new FoundName(path, root));
+                    names.Add(names.AddFolder(System.IO.Path.GetDirectoryName(path) ?? "", root), System.IO.Path.GetFileName(path.AsSpan()));
                     continue;
                 case FileKind.SymbolicLink:
                     problems.Add(new DuplicateProblem(path, "is a symbolic link; links are never followed, give the path it points to instead"));
@@ -80,22 +100,29 @@ internal static class TreeWalker
         return names;
     }
 
-    private static void WalkFolder(string folder, int root, List<FoundName> names, Stack<string> stack, HashSet<(ulong, ulong)> visited, List<DuplicateProblem> problems)
+    private static void WalkFolder(string folder, int root, NameTable names, Stack<string> stack, HashSet<(ulong, ulong)> visited, List<DuplicateProblem> problems)
     {
         var subfolders = new List<string>();
+        var id = names.AddFolder(folder, root);
         try
         {
             // IsDirectory comes from the directory entry's type, without a stat call; files are stat'ed (lstat) later.
-            var entries = new FileSystemEnumerable<(string Path, bool IsDirectory)>(folder, static (ref FileSystemEntry e) => (e.ToFullPath(), e.IsDirectory), OneLevel);
-            foreach (var (path, isDirectory) in entries)
+            // A file's name goes into the table as it is read, without a string of its own.
+            var entries = new FileSystemEnumerable<string?>(folder, (ref FileSystemEntry e) =>
             {
-                if (isDirectory)
+                if (e.IsDirectory)
                 {
-                    subfolders.Add(path);
+                    return e.ToFullPath();
                 }
-                else
+
+                names.Add(id, e.FileName);
+                return null;
+            }, OneLevel);
+            foreach (var subfolder in entries)
+            {
+                if (subfolder is not null)
                 {
-                    names.Add(new FoundName(path, root));
+                    subfolders.Add(subfolder);
                 }
             }
         }

@@ -92,12 +92,12 @@ public sealed class BlockArenaTests
     }
 
     [Fact]
-    public async Task A_pair_as_large_as_the_arena_fits_once_everything_is_back_wherever_the_cursor_is()
+    public async Task A_pair_as_large_as_the_arena_fits_once_everything_is_back()
     {
         var arena = new BlockArena(4 * G);
         var (a, _) = await arena.AllocateAsync(G, 0, CancellationToken.None);
         var (b, _) = await arena.AllocateAsync(G, 0, CancellationToken.None);
-        a.Dispose(); // the cursor stays after b: a pair of 2 + 2 placed from there would split the free space
+        a.Dispose(); // placed after b, a pair of 2 + 2 would split the free space
 
         var whole = arena.AllocateAsync(2 * G, 2 * G, CancellationToken.None).AsTask();
         Assert.False(whole.IsCompleted);
@@ -108,18 +108,41 @@ public sealed class BlockArenaTests
     }
 
     [Fact]
-    public async Task A_pair_that_does_not_fit_after_the_cursor_is_placed_from_the_start()
+    public async Task A_pair_is_placed_first_fit_so_that_a_gap_before_a_held_block_is_used()
     {
         var arena = new BlockArena(6 * G);
         var (x, _) = await arena.AllocateAsync(G, 0, CancellationToken.None);
         var (held, _) = await arena.AllocateAsync(G, 0, CancellationToken.None);
-        x.Dispose(); // free: 0, 2-5; the cursor is at 2
+        x.Dispose(); // free: 0, 2-5
 
-        // From the cursor: 1 at 2, then no run of 4 is left. From the start: 1 at 0, 4 at 2-5.
+        // First fit: 1 at 0, 4 at 2-5 (placed after the held block, 1 at 2 would leave no run of 4).
         var (a, b) = await arena.AllocateAsync(G, 4 * G, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(0, arena.Available);
         GiveBack(a, b, held);
         Assert.Equal(6 * G, arena.Available);
+    }
+
+    [Fact]
+    public async Task Blocks_given_back_are_reused_from_the_front_so_that_a_small_load_touches_only_the_front()
+    {
+        var arena = new BlockArena(64 * G);
+        var seen = new HashSet<int>();
+        for (var i = 0; i < 200; i++)
+        {
+            // Two files in flight at a time, a chunk and its compressed copy each: never more than four granules held.
+            var (a, b) = await arena.AllocateAsync(G, G, CancellationToken.None);
+            var (c, d) = await arena.AllocateAsync(G, G, CancellationToken.None);
+            foreach (var block in new[] { a, b, c, d })
+            {
+                Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(block.Memory, out var segment));
+                seen.Add(segment.Offset / G);
+            }
+
+            GiveBack(a, b, c, d);
+        }
+
+        Assert.Equal([0, 1, 2, 3], seen.Order());
+        Assert.Equal(64 * G, arena.Available);
     }
 
     [Fact]

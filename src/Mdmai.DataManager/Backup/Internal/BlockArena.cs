@@ -17,7 +17,6 @@ internal sealed class BlockArena
     private readonly bool[] _used;
     private readonly Lock _lock = new();
     private readonly LinkedList<Waiter> _waiters = new();
-    private int _next;
     private int _free;
 
     /// <param name="capacity">Bytes, rounded up to whole granules.</param>
@@ -116,11 +115,6 @@ internal sealed class BlockArena
             }
 
             Unmark(start, count);
-            if (_free == _used.Length)
-            {
-                _next = 0;
-            }
-
             ServeWaiters();
         }
     }
@@ -138,10 +132,11 @@ internal sealed class BlockArena
     }
 
     /// <summary>
-    /// Places the pair after the cursor (blocks given out in turn, as a pipeline gives them back), else first fit from
-    /// the start: the first block placed after the cursor can split the free space so that the second fits on neither
-    /// side, while from the start a pair that fits the whole arena always fits an empty one — so a request is never
-    /// left waiting once everything has been given back.
+    /// Places the pair first fit, from the start of the arena. The blocks in use then stay together at its front, so a
+    /// backup touches only as much of the arena as it holds at once: a backup of small files, a few granules a file,
+    /// leaves most of the array unwritten (never made resident). Placed in turn after the last block instead, every
+    /// page was written within the first few hundred files (~15 MB of a 100k-file backup's peak). And a pair that fits
+    /// the whole arena always fits an empty one, so a request never waits once everything has been given back.
     /// </summary>
     private (ArenaBlock First, ArenaBlock Second)? TryTake((int First, int Second) request)
     {
@@ -150,19 +145,14 @@ internal sealed class BlockArena
             return null;
         }
 
-        return TryTake(request, _next) ?? (_next != 0 ? TryTake(request, 0) : null);
-    }
-
-    private (ArenaBlock First, ArenaBlock Second)? TryTake((int First, int Second) request, int cursor)
-    {
-        var first = Find(request.First, cursor);
+        var first = Find(request.First);
         if (first < 0)
         {
             return null;
         }
 
         Mark(first, request.First);
-        var second = Find(request.Second, cursor);
+        var second = Find(request.Second);
         if (second < 0)
         {
             Unmark(first, request.First);
@@ -170,32 +160,29 @@ internal sealed class BlockArena
         }
 
         Mark(second, request.Second);
-        _next = (Math.Max(first + request.First, second + request.Second)) % _used.Length;
         return (new ArenaBlock(this, first, request.First), new ArenaBlock(this, second, request.Second));
     }
 
-    /// <summary>The start of the first run of <paramref name="count"/> free granules at or after <paramref name="cursor"/>, wrapping round; -1 if none.</summary>
-    private int Find(int count, int cursor)
+    /// <summary>The start of the first run of <paramref name="count"/> free granules; -1 if none.</summary>
+    private int Find(int count)
     {
         if (count == 0)
         {
             return 0; // an empty block takes nothing
         }
 
-        var n = _used.Length;
-        for (var pass = 0; pass < 2; pass++)
+        var used = _used.AsSpan();
+        var start = used.IndexOf(false);
+        while (start >= 0 && start + count <= used.Length)
         {
-            var from = pass == 0 ? cursor : 0;
-            var to = pass == 0 ? n : Math.Min(cursor + count - 1, n);
-            var run = 0;
-            for (var i = from; i < to; i++)
+            var taken = used.Slice(start, count).IndexOf(true);
+            if (taken < 0)
             {
-                run = _used[i] ? 0 : run + 1;
-                if (run == count)
-                {
-                    return i - count + 1;
-                }
+                return start;
             }
+
+            var next = used[(start + taken)..].IndexOf(false);
+            start = next < 0 ? -1 : start + taken + next;
         }
 
         return -1;

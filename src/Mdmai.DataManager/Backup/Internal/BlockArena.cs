@@ -25,7 +25,8 @@ internal sealed class BlockArena
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, Granule);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, (long)Array.MaxLength / Granule * Granule);
         var granules = (int)((capacity + Granule - 1) / Granule);
-        _memory = GC.AllocateUninitializedArray<byte>(granules * Granule);
+        // Pinned: a compacting collection never moves it (a move would copy, and so make resident, all of it).
+        _memory = GC.AllocateUninitializedArray<byte>(granules * Granule, pinned: true);
         _used = new bool[granules];
         _free = granules;
     }
@@ -132,11 +133,12 @@ internal sealed class BlockArena
     }
 
     /// <summary>
-    /// Places the pair first fit, from the start of the arena. The blocks in use then stay together at its front, so a
-    /// backup touches only as much of the arena as it holds at once: a backup of small files, a few granules a file,
-    /// leaves most of the array unwritten (never made resident). Placed in turn after the last block instead, every
-    /// page was written within the first few hundred files (~15 MB of a 100k-file backup's peak). And a pair that fits
-    /// the whole arena always fits an empty one, so a request never waits once everything has been given back.
+    /// Places the pair first fit, from the start of the arena. The blocks in use then gather at its front, so a backup
+    /// writes the arena only as far as the highest block it ever placed: for a backup of small files, a few granules a
+    /// file, that stays near what it holds at once and most of the array is never written (never made resident). Placed
+    /// in turn after the last block instead, every page was written within the first few hundred files (~15 MB of a
+    /// 100k-file backup's peak). And a pair that fits the whole arena always fits an empty one, so a request never
+    /// waits once everything has been given back.
     /// </summary>
     private (ArenaBlock First, ArenaBlock Second)? TryTake((int First, int Second) request)
     {

@@ -22,9 +22,17 @@ internal sealed class NameTable
 
     public int Count => _names.Count;
 
-    /// <summary>Adds a folder whose names follow; <paramref name="root"/> is the index of the search path it was found under.</summary>
+    /// <summary>
+    /// Adds a folder whose names follow; <paramref name="root"/> is the index of the search path it was found under. The
+    /// same folder added again for the same root (files named one by one on the command line) is the entry it already has.
+    /// </summary>
     public int AddFolder(string path, int root)
     {
+        if (_folders.Count > 0 && _folderRoots[^1] == root && string.Equals(_folders[^1], path, StringComparison.Ordinal))
+        {
+            return _folders.Count - 1;
+        }
+
         _folders.Add(path);
         _folderRoots.Add(root);
         return _folders.Count - 1;
@@ -57,17 +65,7 @@ internal sealed class NameTable
     {
         var name = _names[index];
         var folder = _folders[name.Folder];
-        var separator = NeedsSeparator(folder) ? 1 : 0;
-        return string.Create(folder.Length + separator + name.Length, (Table: this, Name: name, Folder: folder, Separator: separator), static (span, s) =>
-        {
-            s.Folder.CopyTo(span);
-            if (s.Separator == 1)
-            {
-                span[s.Folder.Length] = '/';
-            }
-
-            s.Table.Chars(s.Name).CopyTo(span[(s.Folder.Length + s.Separator)..]);
-        });
+        return string.Create(Length(name, folder), (Table: this, Name: name, Folder: folder), static (span, s) => s.Table.Join(s.Name, s.Folder, span));
     }
 
     /// <summary>Compares two full paths ordinally (as <see cref="string.CompareOrdinal(string, string)"/>), without making them.</summary>
@@ -89,8 +87,34 @@ internal sealed class NameTable
             return byFolder; // they differ inside both folders' paths: the names cannot change that
         }
 
-        // One folder's path starts the other's (a folder and one below it, or one folder reached twice): compare whole.
-        return string.CompareOrdinal(Path(a), Path(b));
+        // One folder's path starts the other's (a folder and one below it, or "a" and "a-b"): compare the joined
+        // paths, made on the stack when they are of a usual length.
+        return CompareJoined(x, fx, y, fy);
+    }
+
+    private int CompareJoined(Name x, string fx, Name y, string fy)
+    {
+        const int OnStack = 512;
+        var lx = Length(x, fx);
+        var ly = Length(y, fy);
+        var a = lx <= OnStack ? stackalloc char[OnStack] : new char[lx];
+        var b = ly <= OnStack ? stackalloc char[OnStack] : new char[ly];
+        return Join(x, fx, a).SequenceCompareTo(Join(y, fy, b));
+    }
+
+    private static int Length(Name name, string folder) => folder.Length + (NeedsSeparator(folder) ? 1 : 0) + name.Length;
+
+    private ReadOnlySpan<char> Join(Name name, string folder, Span<char> into)
+    {
+        folder.CopyTo(into);
+        var at = folder.Length;
+        if (NeedsSeparator(folder))
+        {
+            into[at++] = System.IO.Path.DirectorySeparatorChar;
+        }
+
+        Chars(name).CopyTo(into[at..]);
+        return into[..(at + name.Length)];
     }
 
     private ReadOnlySpan<char> Chars(Name name) => _blocks[name.Block].AsSpan(name.Offset, name.Length);

@@ -99,6 +99,13 @@ internal sealed class Column<T>
     {
         if (reader.IsDBNull(ordinal))
         {
+            // A NULL where the property cannot hold one (a file edited outside mdmai): said, never read as 0 or an empty
+            // id — the reflection setter of the native CLI would store the default silently.
+            if (Property.PropertyType.IsValueType && Nullable.GetUnderlyingType(Property.PropertyType) is null)
+            {
+                throw new InvalidDataException($"{table} {id}: column '{Name}' is NULL, which {typeof(T).Name}.{Property.Name} cannot hold.");
+            }
+
             Setter(entity, null);
             return;
         }

@@ -217,6 +217,15 @@ internal sealed class RepositoryIndex
         }
     }
 
+    /// <summary>Makes room for <paramref name="blobs"/> blobs in all without growing again (a hint: more still fit).</summary>
+    public void EnsureCapacity(int blobs)
+    {
+        lock (_lock)
+        {
+            _blobs.EnsureCapacity(blobs);
+        }
+    }
+
     public bool Contains(BlobId id)
     {
         lock (_lock)

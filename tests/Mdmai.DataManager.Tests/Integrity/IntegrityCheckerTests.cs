@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Mdmai.Cli;
 using Mdmai.DataManager.Backup;
+using Mdmai.DataManager.Backup.Internal;
 using Mdmai.DataManager.Configuration;
 using Mdmai.DataManager.Integrity;
 using Mdmai.DataManager.Security;
@@ -187,8 +188,14 @@ public sealed class IntegrityCheckerTests : IDisposable
 
                 case Fault.DamagedBackupPack:
                 {
-                    var pack = Packs(data)[new Random(seed).Next(Packs(data).Count)];
-                    Folders.FlipByte(pack, 100); // inside the first blob, not the header at the end
+                    // A byte inside a data blob: a pack's first blob can be a tree blob, which the quick check reads too
+                    // (which blob comes first depends on the pipeline's timing).
+                    var backups = data.Backups!.Repository;
+                    await backups.LoadIndexAsync(CancellationToken.None);
+                    var chunks = backups.Index.Blobs.Where(b => b.Value.Type == BlobType.Data).Select(b => b.Value).OrderBy(l => (l.Pack, l.Offset)).ToList();
+                    var chunk = chunks[new Random(seed).Next(chunks.Count)];
+                    var pack = Path.Combine(repository, RepositoryNames.Pack(chunk.Pack));
+                    Folders.FlipByte(pack, chunk.Offset + RepositoryCrypto.NonceSize + 1);
                     quick = []; // the structure is intact: only reading the data shows it
                     deep = [(IssueSeverity.Error, "backup", repository)];
                     mentions = PackName(data, pack);

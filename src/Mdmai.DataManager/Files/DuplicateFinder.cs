@@ -175,6 +175,7 @@ public sealed class DuplicateFinder
         // files go straight to the byte comparison (one read each, whole), as a run of candidates whose files are
         // made only when it is compared; larger ones are sampled first, so that files that merely share a size are
         // told apart by 8 KiB instead of by all their bytes.
+        List<FoundFile> DistinctRun(int start, int count) => Distinct(CollectionsMarshal.AsSpan(candidates).Slice(start, count), names, identities);
         var toCompare = new List<Work>();
         var toSample = new List<FoundFile>();
         for (int start = 0, end; start < candidates.Count; start = end)
@@ -195,7 +196,7 @@ public sealed class DuplicateFinder
                 continue;
             }
 
-            var files = Distinct(CollectionsMarshal.AsSpan(candidates).Slice(start, end - start), names, identities);
+            var files = DistinctRun(start, end - start);
             if (files.Count >= 2)
             {
                 toSample.AddRange(files);
@@ -235,12 +236,14 @@ public sealed class DuplicateFinder
             () => ArrayPool<byte>.Shared.Rent(FileContent.ArenaBytes),
             (work, _, arena) =>
             {
-                var files = work.Files ?? Distinct(CollectionsMarshal.AsSpan(candidates).Slice(work.Start, work.Count), names, identities);
-                meter.Skip(work.Size * (work.Count - (files.Count < 2 ? 0 : files.Count))); // other names of one file are not read
+                var files = work.Files ?? DistinctRun(work.Start, work.Count);
                 if (files.Count < 2)
                 {
+                    meter.Skip(work.Bytes); // names of one file: nothing to compare
                     return arena;
                 }
+
+                meter.Skip(work.Size * (work.Count - files.Count)); // other names of one file are not read
 
                 foreach (var identical in Confirm(files, arena, failures, meter, cancellationToken))
                 {

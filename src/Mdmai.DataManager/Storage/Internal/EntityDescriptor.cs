@@ -101,7 +101,7 @@ internal sealed class Column<T>
         {
             // A NULL where the property cannot hold one (a file edited outside mdmai): said, never read as 0 or an empty
             // id — the reflection setter of the native CLI would store the default silently.
-            if (Property.PropertyType.IsValueType && Nullable.GetUnderlyingType(Property.PropertyType) is null)
+            if (Kind is ColumnKind.Id or ColumnKind.Int32 or ColumnKind.Int64 or ColumnKind.Bool or ColumnKind.Timestamp or ColumnKind.Enum)
             {
                 throw new InvalidDataException($"{table} {id}: column '{Name}' is NULL, which {typeof(T).Name}.{Property.Name} cannot hold.");
             }

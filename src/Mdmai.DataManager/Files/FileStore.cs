@@ -1,12 +1,16 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.IO.Enumeration;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Mdmai.DataManager.Caching;
+using Mdmai.DataManager.Files.Internal;
 using Mdmai.DataManager.IO;
 using Mdmai.DataManager.Security;
 using Mdmai.DataManager.Storage;
+using Microsoft.Win32.SafeHandles;
 
 namespace Mdmai.DataManager.Files;
 
@@ -88,9 +92,11 @@ public sealed class FileStore
     private IncrementalHash NewContentHash() =>
         _idKey is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _idKey);
 
+    private static readonly SearchValues<char> LowerHexDigits = SearchValues.Create("0123456789abcdef");
+
     internal string ObjectPath(string objectId)
     {
-        if (objectId.Length != 64 || !objectId.All(char.IsAsciiHexDigitLower))
+        if (objectId.Length != 64 || objectId.AsSpan().ContainsAnyExcept(LowerHexDigits))
         {
             throw new MdmaiException(MdmaiErrorCode.InvalidArgument, $"'{objectId}' is not an object id.");
         }
@@ -111,14 +117,15 @@ public sealed class FileStore
 
     /// <summary>
     /// Opens a file to import. A folder import passes <paramref name="followLinks"/> false: it opens with
-    /// <c>open(O_NOFOLLOW)</c> where it can, without the advisory lock and the extra calls of <see cref="FileStream"/>'s own open.
+    /// <c>open(O_NOFOLLOW)</c> where it can, without the advisory lock and the extra calls of <see cref="FileStream"/>'s own
+    /// open, and reads with plain calls (<see cref="LocalFileReadStream"/>) on its own workers.
     /// </summary>
-    private static FileStream OpenSource(string path, bool followLinks)
+    private static Stream OpenSource(string path, bool followLinks)
     {
         try
         {
             return !followLinks && UnixFileCalls.TryOpenForReading(path) is { } handle
-                ? new FileStream(handle, FileAccess.Read, 1)
+                ? new LocalFileReadStream(handle)
                 : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
@@ -145,8 +152,11 @@ public sealed class FileStore
         }
     }
 
-    /// <summary>An import read and written to a temp file, with its catalog row: what is left is to move it into place and record it.</summary>
-    private sealed record PreparedImport(string Temp, StoredFile Row, ObjectEncoding Encoding, bool Placed);
+    /// <summary>
+    /// An import read and written (to a temp file, or to its place), with its row — also in the catalog's form, made by the
+    /// thread that prepared it rather than on the writer's: what is left is to move it into place and record it.
+    /// </summary>
+    private sealed record PreparedImport(string Temp, StoredFile Row, CatalogFile Catalog, ObjectEncoding Encoding, bool Placed);
 
     /// <summary>
     /// The part of an import that needs no catalog: reads <paramref name="content"/> into a temp file (flushed to disk
@@ -173,18 +183,25 @@ public sealed class FileStore
             var sample = buffer.AsMemory(0, draft.Sampled);
             var mime = ContentSniffer.MimeType(sample.Span);
             var metadata = ContentSniffer.Metadata(mime, sample.Span);
-            if (mime == "application/pdf" && start is { } origin)
+            if (mime == "application/pdf")
             {
-                // Page count and title need the PDF's cross-reference table at its end: with a seekable
-                // source PdfPig reads just those structures back, not the pages' content.
-                content.Position = origin;
-                PdfMetadata.Read(content, metadata);
+                // Page count and title need the PDF's cross-reference table at its end: PdfPig reads just those
+                // structures back, from the buffer when the content fitted in it, else from a seekable source.
+                if (draft.Size < BufferSize)
+                {
+                    PdfMetadata.Read(new MemoryStream(buffer, 0, (int)draft.Size, writable: false), metadata);
+                }
+                else if (start is { } origin)
+                {
+                    content.Position = origin;
+                    PdfMetadata.Read(content, metadata);
+                }
             }
 
             var stamp = Timestamps.Truncate(_database.Clock.GetUtcNow());
             var row = new StoredFile(Guid.CreateVersion7(stamp), name.Trim(), options.Category ?? ContentSniffer.DefaultCategory(mime), mime, draft.Size, draft.Stored,
                 draft.ObjectId, metadata, new JsonArray([.. options.Tags.Select(t => (JsonNode?)JsonValue.Create(t))]), options.CampaignId, options.AssetId, options.RulebookId, stamp, stamp);
-            return new PreparedImport(temp, row, new ObjectEncoding(draft.Stored, draft.Framed, draft.Compressed, Epoch), draft.Placed);
+            return new PreparedImport(temp, row, ToCatalog(row), new ObjectEncoding(draft.Stored, draft.Framed, draft.Compressed, Epoch), draft.Placed);
         }
         catch (Exception ex)
         {
@@ -217,38 +234,43 @@ public sealed class FileStore
     private FileImportResult Record(FileCatalog.Transaction catalog, PreparedImport prepared, HashSet<string>? folders)
     {
         var row = prepared.Row;
-        var final = ObjectPath(row.ObjectId);
-        var knownStoredSize = catalog.StoredSizeOf(row.ObjectId);
-        var known = knownStoredSize is not null;
+        long? knownStoredSize;
         if (prepared.Placed)
         {
-            // Written at its place (and claimed): nothing to move.
+            // Written at its place (and claimed): nothing to move. No object file was there, so the catalog is all but
+            // certain not to know it (it would only if its file had gone missing): added first, looked up if it was not.
+            knownStoredSize = catalog.TryAddObject(row.ObjectId, row.Size, prepared.Encoding, prepared.Catalog.CreatedAt) ? null : catalog.StoredSizeOf(row.ObjectId);
         }
-        else if (known && File.Exists(final) && !IsClaimed(row.ObjectId))
+        else
         {
-            File.Delete(prepared.Temp); // a claimed file may still be being written: this copy goes over it instead
-        }
-        else if (File.Exists(prepared.Temp))
-        {
-            var folder = MoveIntoPlace(prepared.Temp, row.ObjectId);
-            if (folders is null)
+            var final = ObjectPath(row.ObjectId);
+            knownStoredSize = catalog.StoredSizeOf(row.ObjectId);
+            if (knownStoredSize is not null && File.Exists(final) && !IsClaimed(row.ObjectId))
             {
-                AtomicFile.FlushFolder(folder, throwOnError: true);
+                File.Delete(prepared.Temp); // a claimed file may still be being written: this copy goes over it instead
             }
-            else
+            else if (File.Exists(prepared.Temp))
             {
-                folders.Add(folder);
+                var folder = MoveIntoPlace(prepared.Temp, row.ObjectId);
+                if (folders is null)
+                {
+                    AtomicFile.FlushFolder(folder, throwOnError: true);
+                }
+                else
+                {
+                    folders.Add(folder);
+                }
+            }
+
+            if (knownStoredSize is null)
+            {
+                catalog.TryAddObject(row.ObjectId, row.Size, prepared.Encoding, prepared.Catalog.CreatedAt);
             }
         }
 
-        if (!known)
-        {
-            catalog.AddObject(row.ObjectId, row.Size, prepared.Encoding, Timestamps.Format(row.CreatedAt));
-        }
-
-        var added = row with { StoredSize = knownStoredSize ?? row.StoredSize };
-        catalog.AddFile(ToCatalog(added));
-        return new FileImportResult(added, known);
+        var storedSize = knownStoredSize ?? row.StoredSize;
+        catalog.AddFile(prepared.Catalog with { StoredSize = storedSize });
+        return new FileImportResult(row with { StoredSize = storedSize }, Deduplicated: knownStoredSize is not null);
     }
 
     /// <summary>The clear error for a disk that is full or a folder that cannot be written during an import; null for anything else.</summary>
@@ -269,109 +291,142 @@ public sealed class FileStore
 
     /// <summary>
     /// The one pass of an import: reads <paramref name="content"/>, hashes it into its content id, and writes the
-    /// object (compressed when a sample of the start says it pays, sealed when encryption is on) to <paramref name="temp"/>.
-    /// With <paramref name="place"/> (a folder import), content that fits in <paramref name="buffer"/> is hashed first
-    /// and written straight to its place in the store when no object file is there yet: no temp file, no rename.
-    /// The sample stays at the start of <paramref name="buffer"/>; <paramref name="read"/> hears of each stretch read.
+    /// object (compressed when that pays, sealed when encryption is on). Content that ends inside
+    /// <paramref name="buffer"/> is stored from memory (<see cref="WriteWhole"/>: straight to its place in the store when
+    /// <paramref name="place"/>); longer content streams to <paramref name="temp"/>. The sample stays at the start of
+    /// <paramref name="buffer"/>; <paramref name="read"/> hears of each stretch read.
     /// </summary>
     private async Task<ObjectDraft> WriteDraftAsync(Stream content, string temp, byte[] buffer, Action<int>? read, bool durable, bool place, CancellationToken cancellationToken)
     {
-        using var hash = NewContentHash();
-        var first = place ? BufferSize : ObjectCodec.SampleSize;
-        var have = await content.ReadAtLeastAsync(buffer.AsMemory(0, first), first, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var have = await content.ReadAtLeastAsync(buffer.AsMemory(0, BufferSize), BufferSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         read?.Invoke(have);
-        var sampled = Math.Min(have, ObjectCodec.SampleSize);
-        var whole = have < first; // the content ended inside the buffer
-        byte[]? frame = null;
-        var frameLength = 0;
-        bool compress;
-        if (whole && have >= 64)
+        return have < BufferSize
+            ? WriteWhole(buffer.AsSpan(0, have), temp, durable, place)
+            : await WriteStreamedAsync(content, temp, buffer, read, durable, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stores content held whole in memory: its id first, then the object — compressed once if that pays, sealed when
+    /// encryption is on — made in one buffer and written with one call, straight to its place when
+    /// <paramref name="place"/> and no object file is there yet (no temp file, no rename), else to <paramref name="temp"/>.
+    /// </summary>
+    private ObjectDraft WriteWhole(ReadOnlySpan<byte> content, string temp, bool durable, bool place)
+    {
+        Span<byte> id = stackalloc byte[SHA256.HashSizeInBytes];
+        if (_idKey is null)
         {
-            // All of it is here: compress it once, and that frame (or nothing) is what is stored.
-            frame = ArrayPool<byte>.Shared.Rent(have);
-            frameLength = ObjectCodec.TryCompressWhole(buffer.AsSpan(0, have), frame);
-            compress = frameLength > 0;
+            SHA256.HashData(content, id);
         }
         else
         {
-            compress = !whole && ObjectCodec.IsWorthCompressing(buffer.AsSpan(0, sampled));
+            HMACSHA256.HashData(_idKey, content, id);
         }
 
-        var framed = compress || _keys is not null;
-        hash.AppendData(buffer, 0, have);
-        string? objectId = null;
-        FileStream? file = null;
-        if (place && whole)
-        {
-            // All of it is in the buffer: its id is known before a byte is written.
-            objectId = Convert.ToHexStringLower(hash.GetHashAndReset());
-            file = TryCreateAtPlace(objectId);
-        }
+        var objectId = Convert.ToHexStringLower(id);
 
-        var placed = file is not null;
-        long size = have, stored;
+        // One buffer of a fixed size (one pool bucket, whatever the files' sizes): the frame is compressed to where
+        // the object's first segment goes, and sealed there.
+        var buffer = ArrayPool<byte>.Shared.Rent(ObjectCodec.EncodedLength(BufferSize));
+        var used = 0;
         try
         {
-            await using (file ??= CreateTemp(temp))
+            var frame = buffer.AsSpan(ObjectHeader.Size, content.Length);
+            used = ObjectHeader.Size + content.Length; // a frame that did not fit may have filled its space
+            var frameLength = content.Length >= 64 ? ObjectCodec.TryCompressWhole(content, frame) : 0;
+            var compress = frameLength > 0;
+            var framed = compress || _keys is not null;
+            ReadOnlySpan<byte> bytes = content;
+            if (framed)
             {
-                var length = content.CanSeek ? content.Length - content.Position + have : whole ? have : 0;
-                var precompressed = compress && whole;
-                ObjectWriter? writer = !framed ? null
-                    : precompressed ? ObjectCodec.CreateWriterForFrame(file, _keys?.Current)
-                    : ObjectCodec.CreateWriter(file, _keys?.Current, compress, ObjectCodec.DefaultCompressionLevel,
-                        length >= ObjectCodec.ParallelCompressionThreshold ? ObjectCodec.CompressionWorkers : 0, length);
-                try
-                {
-                    var target = writer?.Stream ?? file;
-                    await target.WriteAsync(precompressed ? frame.AsMemory(0, frameLength) : buffer.AsMemory(0, have), cancellationToken).ConfigureAwait(false);
-                    if (!whole)
-                    {
-                        // Whole stretches, not whatever each read returns: a network body (an upload to the dashboard) comes
-                        // in pieces of a few kilobytes, and a write, a hash update and a progress report per piece cost the
-                        // server four times the CPU of an import from disk.
-                        var space = BufferSize - sampled;
-                        int n;
-                        while ((n = await content.ReadAtLeastAsync(buffer.AsMemory(sampled, space), space / 2, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
-                        {
-                            hash.AppendData(buffer, sampled, n);
-                            await target.WriteAsync(buffer.AsMemory(sampled, n), cancellationToken).ConfigureAwait(false);
-                            size += n;
-                            read?.Invoke(n);
-                        }
-                    }
-
-                    if (writer is not null)
-                    {
-                        await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
-                    }
-                }
-                finally
-                {
-                    if (writer is not null)
-                    {
-                        await writer.DisposeAsync().ConfigureAwait(false);
-                    }
-                }
-
-                file.Flush(flushToDisk: durable);
-                stored = file.Length;
+                var length = ObjectCodec.EncodeWhole(compress ? frame[..frameLength] : content, _keys?.Current, compress, buffer);
+                used = Math.Max(used, length);
+                bytes = buffer.AsSpan(0, length);
             }
-        }
-        catch when (placed)
-        {
-            ReleaseClaim(objectId!, remove: true);
-            throw;
+
+            var file = place ? TryCreateAtPlace(objectId) : null;
+            var placed = file is not null;
+            try
+            {
+                using (file ??= CreateTemp(temp, FileOptions.None))
+                {
+                    RandomAccess.Write(file, bytes, 0);
+                    if (durable)
+                    {
+                        RandomAccess.FlushToDisk(file);
+                    }
+                }
+            }
+            catch when (placed)
+            {
+                ReleaseClaim(objectId, remove: true);
+                throw;
+            }
+
+            return new ObjectDraft(objectId, content.Length, bytes.Length, compress, framed, Math.Min(content.Length, ObjectCodec.SampleSize), placed);
         }
         finally
         {
-            if (frame is not null)
+            // Compressed plaintext (and, unencrypted, the object itself) must not linger in a shared buffer.
+            CryptographicOperations.ZeroMemory(buffer.AsSpan(0, used));
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Stores content longer than <paramref name="buffer"/>, which holds its start: compressed when a sample of that
+    /// start says it pays, hashed and written stretch by stretch to <paramref name="temp"/>.
+    /// </summary>
+    private async Task<ObjectDraft> WriteStreamedAsync(Stream content, string temp, byte[] buffer, Action<int>? read, bool durable, CancellationToken cancellationToken)
+    {
+        using var hash = NewContentHash();
+        const int sampled = ObjectCodec.SampleSize;
+        var compress = ObjectCodec.IsWorthCompressing(buffer.AsSpan(0, sampled));
+        var framed = compress || _keys is not null;
+        hash.AppendData(buffer, 0, BufferSize);
+        long size = BufferSize, stored;
+        await using (var file = new FileStream(CreateTemp(temp, FileOptions.Asynchronous), FileAccess.Write, 1))
+        {
+            var length = content.CanSeek ? content.Length - content.Position + BufferSize : 0;
+            var writer = framed
+                ? ObjectCodec.CreateWriter(file, _keys?.Current, compress, ObjectCodec.DefaultCompressionLevel,
+                    length >= ObjectCodec.ParallelCompressionThreshold ? ObjectCodec.CompressionWorkers : 0, length)
+                : null;
+            try
             {
-                CryptographicOperations.ZeroMemory(frame.AsSpan(0, Math.Min(frame.Length, have))); // compressed plaintext, or what a frame that did not fit left
-                ArrayPool<byte>.Shared.Return(frame);
+                var target = writer?.Stream ?? file;
+                await target.WriteAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false);
+
+                // Whole stretches, not whatever each read returns: a network body (an upload to the dashboard) comes
+                // in pieces of a few kilobytes, and a write, a hash update and a progress report per piece cost the
+                // server four times the CPU of an import from disk.
+                const int space = BufferSize - sampled;
+                int n;
+                while ((n = await content.ReadAtLeastAsync(buffer.AsMemory(sampled, space), space / 2, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    hash.AppendData(buffer, sampled, n);
+                    await target.WriteAsync(buffer.AsMemory(sampled, n), cancellationToken).ConfigureAwait(false);
+                    size += n;
+                    read?.Invoke(n);
+                }
+
+                if (writer is not null)
+                {
+                    await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
+            finally
+            {
+                if (writer is not null)
+                {
+                    await writer.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+
+            file.Flush(flushToDisk: durable);
+            stored = file.Length;
         }
 
-        return new ObjectDraft(objectId ?? Convert.ToHexStringLower(hash.GetHashAndReset()), size, stored, compress, framed, sampled, placed);
+        return new ObjectDraft(Convert.ToHexStringLower(hash.GetHashAndReset()), size, stored, compress, framed, sampled, Placed: false);
     }
 
     /// <summary>
@@ -387,32 +442,39 @@ public sealed class FileStore
     /// <summary>
     /// Creates the object file of <paramref name="objectId"/> at its place and claims it, or returns null when a file
     /// is there already, another import has claimed it, or <c>open(O_EXCL)</c> is not available (the temp file then serves).
+    /// The claim comes first and the file after it, outside the lock: creating a file is the slowest call of a small
+    /// import, and the other workers would wait on the lock for it; a claimed place is left alone meanwhile.
     /// </summary>
-    internal FileStream? TryCreateAtPlace(string objectId)
+    internal SafeFileHandle? TryCreateAtPlace(string objectId)
     {
         var path = ObjectPath(objectId);
-        var folder = Convert.ToByte(objectId[..2], 16);
         lock (_claims)
         {
-            if (_claims.ContainsKey(objectId))
+            if (!_claims.TryAdd(objectId, false))
             {
                 return null;
             }
+        }
 
-            if (!_objectFolders[folder])
+        SafeFileHandle? handle = null;
+        try
+        {
+            var folder = Convert.ToByte(objectId[..2], 16);
+            if (!Volatile.Read(ref _objectFolders[folder]))
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                _objectFolders[folder] = true;
+                Volatile.Write(ref _objectFolders[folder], true);
             }
 
-            var handle = UnixFileCalls.TryCreateNew(path, out _);
+            handle = UnixFileCalls.TryCreateNew(path, out _);
+            return handle;
+        }
+        finally
+        {
             if (handle is null)
             {
-                return null;
+                ReleaseClaim(objectId, remove: false); // nothing of it was written
             }
-
-            _claims.Add(objectId, false);
-            return new FileStream(handle, FileAccess.Write, 1);
         }
     }
 
@@ -484,11 +546,10 @@ public sealed class FileStore
 
     /// <summary>
     /// A new temp file for an object: <c>open(O_EXCL)</c> where it is available, without the advisory lock and the extra
-    /// <c>fstat</c> that <see cref="FileStream"/> adds — a folder import creates one per file.
+    /// <c>fstat</c> that <see cref="File.OpenHandle"/> adds — a folder import may create one per file.
     /// </summary>
-    private static FileStream CreateTemp(string temp) => UnixFileCalls.TryCreateNew(temp, out _) is { } handle
-        ? new FileStream(handle, FileAccess.Write, 1)
-        : new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+    private static SafeFileHandle CreateTemp(string temp, FileOptions options) =>
+        UnixFileCalls.TryCreateNew(temp, out _) ?? File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, options);
 
     /// <summary>
     /// Puts back the content of an object the catalog already records (an import of a portable export): the content
@@ -580,8 +641,12 @@ public sealed class FileStore
         return new FolderImportSummary(count, deduplicated, bytes, errors);
     }
 
-    /// <summary>The files a folder import takes, walked afresh each time (symbolic links are not followed); what cannot be read goes to <paramref name="failed"/>.</summary>
-    private static IEnumerable<(string Path, long Size, bool Named)> ImportFiles(IReadOnlyList<string> paths, Action<FileImportError>? failed)
+    /// <summary>
+    /// The files a folder import takes, walked afresh each time (symbolic links are not followed); what cannot be read goes
+    /// to <paramref name="failed"/>. The sizes of a folder's files are read (a <c>stat</c> each) only when
+    /// <paramref name="sizes"/>: the import itself learns them as it reads.
+    /// </summary>
+    private static IEnumerable<(string Path, long Size, bool Named)> ImportFiles(IReadOnlyList<string> paths, bool sizes, Action<FileImportError>? failed)
     {
         foreach (var path in paths)
         {
@@ -592,18 +657,19 @@ public sealed class FileStore
             else if (Directory.Exists(path))
             {
                 var enumeration = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = false, ReturnSpecialDirectories = false };
-                using var files = new DirectoryInfo(path).EnumerateFiles("*", enumeration).GetEnumerator();
+                var walk = new FileSystemEnumerable<(string, long, bool)>(Path.GetFullPath(path), (ref entry) => (entry.ToFullPath(), sizes ? entry.Length : 0, false), enumeration)
+                {
+                    ShouldIncludePredicate = (ref entry) => !entry.IsDirectory,
+                };
+                using var files = walk.GetEnumerator();
                 while (true)
                 {
-                    FileInfo info;
                     try
                     {
                         if (!files.MoveNext())
                         {
                             break;
                         }
-
-                        info = files.Current;
                     }
                     catch (UnauthorizedAccessException ex)
                     {
@@ -611,7 +677,7 @@ public sealed class FileStore
                         break;
                     }
 
-                    yield return (info.FullName, info.Length, false);
+                    yield return files.Current;
                 }
             }
             else
@@ -628,7 +694,7 @@ public sealed class FileStore
         ArgumentNullException.ThrowIfNull(paths);
         var roots = paths.ToList();
         long totalFiles = 0, totalBytes = 0;
-        foreach (var (_, size, _) in progress is null ? [] : ImportFiles(roots, null))
+        foreach (var (_, size, _) in progress is null ? [] : ImportFiles(roots, sizes: true, null))
         {
             // The totals are for the progress alone: without one the folders are walked once (a stat a file less).
             totalFiles++;
@@ -651,7 +717,7 @@ public sealed class FileStore
         {
             try
             {
-                await Parallel.ForEachAsync(ImportFiles(roots, errors.Add), parallel, async (file, ct) =>
+                await Parallel.ForEachAsync(ImportFiles(roots, sizes: progress is not null, errors.Add), parallel, async (file, ct) =>
                 {
                     // Bytes are counted as they are read, so the progress moves while a large file streams; once the file is
                     // done, whatever it did not deliver (it shrank, or failed) is counted too, so the total is reached.
@@ -787,46 +853,37 @@ public sealed class FileStore
 
     private const long ImportBatchBytes = 64L << 20;
 
-    /// <summary>Records a batch once the one before it is recorded; if that one failed, this one is discarded.</summary>
-    private async Task RecordAfterAsync(Task previous, PreparedImport[] batch, Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await previous.ConfigureAwait(false);
-        }
-        catch
-        {
-            Discard(batch, removePlaced: true);
-            throw;
-        }
-
-        await RecordBatchAsync(batch, recorded, cancellationToken).ConfigureAwait(false);
-    }
-
     /// <summary>
-    /// Makes a folder import's batch durable and records it: what its files wrote reaches the disk (one <c>syncfs</c> on
-    /// Linux, off the writer thread; elsewhere each file was flushed as it was written), then, in one catalog transaction
-    /// of its own, the objects written to temp files are moved into place, the folders they moved into are flushed, and
-    /// the rows commit — a crash leaves at most unreferenced objects, never a row without its object.
+    /// Makes a folder import's batch durable and records it once the batch before it is recorded: what its files wrote
+    /// reaches the disk (one <c>syncfs</c> on Linux, while the batch before is still being recorded; elsewhere each file
+    /// was flushed as it was written), then, in one catalog transaction of its own, the objects written to temp files are
+    /// moved into place, the folders they moved into are flushed, and the rows commit — a crash leaves at most
+    /// unreferenced objects, never a row without its object. If the batch before failed, this one is discarded.
     /// </summary>
-    private async Task RecordBatchAsync(PreparedImport[] prepared, Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
+    private async Task RecordAfterAsync(Task previous, PreparedImport[] batch, Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
     {
         var done = false;
         try
         {
-            if (prepared.Length == 0)
+            ExceptionDispatchInfo? unsynced = null;
+            try
             {
-                return;
+                AtomicFile.SyncFileSystem(ObjectsPath, throwOnError: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                unsynced = ExceptionDispatchInfo.Capture(ex); // reported once the batch before is done: it is not left running
             }
 
-            AtomicFile.SyncFileSystem(ObjectsPath, throwOnError: true);
+            await previous.ConfigureAwait(false);
+            unsynced?.Throw();
             var results = await _catalog.WriteAloneAsync(catalog =>
             {
                 var moved = new HashSet<string>(StringComparer.Ordinal);
-                var results = new FileImportResult[prepared.Length];
-                for (var i = 0; i < prepared.Length; i++)
+                var results = new FileImportResult[batch.Length];
+                for (var i = 0; i < batch.Length; i++)
                 {
-                    results[i] = Record(catalog, prepared[i], moved);
+                    results[i] = Record(catalog, batch[i], moved);
                 }
 
                 foreach (var folder in moved)
@@ -839,13 +896,13 @@ public sealed class FileStore
             done = true;
             recorded(results);
         }
-        catch (Exception ex) when (Translate(ex, prepared[0].Row.Name) is { } translated)
+        catch (Exception ex) when (Translate(ex, batch[0].Row.Name) is { } translated)
         {
             throw translated;
         }
         finally
         {
-            Discard(prepared, removePlaced: !done);
+            Discard(batch, removePlaced: !done);
         }
     }
 

@@ -111,17 +111,48 @@ public static class ObjectCodec
     internal static ObjectWriter CreateWriter(Stream destination, DataKey? key, bool compress, int compressionLevel, int workers, long sizeHint = 0)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        return new ObjectWriter(destination, key, compress, compressionLevel, workers, sizeHint, precompressed: false);
+        return new ObjectWriter(destination, key, compress, compressionLevel, workers, sizeHint);
     }
 
+    /// <summary>The length of the object <see cref="EncodeWhole"/> makes of <paramref name="contentLength"/> bytes (compressed or not).</summary>
+    internal static int EncodedLength(int contentLength) =>
+        ObjectHeader.Size + contentLength + ((contentLength >> ObjectHeader.DefaultSegmentSizeLog2) + 1) * SegmentCipher.TagSize;
+
     /// <summary>
-    /// Starts a compressed object whose content is already one zstd frame (from <see cref="TryCompressWhole"/>): the
-    /// frame is written to <see cref="ObjectWriter.Stream"/> as it is.
+    /// Writes a whole object into <paramref name="destination"/> (<see cref="EncodedLength"/> bytes) from content held in
+    /// memory — the frame of <see cref="TryCompressWhole"/> when <paramref name="compressed"/> — and returns its length:
+    /// byte for byte what <see cref="CreateWriter(Stream, DataKey?, bool, int)"/> writes, without a stream, so that a
+    /// small file is one buffer and one write. The content may already sit where its first segment goes (at
+    /// <see cref="ObjectHeader.Size"/> in <paramref name="destination"/>, as when it was compressed there): it is then
+    /// sealed in place, the segments moved apart for their tags from the last one back.
     /// </summary>
-    internal static ObjectWriter CreateWriterForFrame(Stream destination, DataKey? key)
+    internal static int EncodeWhole(ReadOnlySpan<byte> content, DataKey? key, bool compressed, Span<byte> destination)
     {
-        ArgumentNullException.ThrowIfNull(destination);
-        return new ObjectWriter(destination, key, compress: true, DefaultCompressionLevel, workers: 0, sizeHint: 0, precompressed: true);
+        Span<byte> objectKey = stackalloc byte[DataKey.Size];
+        try
+        {
+            var header = ObjectHeader.Create(compressed, key, objectKey);
+            var headerBytes = destination[..ObjectHeader.Size];
+            header.Write(headerBytes);
+            using var cipher = new SegmentCipher(headerBytes, key is null ? [] : objectKey);
+
+            // Full segments, then the final one, always shorter (possibly empty): as the segment writer seals them.
+            var size = header.SegmentSize;
+            var segments = content.Length / size + 1;
+            for (var k = segments - 1; k >= 0; k--)
+            {
+                var plain = content.Slice(k * size, k == segments - 1 ? content.Length - k * size : size);
+                var output = destination.Slice(ObjectHeader.Size + k * (size + SegmentCipher.TagSize), plain.Length + SegmentCipher.TagSize);
+                plain.CopyTo(output); // a move when the content is in place (nothing when it is there already)
+                cipher.Seal(output[..plain.Length], output, (ulong)k, last: k == segments - 1);
+            }
+
+            return EncodedLength(content.Length);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(objectKey);
+        }
     }
 
     /// <summary>
@@ -171,7 +202,7 @@ public sealed class ObjectWriter : IAsyncDisposable
     private readonly Stream? _compression;
     private bool _completed;
 
-    internal ObjectWriter(Stream destination, DataKey? key, bool compress, int level, int workers, long sizeHint, bool precompressed)
+    internal ObjectWriter(Stream destination, DataKey? key, bool compress, int level, int workers, long sizeHint)
     {
         var objectKey = new byte[DataKey.Size];
         try
@@ -184,7 +215,7 @@ public sealed class ObjectWriter : IAsyncDisposable
             CryptographicOperations.ZeroMemory(objectKey);
         }
 
-        _compression = compress && !precompressed ? Compression.Zstd.CreateCompressionStream(_segments, level, workers, leaveOpen: true, sizeHint) : null;
+        _compression = compress ? Compression.Zstd.CreateCompressionStream(_segments, level, workers, leaveOpen: true, sizeHint) : null;
 
         Stream = (Stream?)_compression ?? _segments;
     }

@@ -72,13 +72,13 @@ internal sealed class FileCatalog(MdmaiDatabase database)
             return command.ExecuteScalar() is not null;
         }
 
-        /// <summary>Records a new object.</summary>
-        public void AddObject(string objectId, long size, ObjectEncoding encoding, string createdAt)
+        /// <summary>Records an object unless the catalog records it already: true when it was added.</summary>
+        public bool TryAddObject(string objectId, long size, ObjectEncoding encoding, string createdAt)
         {
-            var insert = _commands.Get("INSERT INTO objects (object_id, size, stored_size, storage, compressed, encrypted, key_epoch, created_at) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7)", 8);
+            var insert = _commands.Get("INSERT INTO objects (object_id, size, stored_size, storage, compressed, encrypted, key_epoch, created_at) VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7) ON CONFLICT (object_id) DO NOTHING", 8);
             Bind(insert, objectId, size, encoding);
             insert.Parameters[7].Value = createdAt;
-            insert.ExecuteNonQuery();
+            return insert.ExecuteNonQuery() == 1;
         }
 
         /// <summary>Records how an object of <paramref name="size"/> bytes is now kept; false when the catalog has no such object of that size.</summary>

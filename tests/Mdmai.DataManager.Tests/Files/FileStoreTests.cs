@@ -290,9 +290,9 @@ public sealed class FileStoreTests : DataFolderTest
         var id = Convert.ToHexStringLower(SHA256.HashData(content));
 
         // A folder import has claimed the place and is half way through writing it ...
-        await using (var half = store.TryCreateAtPlace(id)!)
+        using (var half = store.TryCreateAtPlace(id)!)
         {
-            half.Write(content, 0, 100);
+            RandomAccess.Write(half, content.AsSpan(0, 100), 0);
         }
 
         // ... when a single import of the same content records it (its copy goes over the claimed file) ...
@@ -307,9 +307,9 @@ public sealed class FileStoreTests : DataFolderTest
         // Without another import over it, a failed claimant's file goes.
         var other = Text(5000);
         var otherId = Convert.ToHexStringLower(SHA256.HashData(other));
-        await using (var partial = store.TryCreateAtPlace(otherId)!)
+        using (var partial = store.TryCreateAtPlace(otherId)!)
         {
-            partial.Write(other, 0, 10);
+            RandomAccess.Write(partial, other.AsSpan(0, 10), 0);
         }
 
         store.ReleaseClaim(otherId, remove: true);

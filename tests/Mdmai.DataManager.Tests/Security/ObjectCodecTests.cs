@@ -213,14 +213,9 @@ public sealed class ObjectCodecTests : IDisposable
         var text = Data(5000, compressible: true);
         var length = ObjectCodec.TryCompressWhole(text, frame);
         Assert.InRange(length, 1, 5000 * 9 / 10);
-        using var stored = new MemoryStream();
-        await using (var writer = ObjectCodec.CreateWriterForFrame(stored, _keys.Current))
-        {
-            await writer.Stream.WriteAsync(frame.AsMemory(0, length));
-            await writer.CompleteAsync();
-        }
-
-        Assert.Equal(text, await Read(stored.ToArray()));
+        var stored = new byte[ObjectCodec.EncodedLength(length)];
+        Assert.Equal(stored.Length, ObjectCodec.EncodeWhole(frame.AsSpan(0, length), _keys.Current, compressed: true, stored));
+        Assert.Equal(text, await Read(stored));
 
         // Not worth it: noise, a frame under 10 % smaller, less than 64 bytes.
         Assert.Equal(0, ObjectCodec.TryCompressWhole(Data(5000, compressible: false), frame));
@@ -239,6 +234,47 @@ public sealed class ObjectCodecTests : IDisposable
         using var slow = new Mdmai.DataManager.Compression.ZstdCompressor(19);
         Assert.Equal(0, ObjectCodec.TryCompressIfWorth(slow, Data(5000, compressible: false), frame));
         Assert.InRange(ObjectCodec.TryCompressIfWorth(slow, text, frame), 1, 5000 * 9 / 10);
+    }
+
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(1, true)]
+    [InlineData((1 << 18) - 1, true)]
+    [InlineData(1 << 18, true)]
+    [InlineData((1 << 18) + 1, false)]
+    [InlineData(3 * (1 << 18), false)]
+    [InlineData(700_000, true)]
+    public async Task An_object_encoded_whole_is_the_object_a_writer_makes(int size, bool encrypted)
+    {
+        // Same segments (full ones, then a shorter final one, empty when the content ends on a boundary), same
+        // header: the stream writer reads it back, and its length is what a writer would store.
+        var content = Data(size, compressible: false);
+        var key = encrypted ? _keys.Current : null;
+        var keys = encrypted ? _keys : null;
+        var whole = new byte[ObjectCodec.EncodedLength(size) + 7];
+        var length = ObjectCodec.EncodeWhole(content, key, compressed: false, whole);
+        Assert.Equal(ObjectCodec.EncodedLength(size), length);
+
+        using var streamed = new MemoryStream();
+        await using (var writer = ObjectCodec.CreateWriter(streamed, key, compress: false))
+        {
+            await writer.Stream.WriteAsync(content);
+            await writer.CompleteAsync();
+        }
+
+        Assert.Equal(streamed.Length, length);
+        await using var read = await ObjectCodec.OpenReadAsync(new MemoryStream(whole, 0, length), keys);
+        using var back = new MemoryStream();
+        await read.CopyToAsync(back);
+        Assert.Equal(content, back.ToArray());
+
+        // Its last byte is part of the object: cut it off and it reads as truncated.
+        var error = await Record.ExceptionAsync(async () =>
+        {
+            await using var cut = await ObjectCodec.OpenReadAsync(new MemoryStream(whole, 0, length - 1), keys);
+            await cut.CopyToAsync(Stream.Null);
+        });
+        Assert.True(error is InvalidDataException or EndOfStreamException, $"{error}");
     }
 
     [Fact]

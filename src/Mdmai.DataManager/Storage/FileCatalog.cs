@@ -72,6 +72,12 @@ internal sealed class FileCatalog(MdmaiDatabase database)
             return command.ExecuteScalar() is not null;
         }
 
+        /// <summary>
+        /// Indexes for search what this transaction (and any before it) left pending: a batch of many new files is
+        /// indexed at once, one index segment for the batch, instead of by the background indexer in pieces afterwards.
+        /// </summary>
+        public void IndexSearch() => SearchIndexer.IndexPending(_commands, int.MaxValue);
+
         /// <summary>Records an object unless the catalog records it already: true when it was added.</summary>
         public bool TryAddObject(string objectId, long size, ObjectEncoding encoding, string createdAt)
         {

@@ -258,7 +258,7 @@ public sealed class FileStoreTests : DataFolderTest
 
         Assert.Empty(result.Errors);
         Assert.Equal(expected.Count, result.Imported.Count);
-        // One transaction a batch (three here), not one a file; the search index's own writes run beside them.
+        // One transaction a batch (three here, each indexing its own files for search), not one a file.
         Assert.InRange(_db.Writer.Commits - commits, 3, 25);
         foreach (var imported in result.Imported)
         {
@@ -280,6 +280,25 @@ public sealed class FileStoreTests : DataFolderTest
         Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), names.Order(StringComparer.Ordinal));
         Assert.Equal(Path.Combine(_root, "in", "gone"), Assert.Single(summary.Errors).Path);
         Assert.Equal(distinct, (await store.GetStatsAsync()).Objects);
+    }
+
+    [Fact]
+    public async Task A_folder_import_indexes_its_files_for_search_in_its_own_batches()
+    {
+        // A database whose background indexer never runs: whatever is indexed, the import's batches indexed.
+        await using var quiet = await MdmaiDatabase.OpenAsync(Path.Combine(_root, "quiet.db"), new DatabaseOptions { SearchIndexInterval = TimeSpan.FromHours(1) });
+        var store = new FileStore(quiet, Path.Combine(_root, "quiet-store")) { ImportBatchFiles = 40 };
+        for (var i = 0; i < 100; i++)
+        {
+            Write($"indexed/scroll-of-warding-{i}.txt", Text(200 + i));
+        }
+
+        var result = await store.ImportPathsAsync([Path.Combine(_root, "in", "indexed")]);
+
+        Assert.Equal(100, result.Imported.Count);
+        var path = Path.Combine(_root, "quiet.db");
+        Assert.Equal(0L, RawSql.Scalar(path, "SELECT count(*) FROM search_pending"));
+        Assert.Equal(100L, RawSql.Scalar(path, "SELECT count(*) FROM search_index WHERE search_index MATCH 'warding'"));
     }
 
     [Fact]

@@ -220,8 +220,22 @@ public sealed class FileStore
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ReturnReadBuffer(buffer, written);
         }
+    }
+
+    /// <summary>
+    /// Returns a read buffer to the pool, cleared of the plaintext it held when the store is encrypted (only what was
+    /// read: a small file's few kilobytes, not the whole 1 MiB; all of it when the read failed part way).
+    /// </summary>
+    private void ReturnReadBuffer(byte[] buffer, ObjectDraft? written)
+    {
+        if (_keys is not null)
+        {
+            CryptographicOperations.ZeroMemory(buffer.AsSpan(0, written is { } draft ? (int)Math.Min(draft.Size, BufferSize) : BufferSize));
+        }
+
+        ArrayPool<byte>.Shared.Return(buffer);
     }
 
     /// <summary>
@@ -561,9 +575,11 @@ public sealed class FileStore
         Directory.CreateDirectory(TempPath);
         var temp = Path.Combine(TempPath, Guid.NewGuid().ToString("N"));
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        ObjectDraft? written = null;
         try
         {
             var draft = await WriteDraftAsync(content, temp, buffer, null, durable: true, place: false, cancellationToken).ConfigureAwait(false);
+            written = draft;
             var changed = new List<string>();
             var restored = await _catalog.WriteAsync(catalog =>
             {
@@ -582,7 +598,7 @@ public sealed class FileStore
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ReturnReadBuffer(buffer, written);
             File.Delete(temp);
         }
     }
@@ -737,7 +753,7 @@ public sealed class FileStore
                             prepared = await PrepareAsync(source, Path.GetFileName(file.Path), options, progress is null ? null : Read, durable: !OperatingSystem.IsLinux(), place: true, ct).ConfigureAwait(false);
                         }
                     }
-                    catch (Exception ex) when (ex is MdmaiException { Code: not MdmaiErrorCode.DiskFull } or IOException or UnauthorizedAccessException)
+                    catch (Exception ex) when (ex is MdmaiException { Code: not MdmaiErrorCode.DiskFull } or IOException or UnauthorizedAccessException or NotSupportedException)
                     {
                         errors.Add(new FileImportError(file.Path, ex.Message));
                     }
@@ -872,9 +888,11 @@ public sealed class FileStore
             {
                 AtomicFile.SyncFileSystem(ObjectsPath, throwOnError: true);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // any failure is rethrown below, once the batch before is done: it must not be left running
+            catch (Exception ex)
+#pragma warning restore CA1031
             {
-                unsynced = ExceptionDispatchInfo.Capture(ex); // reported once the batch before is done: it is not left running
+                unsynced = ExceptionDispatchInfo.Capture(ex);
             }
 
             await previous.ConfigureAwait(false);

@@ -121,13 +121,14 @@ public static class ObjectCodec
     /// <summary>
     /// Writes a whole object into <paramref name="destination"/> (<see cref="EncodedLength"/> bytes) from content held in
     /// memory — the frame of <see cref="TryCompressWhole"/> when <paramref name="compressed"/> — and returns its length:
-    /// byte for byte what <see cref="CreateWriter(Stream, DataKey?, bool, int)"/> writes, without a stream, so that a
-    /// small file is one buffer and one write. The content may already sit where its first segment goes (at
+    /// the layout <see cref="CreateWriter(Stream, DataKey?, bool, int)"/> writes (header, then the same segments; the salt
+    /// is each object's own), without a stream, so that a small file is one buffer and one write. The content may already sit where its first segment goes (at
     /// <see cref="ObjectHeader.Size"/> in <paramref name="destination"/>, as when it was compressed there): it is then
     /// sealed in place, the segments moved apart for their tags from the last one back.
     /// </summary>
     internal static int EncodeWhole(ReadOnlySpan<byte> content, DataKey? key, bool compressed, Span<byte> destination)
     {
+        System.Diagnostics.Debug.Assert(!content.Overlaps(destination, out var offset) || offset == -ObjectHeader.Size, "content overlaps its destination other than in place");
         Span<byte> objectKey = stackalloc byte[DataKey.Size];
         try
         {

@@ -268,6 +268,18 @@ public sealed class ObjectCodecTests : IDisposable
         await read.CopyToAsync(back);
         Assert.Equal(content, back.ToArray());
 
+        // Sealed in place (the content already where the first segment goes, as a frame compressed there is): the same
+        // content reads back, the segments moved apart for their tags.
+        var inPlace = new byte[ObjectCodec.EncodedLength(size)];
+        content.CopyTo(inPlace, ObjectHeader.Size);
+        Assert.Equal(length, ObjectCodec.EncodeWhole(inPlace.AsSpan(ObjectHeader.Size, size), key, compressed: false, inPlace));
+        await using (var again = await ObjectCodec.OpenReadAsync(new MemoryStream(inPlace), keys))
+        {
+            using var copy = new MemoryStream();
+            await again.CopyToAsync(copy);
+            Assert.Equal(content, copy.ToArray());
+        }
+
         // Its last byte is part of the object: cut it off and it reads as truncated.
         var error = await Record.ExceptionAsync(async () =>
         {

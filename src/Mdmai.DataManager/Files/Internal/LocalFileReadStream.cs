@@ -5,8 +5,8 @@ namespace Mdmai.DataManager.Files.Internal;
 /// <summary>
 /// A file on a local disk read with plain <c>pread</c> calls, also when read asynchronously. On Linux every asynchronous
 /// read of a <see cref="FileStream"/> is a work item queued to the thread pool and a wake-up; for a file of a few
-/// kilobytes that costs more than the read, and a folder import reads hundreds of thousands of them on workers of its
-/// own. Seekable (a PDF's metadata is read back from its end); owns the handle.
+/// kilobytes that costs more than the read, and a folder import reads hundreds of thousands of them, each on the
+/// worker that prepares it. Seekable (a PDF's metadata is read back from its end); owns the handle.
 /// </summary>
 internal sealed class LocalFileReadStream(SafeFileHandle handle) : Stream
 {

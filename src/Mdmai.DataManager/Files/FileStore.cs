@@ -92,6 +92,22 @@ public sealed class FileStore
     private IncrementalHash NewContentHash() =>
         _idKey is null ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _idKey);
 
+    /// <summary>The content id of content held whole in memory, in one call: the id <see cref="NewContentHash"/> makes of it.</summary>
+    private string ContentId(ReadOnlySpan<byte> content)
+    {
+        Span<byte> id = stackalloc byte[SHA256.HashSizeInBytes];
+        if (_idKey is null)
+        {
+            SHA256.HashData(content, id);
+        }
+        else
+        {
+            HMACSHA256.HashData(_idKey, content, id);
+        }
+
+        return Convert.ToHexStringLower(id);
+    }
+
     private static readonly SearchValues<char> LowerHexDigits = SearchValues.Create("0123456789abcdef");
 
     internal string ObjectPath(string objectId)
@@ -118,7 +134,7 @@ public sealed class FileStore
     /// <summary>
     /// Opens a file to import. A folder import passes <paramref name="followLinks"/> false: it opens with
     /// <c>open(O_NOFOLLOW)</c> where it can, without the advisory lock and the extra calls of <see cref="FileStream"/>'s own
-    /// open, and reads with plain calls (<see cref="LocalFileReadStream"/>) on its own workers.
+    /// open, and reads with plain calls (<see cref="LocalFileReadStream"/>), each file on the worker that prepares it.
     /// </summary>
     private static Stream OpenSource(string path, bool followLinks)
     {
@@ -326,17 +342,7 @@ public sealed class FileStore
     /// </summary>
     private ObjectDraft WriteWhole(ReadOnlySpan<byte> content, string temp, bool durable, bool place)
     {
-        Span<byte> id = stackalloc byte[SHA256.HashSizeInBytes];
-        if (_idKey is null)
-        {
-            SHA256.HashData(content, id);
-        }
-        else
-        {
-            HMACSHA256.HashData(_idKey, content, id);
-        }
-
-        var objectId = Convert.ToHexStringLower(id);
+        var objectId = ContentId(content);
 
         // One buffer of a fixed size (one pool bucket, whatever the files' sizes): the frame is compressed to where
         // the object's first segment goes, and sealed there.

@@ -156,7 +156,14 @@ public sealed class FileStore
         var prepared = await PrepareAsync(content, name, options, null, durable: true, place: false, cancellationToken).ConfigureAwait(false);
         try
         {
-            return await _catalog.WriteAsync(catalog => Record(catalog, prepared, null), cancellationToken).ConfigureAwait(false);
+            var changed = new List<string>();
+            var result = await _catalog.WriteAsync(catalog =>
+            {
+                changed.Clear(); // the work may run again (see SqliteWriter.ExecuteAsync)
+                return Record(catalog, prepared, null, changed);
+            }, cancellationToken).ConfigureAwait(false);
+            ForgetRows(changed);
+            return result;
         }
         catch (Exception ex) when (Translate(ex, name) is { } translated)
         {
@@ -172,7 +179,11 @@ public sealed class FileStore
     /// An import read and written (to a temp file, or to its place), with its row — also in the catalog's form, made by the
     /// thread that prepared it rather than on the writer's: what is left is to move it into place and record it.
     /// </summary>
-    private sealed record PreparedImport(string Temp, StoredFile Row, CatalogFile Catalog, ObjectEncoding Encoding, bool Placed);
+    private sealed record PreparedImport(string Temp, StoredFile Row, CatalogFile Catalog, ObjectEncoding Encoding, bool Placed)
+    {
+        /// <summary>Its temp file was moved into place (by a run of the recording transaction that may have been rolled back).</summary>
+        public bool Moved { get; set; }
+    }
 
     /// <summary>
     /// The part of an import that needs no catalog: reads <paramref name="content"/> into a temp file (flushed to disk
@@ -258,30 +269,41 @@ public sealed class FileStore
     /// Records a prepared import in the catalog and moves its object from the temp file into place, on the writer thread
     /// (an object written straight to its place was claimed instead: either way a delete or a repair, which remove object
     /// files there, cannot take it meanwhile). The rename is made durable at once, or — when <paramref name="folders"/> is
-    /// given — the folder is added to it for the caller to flush before the transaction commits. Runs again cleanly if
-    /// the transaction is retried.
+    /// given — the folder is added to it for the caller to flush before the transaction commits. When the catalog knew
+    /// the object but its file had gone, the file this import put there is what the catalog records from then on (its
+    /// encoding and key epoch, and the stored size of every file using it: their ids go to <paramref name="changed"/>,
+    /// for the caller to drop from the cache once the transaction commits). Runs again cleanly if the transaction is
+    /// retried.
     /// </summary>
-    private FileImportResult Record(FileCatalog.Transaction catalog, PreparedImport prepared, HashSet<string>? folders)
+    private FileImportResult Record(FileCatalog.Transaction catalog, PreparedImport prepared, HashSet<string>? folders, List<string> changed)
     {
         var row = prepared.Row;
         long? knownStoredSize;
+        bool ours; // the file at the object's place is the one this import wrote
         if (prepared.Placed)
         {
             // Written at its place (and claimed): nothing to move. No object file was there, so the catalog is all but
             // certain not to know it (it would only if its file had gone missing): added first, looked up if it was not.
             knownStoredSize = catalog.TryAddObject(row.ObjectId, row.Size, prepared.Encoding, prepared.Catalog.CreatedAt) ? null : catalog.StoredSizeOf(row.ObjectId);
+            ours = true;
         }
         else
         {
             var final = ObjectPath(row.ObjectId);
             knownStoredSize = catalog.StoredSizeOf(row.ObjectId);
-            if (knownStoredSize is not null && File.Exists(final) && !IsClaimed(row.ObjectId))
+            ours = prepared.Moved; // by an earlier run of this transaction, which was rolled back
+            if (ours)
+            {
+                folders?.Add(Path.GetDirectoryName(final)!);
+            }
+            else if (knownStoredSize is not null && File.Exists(final) && !IsClaimed(row.ObjectId))
             {
                 File.Delete(prepared.Temp); // a claimed file may still be being written: this copy goes over it instead
             }
             else if (File.Exists(prepared.Temp))
             {
                 var folder = MoveIntoPlace(prepared.Temp, row.ObjectId);
+                prepared.Moved = ours = true;
                 if (folders is null)
                 {
                     AtomicFile.FlushFolder(folder, throwOnError: true);
@@ -298,7 +320,19 @@ public sealed class FileStore
             }
         }
 
-        var storedSize = knownStoredSize ?? row.StoredSize;
+        if (knownStoredSize is not null && ours)
+        {
+            // The catalog knew the object, but its file had gone: the file now in place is this import's, sealed under
+            // the current key and stored as this import chose, which the catalog and the files using it must say.
+            if (!catalog.SetEncoding(row.ObjectId, row.Size, prepared.Encoding))
+            {
+                throw new MdmaiException(MdmaiErrorCode.Corrupt, $"The catalog records object {row.ObjectId} with a size other than its content's ({row.Size} bytes). Run 'mdmai check'.");
+            }
+
+            changed.AddRange(catalog.SetStoredSize(row.ObjectId, row.StoredSize));
+        }
+
+        var storedSize = ours ? row.StoredSize : knownStoredSize ?? row.StoredSize;
         catalog.AddFile(prepared.Catalog with { StoredSize = storedSize });
         return new FileImportResult(row with { StoredSize = storedSize }, Deduplicated: knownStoredSize is not null);
     }
@@ -903,13 +937,15 @@ public sealed class FileStore
 
             await previous.ConfigureAwait(false);
             unsynced?.Throw();
+            var changed = new List<string>();
             var results = await _catalog.WriteAloneAsync(catalog =>
             {
+                changed.Clear(); // the work may run again (see SqliteWriter.ExecuteAsync)
                 var moved = new HashSet<string>(StringComparer.Ordinal);
                 var results = new FileImportResult[batch.Length];
                 for (var i = 0; i < batch.Length; i++)
                 {
-                    results[i] = Record(catalog, batch[i], moved);
+                    results[i] = Record(catalog, batch[i], moved, changed);
                 }
 
                 foreach (var folder in moved)
@@ -921,6 +957,7 @@ public sealed class FileStore
                 return results;
             }, cancellationToken).ConfigureAwait(false);
             done = true;
+            ForgetRows(changed);
             recorded(results);
         }
         catch (Exception ex) when (Translate(ex, batch[0].Row.Name) is { } translated)

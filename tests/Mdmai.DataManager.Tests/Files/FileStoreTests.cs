@@ -554,6 +554,53 @@ public sealed class FileStoreTests : DataFolderTest
         Assert.True(again.Deduplicated);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_object_stored_again_after_its_file_went_missing_is_recorded_as_stored_now(bool folderImport)
+    {
+        // An object sealed under key epoch 1 loses its file; after a rotation to epoch 2 the same content is imported
+        // again (a folder import writes it straight to its place, a single import moves it there): the catalog must
+        // then say epoch 2 and the new stored size, for the new row and the old one, or reads and checks go wrong.
+        var folder = Path.Combine(_root, "keys");
+        Directory.CreateDirectory(folder);
+        var keyFile = await KeyFile.CreateAsync(Path.Combine(folder, KeyFile.FileName), "pw", new KdfParameters(8 * 1024, 1));
+        var content = Text(50_000);
+        StoredFile old;
+        using (var first = keyFile.Unlock("pw"))
+        {
+            var store = Store(first);
+            old = (await store.ImportAsync(new MemoryStream(content), "old.txt")).File;
+            File.Delete(store.ObjectPath(old.ObjectId));
+        }
+
+        var db = Path.Combine(_root, "mdmai.db");
+        RawSql.Execute(db, "UPDATE files SET stored_size = 1"); // a size the new file will not have
+        await keyFile.AddEpochAsync("pw");
+        using var ring = keyFile.Unlock("pw");
+        var rotated = Store(ring);
+        Assert.Equal(1, (await rotated.GetAsync(old.Id)).StoredSize); // cached now: the import must drop it
+
+        var again = folderImport
+            ? (await rotated.ImportPathsAsync([Write("again.txt", content)])).Imported.Single()
+            : await rotated.ImportAsync(new MemoryStream(content), "again.txt");
+
+        Assert.True(again.Deduplicated);
+        Assert.Equal(old.ObjectId, again.File.ObjectId);
+        var length = new FileInfo(rotated.ObjectPath(old.ObjectId)).Length;
+        Assert.Equal(2L, RawSql.Scalar(db, "SELECT key_epoch FROM objects WHERE object_id = $0", old.ObjectId));
+        Assert.Equal(length, RawSql.Scalar(db, "SELECT stored_size FROM objects WHERE object_id = $0", old.ObjectId));
+        Assert.Equal(length, again.File.StoredSize);
+        foreach (var id in new[] { old.Id, again.File.Id })
+        {
+            Assert.Equal(length, (await rotated.GetAsync(id)).StoredSize);
+            Assert.Equal(content, await ReadAll(rotated, id));
+        }
+
+        Assert.Empty(await rotated.VerifyAsync());
+        Assert.Equal(0, await rotated.ReencryptAsync());
+    }
+
     [Fact]
     public async Task Verify_catches_a_raw_object_whose_content_changed()
     {

@@ -336,14 +336,7 @@ internal sealed class Restorer(BackupRepository repository)
             var (handle, native) = Open(file);
             using (handle)
             {
-                if (native)
-                {
-                    UnixFileCalls.WriteAt(handle, content, offset);
-                }
-                else
-                {
-                    RandomAccess.Write(handle, content, offset);
-                }
+                UnixFileCalls.WriteAt(handle, content, offset);
 
                 Interlocked.Add(ref file.Written, content.Length);
                 Interlocked.Add(ref _bytes, content.Length);

@@ -438,7 +438,7 @@ internal sealed class SnapshotBuilder
             long position = 0;
             ValueTask<int> Read(Memory<byte> buffer, CancellationToken token)
             {
-                var n = RandomAccess.Read(handle, buffer.Span, position);
+                var n = UnixFileCalls.ReadAt(handle, buffer.Span, position);
                 position += n;
                 return ValueTask.FromResult(n);
             }

@@ -403,7 +403,7 @@ public sealed class FileStore
             {
                 using (file ??= CreateTemp(temp, FileOptions.None))
                 {
-                    RandomAccess.Write(file, bytes, 0);
+                    UnixFileCalls.WriteAt(file, bytes, 0);
                     if (durable)
                     {
                         RandomAccess.FlushToDisk(file);

@@ -158,9 +158,53 @@ internal static partial class UnixFileCalls
     [LibraryImport("libc", EntryPoint = "pwrite", SetLastError = true)]
     private static unsafe partial nint PwriteNative(SafeFileHandle fd, byte* buffer, nuint count, long offset);
 
-    /// <summary>pwrite(2) until all of <paramref name="content"/> is written at <paramref name="offset"/> (RandomAccess asks the handle whether it can seek first).</summary>
+    [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
+    private static unsafe partial nint PreadNative(SafeFileHandle fd, byte* buffer, nuint count, long offset);
+
+    /// <summary>
+    /// Reads into <paramref name="buffer"/> from <paramref name="offset"/>: the bytes read, 0 at the end. On Linux one
+    /// pread(2); <see cref="RandomAccess.Read(SafeFileHandle, Span{byte}, long)"/> elsewhere, which first asks a handle
+    /// it did not open whether it can seek (an <c>lseek</c> per file, and the import, the backup and <c>dupes</c> open
+    /// hundreds of thousands). A handle that cannot be read at an offset (a pipe) is an <see cref="IOException"/>.
+    /// </summary>
+    public static unsafe int ReadAt(SafeFileHandle handle, Span<byte> buffer, long offset)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return RandomAccess.Read(handle, buffer, offset);
+        }
+
+        fixed (byte* start = buffer)
+        {
+            while (true)
+            {
+                var n = PreadNative(handle, start, (nuint)buffer.Length, offset);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != 4 /* EINTR */)
+                {
+                    throw new IOException($"Could not read: {Marshal.GetPInvokeErrorMessage(errno)}.", errno);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes all of <paramref name="content"/> at <paramref name="offset"/>: pwrite(2) until done on Linux (without the
+    /// <c>lseek</c> <see cref="RandomAccess"/> asks first), <see cref="RandomAccess.Write(SafeFileHandle, ReadOnlySpan{byte}, long)"/> elsewhere.
+    /// </summary>
     public static unsafe void WriteAt(SafeFileHandle handle, ReadOnlySpan<byte> content, long offset)
     {
+        if (!OperatingSystem.IsLinux())
+        {
+            RandomAccess.Write(handle, content, offset);
+            return;
+        }
+
         fixed (byte* start = content)
         {
             var done = 0;

@@ -43,6 +43,16 @@ public sealed class LocalFileReadStreamTests : IDisposable
     }
 
     [Fact]
+    public async Task A_handle_that_cannot_be_read_at_an_offset_fails_with_an_io_error()
+    {
+        // A pipe cannot be read at an offset: pread fails with ESPIPE on Linux (RandomAccess refuses it elsewhere).
+        using var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.In);
+        await using var stream = new LocalFileReadStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(pipe.SafePipeHandle.DangerousGetHandle(), ownsHandle: false));
+        var error = Record.Exception(() => stream.Read(new byte[16], 0, 16));
+        Assert.True(OperatingSystem.IsLinux() ? error is IOException : error is NotSupportedException or IOException, $"got {error?.GetType().Name ?? "no error"}");
+    }
+
+    [Fact]
     public async Task Disposing_it_closes_the_file()
     {
         await File.WriteAllBytesAsync(_path, [1, 2, 3]);

@@ -173,12 +173,8 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
         var second = ArrayPool<byte>.Shared.Rent(StreamChunk);
         try
         {
-            using var ha = Open(a, FileOptions.SequentialScan);
+            using var ha = Open(a, FileOptions.SequentialScan); // each checked to still have the size the walk saw
             using var hb = Open(b, FileOptions.SequentialScan);
-            if (RandomAccess.GetLength(ha) != a.Size || RandomAccess.GetLength(hb) != a.Size)
-            {
-                return false;
-            }
 
             for (long offset = 0; offset < a.Size; offset += StreamChunk)
             {
@@ -222,7 +218,7 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
     {
         while (buffer.Length > 0)
         {
-            var read = RandomAccess.Read(handle, buffer, offset);
+            var read = UnixFileCalls.ReadAt(handle, buffer, offset);
             if (read == 0)
             {
                 throw new EndOfStreamException($"'{path}' became shorter while it was read; it is being changed");

@@ -1,3 +1,4 @@
+using Mdmai.DataManager.IO;
 using Microsoft.Win32.SafeHandles;
 
 namespace Mdmai.DataManager.Files.Internal;
@@ -27,7 +28,7 @@ internal sealed class LocalFileReadStream(SafeFileHandle handle) : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        var n = RandomAccess.Read(handle, buffer, _position);
+        var n = UnixFileCalls.ReadAt(handle, buffer, _position);
         _position += n;
         return n;
     }

@@ -57,6 +57,25 @@ internal readonly record struct FileIdentity(FileKind Kind, ulong Device, ulong 
         return true;
     }
 
+    /// <summary>
+    /// Reads the identity of <paramref name="name"/> in the folder open as <paramref name="folder"/> (from
+    /// <see cref="UnixFileCalls.TryOpenFolderPath"/>) without following a symbolic link: the kernel looks up one name,
+    /// not every folder of a full path. Linux only (where <see cref="HasInodes"/>).
+    /// </summary>
+    public static bool TryGetAt(int folder, ReadOnlySpan<char> name, out FileIdentity identity, out int errno)
+    {
+        if (UnixFileCalls.Statx(folder, name, UnixFileCalls.AtSymlinkNoFollow, UnixFileCalls.StatxBasicStats, out var buffer) != 0)
+        {
+            errno = Marshal.GetLastPInvokeError();
+            identity = default;
+            return false;
+        }
+
+        errno = 0;
+        identity = From(buffer);
+        return true;
+    }
+
     /// <summary>The identity of an open file.</summary>
     public static bool TryGet(SafeFileHandle handle, out FileIdentity identity)
     {

@@ -38,7 +38,7 @@ internal static partial class UnixFileCalls
     /// statx(2). The path is passed as NUL-terminated UTF-8 from the stack: a search calls this once per file, and the
     /// default string marshalling would allocate and free native memory each time.
     /// </summary>
-    public static int Statx(int dirfd, string path, int flags, uint mask, out StatxBuffer buffer)
+    public static int Statx(int dirfd, ReadOnlySpan<char> path, int flags, uint mask, out StatxBuffer buffer)
     {
         var length = System.Text.Encoding.UTF8.GetMaxByteCount(path.Length) + 1;
         byte[]? rented = null;
@@ -150,6 +150,26 @@ internal static partial class UnixFileCalls
             ENOENT or ENOTDIR => new FileNotFoundException(message, path),
             _ => new IOException(message, errno),
         };
+    }
+
+    /// <summary>
+    /// Opens a folder as a place to look names up from (<c>O_PATH | O_CLOEXEC</c>: no read permission needed, nothing
+    /// read), for <see cref="Statx"/> relative to it; -1 where it cannot be opened or this is not available (not Linux,
+    /// an unknown architecture), and the caller uses full paths. Close it with <see cref="Close"/>.
+    /// </summary>
+    public static int TryOpenFolderPath(string folder)
+    {
+        const int OPath = 0x200000, OCloexec = 0x80000; // the same on every architecture ONoFollow knows
+        return ONoFollow == 0 || !OperatingSystem.IsLinux() ? -1 : OpenNative(folder, OPath | OCloexec);
+    }
+
+    /// <summary>close(2) of a descriptor from <see cref="TryOpenFolderPath"/> (a negative one is ignored).</summary>
+    public static void Close(int fd)
+    {
+        if (fd >= 0)
+        {
+            _ = CloseNative(fd);
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

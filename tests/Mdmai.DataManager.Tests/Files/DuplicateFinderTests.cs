@@ -69,6 +69,25 @@ public sealed class DuplicateFinderTests : IDisposable
     }
 
     [Fact]
+    public async Task Every_name_of_a_folder_longer_than_one_stat_run_and_of_the_folders_beside_it_is_found()
+    {
+        // Names are read relative to their folder, opened once per run of at most 256 names: 700 in one folder are
+        // three runs, and the folders before and after it are runs of their own.
+        var first = Write("a/first.txt", "one pair across folders"u8.ToArray());
+        var big = Enumerable.Range(0, 700).Select(i => Write($"b/deep/er/{i:D4}.txt", System.Text.Encoding.UTF8.GetBytes($"pair {i / 2:D4}"))).ToArray();
+        var last = Write("c/last.txt", "one pair across folders"u8.ToArray());
+        Write("c/lonely.txt", "no other file has this size"u8.ToArray());
+
+        var report = await Find(Root);
+
+        Assert.Equal(703, report.FilesScanned);
+        Assert.Equal(351, report.Groups.Count);
+        Assert.Contains([first, last], Groups(report));
+        Assert.Equal(big.Order(StringComparer.Ordinal), Groups(report).Where(g => g.Length == 2 && g[0].Contains("/b/", StringComparison.Ordinal)).SelectMany(g => g).Order(StringComparer.Ordinal));
+        Assert.Empty(report.Problems);
+    }
+
+    [Fact]
     public async Task Files_sharing_size_and_first_and_last_megabyte_but_not_a_middle_byte_are_not_grouped()
     {
         const int Mb = 1024 * 1024;

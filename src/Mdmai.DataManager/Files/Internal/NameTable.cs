@@ -60,6 +60,15 @@ internal sealed class NameTable
     /// <summary>The index of the search path the name was found under.</summary>
     public int Root(int index) => _folderRoots[_names[index].Folder];
 
+    /// <summary>The folder (as added by <see cref="AddFolder"/>) the name is in.</summary>
+    public int Folder(int index) => _names[index].Folder;
+
+    /// <summary>The path of a folder added by <see cref="AddFolder"/>.</summary>
+    public string FolderPath(int folder) => _folders[folder];
+
+    /// <summary>The name's own characters, without its folder.</summary>
+    public ReadOnlySpan<char> OwnName(int index) => Chars(_names[index]);
+
     /// <summary>The full path, as <see cref="System.IO.Path.Join(string, string)"/> makes it from the folder and the name.</summary>
     public string Path(int index)
     {

@@ -4,9 +4,10 @@ using Microsoft.Win32.SafeHandles;
 namespace Mdmai.DataManager.IO;
 
 /// <summary>
-/// libc calls .NET does not offer — <c>statx</c> (device and inode numbers), <c>open</c> of a folder or without following
-/// links, <c>fsync</c>, <c>syncfs</c>, <c>link</c>, <c>rename</c> — each declared once, here, with its marshalling generated at
-/// build time.
+/// libc calls .NET does not offer, or offers with more calls around them — <c>statx</c> (device and inode numbers),
+/// <c>open</c> of a folder or without following links, <c>pread</c> and <c>pwrite</c> without a seek check, <c>fchmod</c>
+/// and <c>futimens</c> on an open file, <c>fsync</c>, <c>syncfs</c>, <c>link</c>, <c>rename</c>, <c>close</c> — each
+/// declared once, here, with its marshalling generated at build time.
 /// </summary>
 internal static partial class UnixFileCalls
 {
@@ -124,13 +125,20 @@ internal static partial class UnixFileCalls
     };
 
     /// <summary>
+    /// Whether the direct calls below are made: Linux, an architecture whose flags are known here, and a 64-bit process
+    /// (a 32-bit C library's <c>open</c>, <c>pread</c>, <c>pwrite</c> and <c>timespec</c> take 32-bit offsets and times
+    /// unless called by their <c>64</c> names). Elsewhere each caller goes the .NET way.
+    /// </summary>
+    private static readonly bool Direct = OperatingSystem.IsLinux() && Environment.Is64BitProcess && ONoFollow != 0;
+
+    /// <summary>
     /// Opens a file for reading with <c>open(O_RDONLY | O_NOFOLLOW | O_CLOEXEC)</c>: a symbolic link is refused by the
     /// kernel, and none of what <see cref="File.OpenHandle"/> adds per file (an advisory lock taken and released, an
-    /// extra <c>fstat</c>) is paid. Returns null where this is not available (not Linux, an unknown architecture).
+    /// extra <c>fstat</c>) is paid. Returns null where this is not available (see <see cref="Direct"/>).
     /// </summary>
     public static SafeFileHandle? TryOpenForReading(string path)
     {
-        if (ONoFollow == 0 || !OperatingSystem.IsLinux())
+        if (!Direct)
         {
             return null;
         }
@@ -154,13 +162,13 @@ internal static partial class UnixFileCalls
 
     /// <summary>
     /// Opens a folder as a place to look names up from (<c>O_PATH | O_CLOEXEC</c>: no read permission needed, nothing
-    /// read), for <see cref="Statx"/> relative to it; -1 where it cannot be opened or this is not available (not Linux,
-    /// an unknown architecture), and the caller uses full paths. Close it with <see cref="Close"/>.
+    /// read), for <see cref="Statx"/> relative to it; -1 where it cannot be opened or this is not available (see
+    /// <see cref="Direct"/>), and the caller uses full paths. Close it with <see cref="Close"/>.
     /// </summary>
     public static int TryOpenFolderPath(string folder)
     {
         const int OPath = 0x200000, OCloexec = 0x80000; // the same on every architecture ONoFollow knows
-        return ONoFollow == 0 || !OperatingSystem.IsLinux() ? -1 : OpenNative(folder, OPath | OCloexec);
+        return !Direct ? -1 : OpenNative(folder, OPath | OCloexec);
     }
 
     /// <summary>close(2) of a descriptor from <see cref="TryOpenFolderPath"/> (a negative one is ignored).</summary>
@@ -185,11 +193,11 @@ internal static partial class UnixFileCalls
     /// Reads into <paramref name="buffer"/> from <paramref name="offset"/>: the bytes read, 0 at the end. On Linux one
     /// pread(2); <see cref="RandomAccess.Read(SafeFileHandle, Span{byte}, long)"/> elsewhere, which first asks a handle
     /// it did not open whether it can seek (an <c>lseek</c> per file, and the import, the backup and <c>dupes</c> open
-    /// hundreds of thousands). A handle that cannot be read at an offset (a pipe) is an <see cref="IOException"/>.
+    /// hundreds of thousands). On Linux a handle that cannot be read at an offset (a pipe) is an <see cref="IOException"/>.
     /// </summary>
     public static unsafe int ReadAt(SafeFileHandle handle, Span<byte> buffer, long offset)
     {
-        if (!OperatingSystem.IsLinux())
+        if (!Direct)
         {
             return RandomAccess.Read(handle, buffer, offset);
         }
@@ -219,7 +227,7 @@ internal static partial class UnixFileCalls
     /// </summary>
     public static unsafe void WriteAt(SafeFileHandle handle, ReadOnlySpan<byte> content, long offset)
     {
-        if (!OperatingSystem.IsLinux())
+        if (!Direct)
         {
             RandomAccess.Write(handle, content, offset);
             return;
@@ -240,6 +248,11 @@ internal static partial class UnixFileCalls
                     }
 
                     throw new IOException($"Could not write: {Marshal.GetPInvokeErrorMessage(errno)}.", errno);
+                }
+
+                if (n == 0)
+                {
+                    throw new IOException("Could not write: the file system accepted no bytes.");
                 }
 
                 done += (int)n;
@@ -263,7 +276,7 @@ internal static partial class UnixFileCalls
     /// <summary>
     /// Opens (creating it, mode 0600) a file for writing with <c>open(O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC)</c>,
     /// without what <see cref="File.OpenHandle"/> adds per file (an advisory lock, an extra <c>fstat</c>): a restore of
-    /// many small files pays for every call. Returns null where this is not available (not Linux, an unknown architecture).
+    /// many small files pays for every call. Returns null where this is not available (see <see cref="Direct"/>).
     /// </summary>
     public static SafeFileHandle? TryOpenForWriting(string path) => Open(path, exclusive: false, out _);
 
@@ -277,7 +290,7 @@ internal static partial class UnixFileCalls
     private static SafeFileHandle? Open(string path, bool exclusive, out bool exists)
     {
         exists = false;
-        if (ONoFollow == 0 || !OperatingSystem.IsLinux())
+        if (!Direct)
         {
             return null;
         }

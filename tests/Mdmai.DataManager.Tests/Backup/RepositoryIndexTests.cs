@@ -1,0 +1,90 @@
+using Mdmai.DataManager.Backup.Internal;
+
+namespace Mdmai.DataManager.Tests.Backup;
+
+/// <summary>The in-memory blob index: every location comes back as it was added, whatever shard and pack number it has.</summary>
+public sealed class RepositoryIndexTests
+{
+    private static BlobId RandomId(Random random)
+    {
+        Span<byte> bytes = stackalloc byte[BlobId.Size];
+        random.NextBytes(bytes);
+        return BlobId.Read(bytes);
+    }
+
+    /// <summary>Packs of entries with random ids, both types, both compression flags and lengths up to the 32-bit limits.</summary>
+    private static List<(UInt128 Pack, List<PackEntry> Entries)> Packs(int seed, int packs, int perPack)
+    {
+        var random = new Random(seed);
+        var result = new List<(UInt128, List<PackEntry>)>();
+        for (var p = 0; p < packs; p++)
+        {
+            var pack = new UInt128((ulong)random.NextInt64(), (ulong)random.NextInt64());
+            var entries = Enumerable.Range(0, perPack).Select(i => new PackEntry(
+                RandomId(random),
+                (BlobType)(i % 2),
+                i % 3 == 0,
+                (uint)random.NextInt64(0, uint.MaxValue + 1L),
+                i == 0 ? uint.MaxValue : (uint)random.Next(),
+                i == 1 ? uint.MaxValue : (uint)random.Next())).ToList();
+            result.Add((pack, entries));
+        }
+
+        return result;
+    }
+
+    [Fact]
+    public void Every_blob_added_is_found_where_it_was_put_and_removing_packs_forgets_only_their_blobs()
+    {
+        var packs = Packs(seed: 7, packs: 300, perPack: 20);
+        var index = new RepositoryIndex();
+        index.EnsureCapacity(1_000); // a short guess: the shards grow past it
+        foreach (var (pack, entries) in packs)
+        {
+            index.Add(pack, entries);
+        }
+
+        Assert.Equal(6_000, index.Count);
+        Assert.Equal(6_000, index.Blobs.Count());
+        foreach (var (pack, entries) in packs)
+        {
+            foreach (var e in entries)
+            {
+                Assert.True(index.TryGet(e.Id, out var location));
+                Assert.Equal(new BlobLocation(pack, e.Offset, e.StoredLength, e.RawLength, e.Type, e.Compressed), location);
+            }
+        }
+
+        var removed = packs.Where((_, i) => i % 2 == 0).Select(p => p.Pack).ToHashSet();
+        index.RemovePacks(removed);
+
+        Assert.Equal(3_000, index.Count);
+        foreach (var (pack, entries) in packs)
+        {
+            Assert.Equal(!removed.Contains(pack), index.ContainsPack(pack));
+            Assert.All(entries, e => Assert.Equal(!removed.Contains(pack), index.Contains(e.Id)));
+        }
+
+        // A pack added again gets a number of its own: its blobs name it, not the pack that had its old number.
+        var (again, againEntries) = packs[0];
+        index.Add(again, againEntries);
+        Assert.True(index.TryGet(againEntries[5].Id, out var back));
+        Assert.Equal(again, back.Pack);
+    }
+
+    [Fact]
+    public void An_index_file_naming_an_unknown_blob_type_is_malformed()
+    {
+        var crypto = RepositoryCrypto.Unencrypted("test-repository");
+        var packs = Packs(seed: 8, packs: 1, perPack: 3);
+        var good = RepositoryIndex.Encode([.. packs.Select(p => (p.Pack, (IReadOnlyList<PackEntry>)p.Entries))], crypto);
+        Assert.Equal(packs[0].Entries, RepositoryIndex.Decode(good, crypto, "good")[0].Entries);
+
+        var entries = packs[0].Entries.ToList();
+        entries[1] = entries[1] with { Type = (BlobType)2 };
+        var bad = RepositoryIndex.Encode([(packs[0].Pack, (IReadOnlyList<PackEntry>)entries)], crypto);
+
+        var ex = Assert.Throws<InvalidDataException>(() => RepositoryIndex.Decode(bad, crypto, "bad"));
+        Assert.Contains("unknown blob type", ex.Message, StringComparison.Ordinal);
+    }
+}

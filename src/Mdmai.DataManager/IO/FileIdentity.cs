@@ -40,27 +40,16 @@ internal readonly record struct FileIdentity(FileKind Kind, ulong Device, ulong 
     /// <summary>Reads the identity of a path without following a symbolic link; false with <paramref name="errno"/> when it cannot.</summary>
     public static bool TryGet(string path, out FileIdentity identity, out int errno)
     {
-        if (!HasInodes)
-        {
-            return TryGetPortable(path, out identity, out errno);
-        }
-
-        if (UnixFileCalls.Statx(UnixFileCalls.AtFdCwd, path, UnixFileCalls.AtSymlinkNoFollow, UnixFileCalls.StatxBasicStats, out var buffer) != 0)
-        {
-            errno = Marshal.GetLastPInvokeError();
-            identity = default;
-            return false;
-        }
-
-        errno = 0;
-        identity = From(buffer);
-        return true;
+        return HasInodes
+            ? TryGetAt(UnixFileCalls.AtFdCwd, path, out identity, out errno)
+            : TryGetPortable(path, out identity, out errno);
     }
 
     /// <summary>
     /// Reads the identity of <paramref name="name"/> in the folder open as <paramref name="folder"/> (from
-    /// <see cref="UnixFileCalls.TryOpenFolderPath"/>) without following a symbolic link: the kernel looks up one name,
-    /// not every folder of a full path. Linux only (where <see cref="HasInodes"/>).
+    /// <see cref="UnixFileCalls.TryOpenFolderPath"/>, or <see cref="UnixFileCalls.AtFdCwd"/> for a path) without following
+    /// a symbolic link: from an open folder the kernel looks up one name, not every folder of a full path. Linux only
+    /// (where <see cref="HasInodes"/>).
     /// </summary>
     public static bool TryGetAt(int folder, ReadOnlySpan<char> name, out FileIdentity identity, out int errno)
     {

@@ -283,7 +283,7 @@ public sealed class DuplicateFinder
     /// </summary>
     private static void StatRun(NameTable names, (int Start, int Count) run, FileIdentity[] identities, ConcurrentBag<DuplicateProblem> failures)
     {
-        var folder = FileIdentity.HasInodes ? UnixFileCalls.TryOpenFolderPath(names.FolderPath(names.Folder(run.Start))) : -1;
+        var folder = UnixFileCalls.TryOpenFolderPath(names.FolderPath(names.Folder(run.Start)));
         try
         {
             for (var i = run.Start; i < run.Start + run.Count; i++)

@@ -159,7 +159,7 @@ public sealed class FileStore
             var changed = new List<string>();
             var result = await _catalog.WriteAsync(catalog =>
             {
-                changed.Clear(); // WriteAloneAsync runs this once; Record is written for writes that may run again
+                changed.Clear(); // the work may run again (see SqliteWriter.ExecuteAsync)
                 return Record(catalog, prepared, null, changed);
             }, cancellationToken).ConfigureAwait(false);
             ForgetRows(changed);
@@ -623,7 +623,7 @@ public sealed class FileStore
             var changed = new List<string>();
             var restored = await _catalog.WriteAsync(catalog =>
             {
-                changed.Clear(); // WriteAloneAsync runs this once; Record is written for writes that may run again
+                changed.Clear(); // the work may run again (see SqliteWriter.ExecuteAsync)
                 if (!catalog.SetEncoding(draft.ObjectId, draft.Size, new ObjectEncoding(draft.Stored, draft.Framed, draft.Compressed, Epoch)))
                 {
                     throw new MdmaiException(MdmaiErrorCode.Corrupt, $"'{name}' does not match any file of the archive's catalog (its content was changed, or it belongs elsewhere).");
@@ -940,7 +940,6 @@ public sealed class FileStore
             var changed = new List<string>();
             var results = await _catalog.WriteAloneAsync(catalog =>
             {
-                changed.Clear(); // WriteAloneAsync runs this once; Record is written for writes that may run again
                 var moved = new HashSet<string>(StringComparer.Ordinal);
                 var results = new FileImportResult[batch.Length];
                 for (var i = 0; i < batch.Length; i++)
@@ -1206,7 +1205,7 @@ public sealed class FileStore
                 var changed = new List<string>();
                 await _catalog.WriteAsync(catalog =>
                 {
-                    changed.Clear(); // WriteAloneAsync runs this once; Record is written for writes that may run again
+                    changed.Clear(); // the work may run again (see SqliteWriter.ExecuteAsync)
                     if (catalog.SetEpoch(o.Id, current, stored) && File.Exists(temp))
                     {
                         changed.AddRange(catalog.SetStoredSize(o.Id, stored));

@@ -16,7 +16,7 @@ internal static partial class UnixFileCalls
     public const int AtEmptyPath = 0x1000;
     public const uint StatxBasicStats = 0x7ff;
     public const ushort SIfMt = 0xF000, SIfReg = 0x8000, SIfDir = 0x4000, SIfLnk = 0xA000;
-    public const int EPERM = 1, ENOENT = 2, EACCES = 13, EEXIST = 17, EXDEV = 18, ENOTDIR = 20, ELOOP = 40;
+    public const int EPERM = 1, ENOENT = 2, EINTR = 4, EACCES = 13, EEXIST = 17, EXDEV = 18, ENOTDIR = 20, ELOOP = 40;
 
     /// <summary><c>struct statx</c> (linux/stat.h): the same layout on every Linux architecture.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 256)]
@@ -213,7 +213,7 @@ internal static partial class UnixFileCalls
                 }
 
                 var errno = Marshal.GetLastPInvokeError();
-                if (errno != 4 /* EINTR */)
+                if (errno != EINTR)
                 {
                     throw new IOException($"Could not read: {Marshal.GetPInvokeErrorMessage(errno)}.", errno);
                 }
@@ -242,7 +242,7 @@ internal static partial class UnixFileCalls
                 if (n < 0)
                 {
                     var errno = Marshal.GetLastPInvokeError();
-                    if (errno == 4 /* EINTR */)
+                    if (errno == EINTR)
                     {
                         continue;
                     }

@@ -22,17 +22,13 @@ internal static class MdmaiCli
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, Func<string, string?> environment, bool interactive, CancellationToken cancellationToken = default)
     {
-        var root = new RootCommand("mdmai — the MDMAI data manager: campaigns, characters, NPCs, sessions and compendia in a local SQLite database.");
-        root.Options.Add(DataDir);
-        root.Options.Add(Json);
-        root.Options.Add(KeyCommands.PasswordFile);
         var context = new CliContext(stdout, stderr, environment, interactive);
-        foreach (var command in GeneralCommands.Create(context).Concat(EntityCommands.CreateAll(context)).Append(DbCommands.Create(context)).Append(KeyCommands.Create(context)).Append(DupesCommand.Create(context)).Append(FilesCommands.Create(context)).Append(BackupCommands.Create(context)).Concat(IntegrityCommands.Create(context)).Append(ServeCommand.Create(context)))
+        var parse = Root(context, wholeEntity: null).Parse(args);
+        if (EntityCommands.Invoked(parse) is { } entity)
         {
-            root.Subcommands.Add(command);
+            parse = Root(context, entity).Parse(args); // that entity's command, made whole this time
         }
 
-        var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)
@@ -60,6 +56,21 @@ internal static class MdmaiCli
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    /// <summary>The command tree; of the entity commands only <paramref name="wholeEntity"/> is made whole (see <see cref="EntityCommands.CreateAll"/>).</summary>
+    private static RootCommand Root(CliContext context, string? wholeEntity)
+    {
+        var root = new RootCommand("mdmai — the MDMAI data manager: campaigns, characters, NPCs, sessions and compendia in a local SQLite database.");
+        root.Options.Add(DataDir);
+        root.Options.Add(Json);
+        root.Options.Add(KeyCommands.PasswordFile);
+        foreach (var command in GeneralCommands.Create(context).Concat(EntityCommands.CreateAll(context, wholeEntity)).Append(DbCommands.Create(context)).Append(KeyCommands.Create(context)).Append(DupesCommand.Create(context)).Append(FilesCommands.Create(context)).Append(BackupCommands.Create(context)).Concat(IntegrityCommands.Create(context)).Append(ServeCommand.Create(context)))
+        {
+            root.Subcommands.Add(command);
+        }
+
+        return root;
     }
 }
 

@@ -52,6 +52,32 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Every_entity_command_is_in_the_help_and_is_whole_when_it_is_the_one_run()
+    {
+        // The tree names the entity commands alone until one is run (their options come from reflection over the fields).
+        var (exit, help, _) = await Run("--help");
+        Assert.Equal(0, exit);
+        foreach (var (command, table) in new[] { ("campaign", "campaigns"), ("profile", "personality_profiles"), ("setting", "settings") })
+        {
+            Assert.Contains($"{command}", help, StringComparison.Ordinal);
+            Assert.Contains($"({table})", help, StringComparison.Ordinal);
+        }
+
+        var (_, campaignHelp, _) = await Run("campaign", "--help");
+        foreach (var sub in new[] { "add", "get", "update", "rm", "list", "import", "export" })
+        {
+            Assert.Contains($"  {sub} ", campaignHelp, StringComparison.Ordinal);
+        }
+
+        var (_, addHelp, _) = await Run("npc", "add", "--help");
+        Assert.Contains("--campaign-id", addHelp, StringComparison.Ordinal);
+
+        var (wrong, _, error) = await Run("campaign", "add", "--no-such-option", "x");
+        Assert.Equal(2, wrong);
+        Assert.Contains("--no-such-option", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task List_json_has_the_original_apps_page_shape()
     {
         var campaign = await NewCampaign();

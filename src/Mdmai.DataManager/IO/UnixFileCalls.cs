@@ -41,20 +41,32 @@ internal static partial class UnixFileCalls
     /// </summary>
     public static int Statx(int dirfd, ReadOnlySpan<char> path, int flags, uint mask, out StatxBuffer buffer)
     {
-        var length = System.Text.Encoding.UTF8.GetMaxByteCount(path.Length) + 1;
-        byte[]? rented = null;
-        var bytes = length <= 1024 ? stackalloc byte[length] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length));
-        try
+        using var utf8 = new Utf8Path(path, stackalloc byte[Utf8Path.StackBytes]);
+        return StatxNative(dirfd, ref utf8.Reference, flags, mask, out buffer);
+    }
+
+    /// <summary>A path as NUL-terminated UTF-8, in the caller's stack buffer when it fits (else a pooled array): no native memory per call.</summary>
+    private readonly ref struct Utf8Path
+    {
+        public const int StackBytes = 1024;
+
+        private readonly byte[]? _rented;
+        private readonly Span<byte> _bytes;
+
+        public Utf8Path(ReadOnlySpan<char> path, Span<byte> stack)
         {
-            var written = System.Text.Encoding.UTF8.GetBytes(path, bytes);
-            bytes[written] = 0;
-            return StatxNative(dirfd, ref MemoryMarshal.GetReference(bytes), flags, mask, out buffer);
+            var length = System.Text.Encoding.UTF8.GetMaxByteCount(path.Length) + 1;
+            _bytes = length <= stack.Length ? stack : (_rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length));
+            _bytes[System.Text.Encoding.UTF8.GetBytes(path, _bytes)] = 0;
         }
-        finally
+
+        public ref byte Reference => ref MemoryMarshal.GetReference(_bytes);
+
+        public void Dispose()
         {
-            if (rented is not null)
+            if (_rented is not null)
             {
-                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+                System.Buffers.ArrayPool<byte>.Shared.Return(_rented);
             }
         }
     }
@@ -143,22 +155,42 @@ internal static partial class UnixFileCalls
             return null;
         }
 
-        const int OCloexec = 0x80000;
         var fd = OpenNative(path, ONoFollow | OCloexec);
-        if (fd >= 0)
+        return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw ReadError(Marshal.GetLastPInvokeError(), path);
+    }
+
+    /// <summary>
+    /// As <see cref="TryOpenForReading"/>, for <paramref name="name"/> in the folder open as <paramref name="folder"/>
+    /// (<see cref="TryOpenFolderPath"/>): the kernel looks up one name instead of every folder of a full path. Null
+    /// where this is not available or <paramref name="folder"/> is -1.
+    /// </summary>
+    public static SafeFileHandle? TryOpenForReadingAt(int folder, ReadOnlySpan<char> name)
+    {
+        if (!Direct || folder < 0)
         {
-            return new SafeFileHandle(fd, ownsHandle: true);
+            return null;
         }
 
-        var errno = Marshal.GetLastPInvokeError();
+        using var utf8 = new Utf8Path(name, stackalloc byte[Utf8Path.StackBytes]);
+        var fd = OpenAtNative(folder, ref utf8.Reference, ONoFollow | OCloexec);
+        return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw ReadError(Marshal.GetLastPInvokeError(), null);
+    }
+
+    private const int OCloexec = 0x80000; // the same on every architecture ONoFollow knows
+
+    private static Exception ReadError(int errno, string? path)
+    {
         var message = errno == ELOOP ? "it is a symbolic link now; links are never followed" : Marshal.GetPInvokeErrorMessage(errno);
-        throw errno switch
+        return errno switch
         {
             EACCES or EPERM => new UnauthorizedAccessException(message),
             ENOENT or ENOTDIR => new FileNotFoundException(message, path),
             _ => new IOException(message, errno),
         };
     }
+
+    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
+    private static partial int OpenAtNative(int dirfd, ref byte path, int flags);
 
     /// <summary>
     /// Opens a folder as a place to look names up from (<c>O_PATH | O_CLOEXEC</c>: no read permission needed, nothing
@@ -167,7 +199,7 @@ internal static partial class UnixFileCalls
     /// </summary>
     public static int TryOpenFolderPath(string folder)
     {
-        const int OPath = 0x200000, OCloexec = 0x80000; // the same on every architecture ONoFollow knows
+        const int OPath = 0x200000; // the same on every architecture ONoFollow knows
         return !Direct ? -1 : OpenNative(folder, OPath | OCloexec);
     }
 
@@ -295,7 +327,7 @@ internal static partial class UnixFileCalls
             return null;
         }
 
-        const int OWronly = 0x1, OCreat = 0x40, OExcl = 0x80, OCloexec = 0x80000;
+        const int OWronly = 0x1, OCreat = 0x40, OExcl = 0x80;
         var fd = OpenModeNative(path, OWronly | OCreat | ONoFollow | OCloexec | (exclusive ? OExcl : 0), 0x180 /* 0600 */);
         if (fd >= 0)
         {

@@ -69,6 +69,24 @@ public sealed class DuplicateFinderTests : IDisposable
     }
 
     [Fact]
+    public async Task Small_files_with_names_outside_ascii_are_read_from_their_folder_and_grouped_by_content()
+    {
+        // Small files are opened by their own name relative to their folder (UTF-8 from the name table).
+        var words = "Ærøskøbing — 東京 — Ελλάδα"u8.ToArray();
+        var a = Write("ünïcödé/ſpell-book.txt", words);
+        var b = Write("深い/フォルダ/📜 scroll.txt", words);
+        var changed = (byte[])words.Clone();
+        changed[^1] ^= 1;
+        Write("ünïcödé/other.txt", changed);
+
+        var report = await Find(Root);
+
+        var group = Assert.Single(report.Groups);
+        Assert.Equal(new[] { a, b }.Order(StringComparer.Ordinal), group.Files.Order(StringComparer.Ordinal));
+        Assert.Empty(report.Problems);
+    }
+
+    [Fact]
     public async Task Every_name_of_a_folder_longer_than_one_stat_run_and_of_the_folders_beside_it_is_found()
     {
         // Names are read relative to their folder, opened once per run of at most 256 names: 700 in one folder are

@@ -199,13 +199,39 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
 
     public static bool IsFileError(Exception ex) => ex is IOException or UnauthorizedAccessException;
 
-    /// <summary>Opens the file by its first name and makes sure it is still the file the walk saw (no link swapped in since).</summary>
-    private SafeFileHandle Open(FoundFile file, FileOptions options)
+    /// <summary>
+    /// The 128-bit XxHash3 of the whole content of a file of at most <see cref="WholeFileLimit"/> bytes:
+    /// name <paramref name="index"/> of <paramref name="names"/>, opened relative to its folder, open as
+    /// <paramref name="folder"/> (by its full path where that is negative). Small files of one size are told apart by
+    /// it after one read each, made folder by folder; equal digests make them duplicates (see the remarks of
+    /// <see cref="DuplicateFinder"/>).
+    /// </summary>
+    public UInt128 WholeDigest(int folder, NameTable names, int index, FileIdentity identity, Span<byte> buffer)
     {
-        var handle = open?.Invoke(file.Path)
-            ?? UnixFileCalls.TryOpenForReading(file.Path)
-            ?? File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, options);
-        if (!FileIdentity.TryGet(handle, out var now) || !now.SameInode(file.Identity) || now.Size != file.Size)
+        var content = buffer[..checked((int)identity.Size)];
+        var handle = open is null ? UnixFileCalls.TryOpenForReadingAt(folder, names.OwnName(index)) : null;
+        using (handle = Checked(handle ?? OpenPath(names.Path(index), FileOptions.None), identity))
+        {
+            if (!TryReadExactly(handle, content, 0))
+            {
+                throw Shrunk(names.Path(index));
+            }
+        }
+
+        return System.IO.Hashing.XxHash128.HashToUInt128(content);
+    }
+
+    /// <summary>Opens the file by its first name and makes sure it is still the file the walk saw (no link swapped in since).</summary>
+    private SafeFileHandle Open(FoundFile file, FileOptions options) => Checked(OpenPath(file.Path, options), file.Identity);
+
+    private SafeFileHandle OpenPath(string path, FileOptions options) =>
+        open?.Invoke(path)
+        ?? UnixFileCalls.TryOpenForReading(path)
+        ?? File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, options);
+
+    private static SafeFileHandle Checked(SafeFileHandle handle, FileIdentity seen)
+    {
+        if (!FileIdentity.TryGet(handle, out var now) || !now.SameInode(seen) || now.Size != seen.Size)
         {
             handle.Dispose();
             throw new IOException("changed since it was scanned (no longer the same file, or a different size)");
@@ -216,18 +242,31 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
 
     private static void ReadExactly(SafeFileHandle handle, Span<byte> buffer, long offset, string path)
     {
+        if (!TryReadExactly(handle, buffer, offset))
+        {
+            throw Shrunk(path);
+        }
+    }
+
+    /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; false when the file ends first.</summary>
+    private static bool TryReadExactly(SafeFileHandle handle, Span<byte> buffer, long offset)
+    {
         while (buffer.Length > 0)
         {
             var read = UnixFileCalls.ReadAt(handle, buffer, offset);
             if (read == 0)
             {
-                throw new EndOfStreamException($"'{path}' became shorter while it was read; it is being changed");
+                return false;
             }
 
             buffer = buffer[read..];
             offset += read;
         }
+
+        return true;
     }
+
+    private static EndOfStreamException Shrunk(string path) => new($"'{path}' became shorter while it was read; it is being changed");
 
     /// <summary>Groups members whose current chunks are equal; each member is compared with one representative per class.</summary>
     private static List<List<Member>> Split(List<Member> members, byte[] arena, int length)

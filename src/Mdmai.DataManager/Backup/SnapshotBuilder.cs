@@ -389,7 +389,7 @@ internal sealed class SnapshotBuilder
             return;
         }
 
-        await ChunkFileAsync(item.Absolute!, entry, chunker, chunks.Writer, outcome, ct).ConfigureAwait(false);
+        await ChunkFileAsync(item.Absolute!, entry, chunker, chunks.Writer, outcome, ct, item.Folder, item.Name).ConfigureAwait(false);
     }
 
     /// <summary>Queues a file for the assembler; when the queue is full and the database's turn has not come, that turn is now.</summary>
@@ -428,13 +428,19 @@ internal sealed class SnapshotBuilder
         await ChunkFileAsync(path, database.Entry, chunker, database.Chunks, database.Outcome, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Reads <paramref name="source"/> once, front to back, handing each chunk to the workers and its id to the assembler.</summary>
-    private async Task ChunkFileAsync(string source, TreeEntry entry, StreamChunker chunker, ChannelWriter<Task<BlobId>> chunks, TaskCompletionSource<(long Size, string? Error)> outcome, CancellationToken ct)
+    /// <summary>
+    /// Reads <paramref name="source"/> (<paramref name="name"/> in <paramref name="folder"/> where that is open) once,
+    /// front to back, handing each chunk to the workers and its id to the assembler.
+    /// </summary>
+    private async Task ChunkFileAsync(string source, TreeEntry entry, StreamChunker chunker, ChannelWriter<Task<BlobId>> chunks, TaskCompletionSource<(long Size, string? Error)> outcome, CancellationToken ct,
+        int folder = -1, string? name = null)
     {
         var size = 0L;
         try
         {
-            using var handle = UnixFileCalls.TryOpenForReading(source) ?? File.OpenHandle(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var handle = (name is null ? null : UnixFileCalls.TryOpenForReadingAt(folder, name))
+                ?? UnixFileCalls.TryOpenForReading(source)
+                ?? File.OpenHandle(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             long position = 0;
             ValueTask<int> Read(Memory<byte> buffer, CancellationToken token)
             {
@@ -769,7 +775,13 @@ internal sealed class SnapshotBuilder
         }
     }
 
-    private IEnumerable<WalkItem> Walk(Archiver.SourceRoot root, string path, string absolute, FileIdentity identity, bool top)
+    /// <summary>
+    /// The entries under <paramref name="absolute"/>, in path order. Each folder is opened once (<c>O_PATH</c>, while its
+    /// entries are walked and read) and its names are stat'ed and opened relative to it: by full path the kernel looks up
+    /// every folder of the path again for each file. <paramref name="ownName"/> in <paramref name="parent"/> is
+    /// <paramref name="absolute"/> in its folder, open so (-1: by its path).
+    /// </summary>
+    private IEnumerable<WalkItem> Walk(Archiver.SourceRoot root, string path, string absolute, FileIdentity identity, bool top, int parent = -1, string? ownName = null)
     {
         var entry = Entry(path, absolute, identity);
         if (entry is null)
@@ -777,7 +789,7 @@ internal sealed class SnapshotBuilder
             yield break;
         }
 
-        yield return new WalkItem(entry, WalkSource.File, absolute);
+        yield return new WalkItem(entry, WalkSource.File, absolute, parent, ownName);
         if (identity.Kind != FileKind.Directory)
         {
             yield break;
@@ -805,44 +817,52 @@ internal sealed class SnapshotBuilder
         }
 
         Array.Sort(names, StringComparer.Ordinal);
-        foreach (var name in names)
+        var opened = UnixFileCalls.TryOpenFolderPath(absolute);
+        try
         {
-            var childPath = $"{path}/{name}";
-            if (databaseStaged && name == BackupRepository.DatabaseFiles[0])
+            foreach (var name in names)
             {
-                if (ReusedDatabase is not null)
+                var childPath = $"{path}/{name}";
+                if (databaseStaged && name == BackupRepository.DatabaseFiles[0])
                 {
-                    yield return new WalkItem(ReusedDatabase, WalkSource.Reused);
-                }
-                else if (FileIdentity.TryGet(Path.Combine(absolute, name), out var live, out _))
-                {
-                    // The live file's metadata; its content is the copy being captured (its size comes with its chunks).
-                    yield return new WalkItem(Entry(childPath, Path.Combine(absolute, name), live)! with { SourceStamp = DatabaseStampValue }, WalkSource.Captured);
-                }
+                    if (ReusedDatabase is not null)
+                    {
+                        yield return new WalkItem(ReusedDatabase, WalkSource.Reused);
+                    }
+                    else if (FileIdentity.TryGet(Path.Combine(absolute, name), out var live, out _))
+                    {
+                        // The live file's metadata; its content is the copy being captured (its size comes with its chunks).
+                        yield return new WalkItem(Entry(childPath, Path.Combine(absolute, name), live)! with { SourceStamp = DatabaseStampValue }, WalkSource.Captured);
+                    }
 
-                continue;
-            }
-
-            var child = Path.Combine(absolute, name);
-            if (IsExcluded(child))
-            {
-                continue;
-            }
-
-            if (!FileIdentity.TryGet(child, out var childIdentity, out var childErrno))
-            {
-                if (!FileIdentity.IsNotFound(childErrno))
-                {
-                    _errors.Enqueue($"{child}: {FileIdentity.Describe(childErrno)}");
+                    continue;
                 }
 
-                continue;
-            }
+                var child = Path.Combine(absolute, name);
+                if (IsExcluded(child))
+                {
+                    continue;
+                }
 
-            foreach (var item in Walk(root, childPath, child, childIdentity, top: false))
-            {
-                yield return item;
+                if (!(opened >= 0 ? FileIdentity.TryGetAt(opened, name, out var childIdentity, out var childErrno) : FileIdentity.TryGet(child, out childIdentity, out childErrno)))
+                {
+                    if (!FileIdentity.IsNotFound(childErrno))
+                    {
+                        _errors.Enqueue($"{child}: {FileIdentity.Describe(childErrno)}");
+                    }
+
+                    continue;
+                }
+
+                foreach (var item in Walk(root, childPath, child, childIdentity, top: false, opened, name))
+                {
+                    yield return item;
+                }
             }
+        }
+        finally
+        {
+            UnixFileCalls.Close(opened);
         }
     }
 
@@ -899,8 +919,12 @@ internal sealed class SnapshotBuilder
         Captured,
     }
 
-    /// <summary>An entry the walk found, and where its content comes from (<paramref name="Absolute"/>: the file to read, for <see cref="WalkSource.File"/>).</summary>
-    internal readonly record struct WalkItem(TreeEntry Entry, WalkSource Source, string? Absolute = null)
+    /// <summary>
+    /// An entry the walk found, and where its content comes from (<paramref name="Absolute"/>: the file to read, for
+    /// <see cref="WalkSource.File"/>; <paramref name="Name"/> in <paramref name="Folder"/>, open while the entry is
+    /// handled, when that is not -1).
+    /// </summary>
+    internal readonly record struct WalkItem(TreeEntry Entry, WalkSource Source, string? Absolute = null, int Folder = -1, string? Name = null)
     {
         public string Path => Entry.Path;
     }

@@ -620,9 +620,6 @@ public sealed class DuplicateFinder
             Tick();
         }
 
-        /// <summary>Takes bytes the stage counted on but will not read off what is left to read.</summary>
-        public void Skip(long bytes) => Interlocked.Add(ref _toRead, -bytes);
-
         public void Report(DuplicateStage stage, long filesScanned, long toRead)
         {
             _stage = stage;

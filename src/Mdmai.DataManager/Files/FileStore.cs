@@ -154,7 +154,6 @@ public sealed class FileStore
     public async Task<FileImportResult> ImportAsync(Stream content, string name, FileImportOptions? options = null, CancellationToken cancellationToken = default)
     {
         var prepared = await PrepareAsync(content, name, options, null, durable: true, place: false, cancellationToken).ConfigureAwait(false);
-        var done = false;
         try
         {
             var changed = new List<string>();
@@ -163,7 +162,6 @@ public sealed class FileStore
                 changed.Clear(); // the work may run again (see SqliteWriter.ExecuteAsync)
                 return Record(catalog, prepared, null, changed);
             }, cancellationToken).ConfigureAwait(false);
-            done = true;
             ForgetRows(changed);
             return result;
         }
@@ -173,7 +171,7 @@ public sealed class FileStore
         }
         finally
         {
-            Discard([prepared], removePlaced: !done);
+            File.Delete(prepared.Temp);
         }
     }
 
@@ -185,12 +183,6 @@ public sealed class FileStore
     {
         /// <summary>Its temp file was moved into place (by a run of the recording transaction that may have been rolled back).</summary>
         public bool Moved { get; set; }
-
-        /// <summary>
-        /// Moved into place for an object the catalog already knew, whose file had gone: if the transaction does not
-        /// commit, the catalog still describes the file that was lost, so this one must go again (see <see cref="Discard"/>).
-        /// </summary>
-        public bool Restored { get; set; }
     }
 
     /// <summary>
@@ -310,10 +302,8 @@ public sealed class FileStore
             }
             else if (File.Exists(prepared.Temp))
             {
-                var lost = knownStoredSize is not null && !File.Exists(final); // not a claimed file another import is writing
                 var folder = MoveIntoPlace(prepared.Temp, row.ObjectId);
                 prepared.Moved = ours = true;
-                prepared.Restored = lost;
                 if (folders is null)
                 {
                     AtomicFile.FlushFolder(folder, throwOnError: true);
@@ -892,10 +882,7 @@ public sealed class FileStore
 
     /// <summary>
     /// Removes what prepared imports left in the temp folder and ends their claims; <paramref name="removePlaced"/> when
-    /// they were not recorded, so the objects written at their place go too, and so does an object moved into place
-    /// again for a catalog that knew it: rolled back, the catalog still describes the file that was lost (its encoding,
-    /// key epoch and stored size), and the failed import leaves the object missing, as it found it, rather than
-    /// present in a form the catalog does not describe.
+    /// they were not recorded, so the objects written at their place go too.
     /// </summary>
     private void Discard(IEnumerable<PreparedImport> prepared, bool removePlaced)
     {
@@ -908,10 +895,6 @@ public sealed class FileStore
             else
             {
                 File.Delete(p.Temp);
-                if (removePlaced && p.Restored)
-                {
-                    File.Delete(ObjectPath(p.Row.ObjectId));
-                }
             }
         }
     }

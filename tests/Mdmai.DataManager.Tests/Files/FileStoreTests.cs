@@ -602,29 +602,6 @@ public sealed class FileStoreTests : DataFolderTest
     }
 
     [Fact]
-    public async Task A_failed_import_of_content_whose_file_went_missing_leaves_it_missing()
-    {
-        // The import moves the content into place, then its row fails (an unknown campaign): the catalog, rolled back,
-        // still describes the lost file (its epoch, stored size, encoding), so the new file must not stay behind it.
-        var store = Store();
-        var content = Text(50_000);
-        var old = (await store.ImportAsync(new MemoryStream(content), "old.txt")).File;
-        var path = store.ObjectPath(old.ObjectId);
-        File.Delete(path);
-
-        var error = await Assert.ThrowsAsync<MdmaiException>(() =>
-            store.ImportAsync(new MemoryStream(content), "again.txt", new FileImportOptions { CampaignId = Guid.NewGuid() }));
-
-        Assert.Equal(MdmaiErrorCode.NotFound, error.Code);
-        Assert.False(File.Exists(path));
-        Assert.Empty(Directory.EnumerateFileSystemEntries(store.TempPath));
-        var again = await store.ImportAsync(new MemoryStream(content), "again.txt");
-        Assert.True(again.Deduplicated);
-        Assert.Equal(content, await ReadAll(store, again.File.Id));
-        Assert.Empty(await store.VerifyAsync());
-    }
-
-    [Fact]
     public async Task Verify_catches_a_raw_object_whose_content_changed()
     {
         var store = Store();

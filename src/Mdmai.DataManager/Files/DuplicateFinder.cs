@@ -168,7 +168,6 @@ public sealed class DuplicateFinder
         var toCompare = new List<Work>();
         var toSample = new List<FoundFile>();
         var whole = new List<(int Start, int Count)>();
-        long wholeBytes = 0;
         for (int start = 0, end; start < candidates.Count; start = end)
         {
             var size = identities[candidates[start]].Size;
@@ -184,7 +183,6 @@ public sealed class DuplicateFinder
             if (size <= FileContent.WholeFileLimit)
             {
                 whole.Add((start, end - start));
-                wholeBytes += size * (end - start);
                 continue;
             }
 
@@ -195,14 +193,16 @@ public sealed class DuplicateFinder
             }
         }
 
-        meter.Stage(DuplicateStage.Sampling, (toSample.Count * 2L * FileContent.SampleBytes) + wholeBytes);
         var confirmed = new ConcurrentBag<List<FoundFile>>();
-        var (digests, hashed) = DigestSmallFiles(names, identities, candidates, whole, runs, failures, meter, cancellationToken);
+        var (digests, hashed) = DigestSmallFiles(names, identities, candidates, whole, runs, toSample.Count * 2L * FileContent.SampleBytes, failures, meter, cancellationToken);
         foreach (var (start, count) in whole)
         {
-            foreach (var same in Enumerable.Range(start, count).Select(k => candidates[k]).Where(i => hashed[i]).GroupBy(i => digests[i]).Where(g => g.Skip(1).Any()))
+            // Every name of a file goes with the digest of its first name in the run (the one read).
+            var run = CollectionsMarshal.AsSpan(candidates).Slice(start, count);
+            var first = FirstNames(run, identities);
+            foreach (var same in Enumerable.Range(0, count).Where(k => hashed[first[k]]).GroupBy(k => digests[first[k]]).Where(g => g.Skip(1).Any()))
             {
-                if (Distinct(same.ToArray(), names, identities) is { Count: >= 2 } files)
+                if (Distinct([.. same.Select(k => candidates[start + k])], names, identities) is { Count: >= 2 } files)
                 {
                     confirmed.Add(files);
                 }
@@ -325,17 +325,33 @@ public sealed class DuplicateFinder
     /// arrays are indexed by name; a name that cannot be read is a problem, and is not <c>Hashed</c>.
     /// </summary>
     private (UInt128[] Digests, bool[] Hashed) DigestSmallFiles(NameTable names, FileIdentity[] identities, List<int> candidates, List<(int Start, int Count)> whole,
-        List<(int Start, int Count)> runs, ConcurrentBag<DuplicateProblem> failures, Meter meter, CancellationToken cancellationToken)
+        List<(int Start, int Count)> runs, long sampleBytes, ConcurrentBag<DuplicateProblem> failures, Meter meter, CancellationToken cancellationToken)
     {
+        // One name of each file is read (hard links share its digest), and none in a run of names of one file alone.
         var digests = new UInt128[names.Count];
         var wanted = new bool[names.Count]; // and then: hashed
+        long bytes = 0;
         foreach (var (start, count) in whole)
         {
-            foreach (var i in CollectionsMarshal.AsSpan(candidates).Slice(start, count))
+            var run = CollectionsMarshal.AsSpan(candidates).Slice(start, count);
+            var first = FirstNames(run, identities);
+            var files = 0;
+            for (var k = 0; k < count; k++)
             {
-                wanted[i] = true;
+                files += first[k] == run[k] ? 1 : 0;
+            }
+
+            for (var k = 0; files >= 2 && k < count; k++)
+            {
+                if (first[k] == run[k])
+                {
+                    wanted[run[k]] = true;
+                    bytes += identities[run[k]].Size;
+                }
             }
         }
+
+        meter.Stage(DuplicateStage.Sampling, sampleBytes + bytes);
 
         Parallel.For(0, runs.Count, ParallelOptions(cancellationToken), () => ArrayPool<byte>.Shared.Rent(FileContent.WholeFileLimit), (r, _, buffer) =>
         {
@@ -364,6 +380,7 @@ public sealed class DuplicateFinder
                     catch (Exception ex) when (FileContent.IsFileError(ex))
                     {
                         wanted[i] = false;
+                        meter.Skip(identities[i].Size);
                         failures.Add(Unreadable(names.Path(i), ex));
                     }
                 }
@@ -376,6 +393,39 @@ public sealed class DuplicateFinder
             return buffer;
         }, buffer => ArrayPool<byte>.Shared.Return(buffer));
         return (digests, wanted);
+    }
+
+    /// <summary>For each name of a run, the first name of the run that is the same file (inode): itself for most.</summary>
+    private static int[] FirstNames(ReadOnlySpan<int> run, FileIdentity[] identities)
+    {
+        var first = new int[run.Length];
+        var byInode = FileIdentity.HasInodes && run.Length > 32 ? new Dictionary<(ulong, ulong), int>(run.Length) : null;
+        for (var k = 0; k < run.Length; k++)
+        {
+            var id = identities[run[k]];
+            first[k] = run[k];
+            if (!FileIdentity.HasInodes)
+            {
+                continue;
+            }
+
+            if (byInode is not null)
+            {
+                first[k] = byInode.TryAdd((id.Device, id.Inode), run[k]) ? run[k] : byInode[(id.Device, id.Inode)];
+                continue;
+            }
+
+            for (var j = 0; j < k; j++)
+            {
+                if (identities[run[j]].Device == id.Device && identities[run[j]].Inode == id.Inode)
+                {
+                    first[k] = first[j];
+                    break;
+                }
+            }
+        }
+
+        return first;
     }
 
     /// <summary>Byte-identical classes of candidates that share size and sample.</summary>
@@ -619,6 +669,9 @@ public sealed class DuplicateFinder
             Interlocked.Add(ref _bytesRead, bytes);
             Tick();
         }
+
+        /// <summary>Takes bytes the stage counted on but will not read (a file that could not be read) off what is left to read.</summary>
+        public void Skip(long bytes) => Interlocked.Add(ref _toRead, -bytes);
 
         public void Report(DuplicateStage stage, long filesScanned, long toRead)
         {

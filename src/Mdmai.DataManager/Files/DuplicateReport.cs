@@ -2,7 +2,7 @@ using Mdmai.DataManager.Files.Internal;
 
 namespace Mdmai.DataManager.Files;
 
-/// <summary>What <see cref="DuplicateFinder.FindAsync"/> found: groups of byte-identical files, and the files it could not read.</summary>
+/// <summary>What <see cref="DuplicateFinder.FindAsync"/> found: groups of identical files (by their bytes, or by their digests: see <see cref="DuplicateFinder"/>), and the files it could not read.</summary>
 public sealed class DuplicateReport
 {
     internal DuplicateReport(IReadOnlyList<DuplicateGroup> groups, IReadOnlyList<DuplicateProblem> problems, long filesScanned, long bytesRead)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Mdmai.DataManager.Files;
 using Mdmai.DataManager.Files.Internal;
 using Mdmai.DataManager.IO;
@@ -174,6 +175,28 @@ public sealed class DuplicateFinderTests : IDisposable
         Assert.Equal([book, bookCopy], group.Files);
         Assert.Equal([bookLink], group.HardLinks);
         Assert.Equal(5, report.FilesScanned);
+    }
+
+    [Fact]
+    public async Task A_small_file_is_read_by_one_name_and_its_hard_links_stay_with_it()
+    {
+        // Small files are keyed by a digest of one name of each file: another name of it is not read again, a size
+        // held by one file's names alone reads nothing, and the group lists the links of the file it keeps.
+        var content = Bytes(8, 3_000);
+        var note = Write("a/note.txt", content);
+        var noteLink = Link(note, "b/note-link.txt");
+        var copy = Write("c/copy.txt", content);
+        var lonely = Write("d/lonely.bin", Bytes(9, 5_000));
+        Link(lonely, "d/lonely-link.bin");
+        var opened = new ConcurrentBag<string>();
+        var finder = new DuplicateFinder(new DuplicateFinderOptions { OpenFile = path => { opened.Add(path); return File.OpenHandle(path); } });
+
+        var report = await finder.FindAsync([Root]);
+
+        var group = Assert.Single(report.Groups);
+        Assert.Equal([note, copy], group.Files);
+        Assert.Equal([noteLink], group.HardLinks);
+        Assert.Equal(new[] { copy, note }.Order(StringComparer.Ordinal), opened.Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -198,9 +198,8 @@ public sealed class DuplicateFinder
         foreach (var (start, count) in whole)
         {
             // Every name of a file goes with the digest of its first name in the run (the one read).
-            var run = CollectionsMarshal.AsSpan(candidates).Slice(start, count);
-            var first = FirstNames(run, identities);
-            foreach (var same in Enumerable.Range(0, count).Where(k => hashed[first[k]]).GroupBy(k => digests[first[k]]).Where(g => g.Skip(1).Any()))
+            var first = FirstOfFile(CollectionsMarshal.AsSpan(candidates).Slice(start, count), identities);
+            foreach (var same in Enumerable.Range(0, count).Where(k => hashed[candidates[start + first[k]]]).GroupBy(k => digests[candidates[start + first[k]]]).Where(g => g.Skip(1).Any()))
             {
                 if (Distinct([.. same.Select(k => candidates[start + k])], names, identities) is { Count: >= 2 } files)
                 {
@@ -334,16 +333,16 @@ public sealed class DuplicateFinder
         foreach (var (start, count) in whole)
         {
             var run = CollectionsMarshal.AsSpan(candidates).Slice(start, count);
-            var first = FirstNames(run, identities);
+            var first = FirstOfFile(run, identities);
             var files = 0;
             for (var k = 0; k < count; k++)
             {
-                files += first[k] == run[k] ? 1 : 0;
+                files += first[k] == k ? 1 : 0;
             }
 
             for (var k = 0; files >= 2 && k < count; k++)
             {
-                if (first[k] == run[k])
+                if (first[k] == k)
                 {
                     wanted[run[k]] = true;
                     bytes += identities[run[k]].Size;
@@ -395,31 +394,35 @@ public sealed class DuplicateFinder
         return (digests, wanted);
     }
 
-    /// <summary>For each name of a run, the first name of the run that is the same file (inode): itself for most.</summary>
-    private static int[] FirstNames(ReadOnlySpan<int> run, FileIdentity[] identities)
+    /// <summary>
+    /// For each name of <paramref name="indexes"/>, the position of the first of them that is the same file (inode): its
+    /// own for most, since most names are their file's only name. Small sets are searched directly; a dictionary takes
+    /// over where that would grow quadratic. Elsewhere than Linux every name is its own file.
+    /// </summary>
+    private static int[] FirstOfFile(ReadOnlySpan<int> indexes, FileIdentity[] identities)
     {
-        var first = new int[run.Length];
-        var byInode = FileIdentity.HasInodes && run.Length > 32 ? new Dictionary<(ulong, ulong), int>(run.Length) : null;
-        for (var k = 0; k < run.Length; k++)
+        var first = new int[indexes.Length];
+        var byInode = FileIdentity.HasInodes && indexes.Length > 32 ? new Dictionary<(ulong, ulong), int>(indexes.Length) : null;
+        for (var k = 0; k < indexes.Length; k++)
         {
-            var id = identities[run[k]];
-            first[k] = run[k];
+            first[k] = k;
             if (!FileIdentity.HasInodes)
             {
                 continue;
             }
 
+            var id = identities[indexes[k]];
             if (byInode is not null)
             {
-                first[k] = byInode.TryAdd((id.Device, id.Inode), run[k]) ? run[k] : byInode[(id.Device, id.Inode)];
+                first[k] = byInode.TryAdd((id.Device, id.Inode), k) ? k : byInode[(id.Device, id.Inode)];
                 continue;
             }
 
             for (var j = 0; j < k; j++)
             {
-                if (identities[run[j]].Device == id.Device && identities[run[j]].Inode == id.Inode)
+                if (first[j] == j && identities[indexes[j]].Device == id.Device && identities[indexes[j]].Inode == id.Inode)
                 {
-                    first[k] = first[j];
+                    first[k] = j;
                     break;
                 }
             }
@@ -457,35 +460,19 @@ public sealed class DuplicateFinder
     /// <summary>The distinct files (inodes) among names of one size, each with all its names in report order.</summary>
     private static List<FoundFile> Distinct(ReadOnlySpan<int> indexes, NameTable names, FileIdentity[] identities)
     {
-        // Most names are their file's only name: a name joins an earlier file only if it has the same inode. Small
-        // sets are searched directly; a dictionary takes over where that would grow quadratic.
+        var firstOf = FirstOfFile(indexes, identities);
         var owners = new List<List<int>>(indexes.Length);
-        var byInode = FileIdentity.HasInodes && indexes.Length > 32 ? new Dictionary<(ulong, ulong), List<int>>(indexes.Length) : null;
-        foreach (var i in indexes)
+        var slot = new int[indexes.Length]; // of a file's first name: its place in owners
+        for (var k = 0; k < indexes.Length; k++)
         {
-            List<int>? owner = null;
-            if (FileIdentity.HasInodes)
+            if (firstOf[k] == k)
             {
-                var id = identities[i];
-                if (byInode is not null)
-                {
-                    byInode.TryGetValue((id.Device, id.Inode), out owner);
-                }
-                else
-                {
-                    owner = owners.Find(o => identities[o[0]].Device == id.Device && identities[o[0]].Inode == id.Inode);
-                }
-            }
-
-            if (owner is null)
-            {
-                owner = [i];
-                owners.Add(owner);
-                byInode?.Add((identities[i].Device, identities[i].Inode), owner);
+                slot[k] = owners.Count;
+                owners.Add([indexes[k]]);
             }
             else
             {
-                owner.Add(i);
+                owners[slot[firstOf[k]]].Add(indexes[k]);
             }
         }
 

@@ -110,6 +110,103 @@ public sealed class WriterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Undo_actions_run_for_the_writes_rolled_back_and_not_for_those_committed()
+    {
+        // Effects outside the database (a file moved into place) are undone with the write that made them: a failing
+        // write alone, a failing write in a group (its savepoint only), never one that commits.
+        var undone = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Task<int> Write(string name, bool fail) => _t.Db.Writer.ExecuteAsync(c =>
+        {
+            c.OnRollback(() => undone.Enqueue(name + ":first"));
+            c.OnRollback(() => undone.Enqueue(name + ":second"));
+            if (fail)
+            {
+                throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "refused");
+            }
+
+            return 1;
+        });
+
+        await Assert.ThrowsAsync<MdmaiException>(() => Write("alone", fail: true));
+        Assert.Equal(["alone:second", "alone:first"], undone);
+        undone.Clear();
+
+        await Write("committed", fail: false);
+        Assert.Empty(undone);
+
+        Task<int>[] group;
+        var commits = _t.Db.Writer.Commits;
+        await using (new WriterBlock(_t.Db))
+        {
+            group = [Write("before", fail: false), Write("failing", fail: true), Write("after", fail: false)];
+        }
+
+        await Assert.ThrowsAsync<MdmaiException>(() => group[1]);
+        Assert.Equal(1, await group[0]);
+        Assert.Equal(1, await group[2]);
+        Assert.Equal(["failing:second", "failing:first"], undone);
+        Assert.Equal(1, _t.Db.Writer.Commits - commits); // one group, one transaction
+        undone.Clear();
+
+        // A request that runs outside a transaction has nothing rolled back, and leaves nothing for the next one.
+        await _t.Db.Writer.ExecuteExclusiveAsync(c =>
+        {
+            c.OnRollback(() => undone.Enqueue("exclusive"));
+            return 0;
+        });
+        await Assert.ThrowsAsync<MdmaiException>(() => Write("next", fail: true));
+        Assert.Equal(["next:second", "next:first"], undone);
+    }
+
+    [Fact]
+    public async Task A_group_rolled_back_whole_undoes_the_writes_before_and_runs_them_again()
+    {
+        // An error such as SQLITE_IOERR or SQLITE_NOMEM may make SQLite roll back the whole transaction; here the failing
+        // write does so itself (deterministically). The writes before it are undone and run again in a new transaction;
+        // one that failed in its savepoint on its first run and succeeds on the second reports its success.
+        var undone = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        static string Rulebook(int n, string title) =>
+            $"INSERT INTO rulebooks (id, title, system, created_at, updated_at) VALUES ('00000000-0000-7000-8000-00000000000{n}', '{title}', 'dnd5e', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')";
+        var flakyRuns = 0;
+        var commits = _t.Db.Writer.Commits;
+        Task<int> first, flaky, after;
+        Task<int> full;
+        await using (new WriterBlock(_t.Db))
+        {
+            first = _t.Db.Writer.ExecuteAsync(c =>
+            {
+                c.OnRollback(() => undone.Enqueue("first"));
+                return c.Execute(Rulebook(1, "First"));
+            });
+            flaky = _t.Db.Writer.ExecuteAsync(c =>
+            {
+                c.OnRollback(() => undone.Enqueue("flaky"));
+                return ++flakyRuns == 1 ? throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "not this time") : flakyRuns;
+            });
+            full = _t.Db.Writer.ExecuteAsync<int>(c =>
+            {
+                c.OnRollback(() => undone.Enqueue("full"));
+                c.Execute(Rulebook(2, "Lost"));
+                c.Execute("ROLLBACK");
+                throw new MdmaiException(MdmaiErrorCode.DiskFull, "the transaction was rolled back");
+            });
+            after = _t.Db.Writer.ExecuteAsync(c =>
+            {
+                c.OnRollback(() => undone.Enqueue("after"));
+                return c.Execute(Rulebook(3, "After"));
+            });
+        }
+
+        Assert.Equal(MdmaiErrorCode.DiskFull, (await Assert.ThrowsAsync<MdmaiException>(() => full)).Code);
+        Assert.Equal(1, await first);
+        Assert.Equal(2, await flaky);
+        Assert.Equal(1, await after);
+        Assert.Equal(["flaky", "full", "first"], undone); // its savepoint; then the whole transaction, the last first
+        Assert.Equal(1, _t.Db.Writer.Commits - commits);
+        Assert.Equal(["After", "First"], RawSql.Column(_t.Path, "SELECT title FROM rulebooks ORDER BY title"));
+    }
+
+    [Fact]
     public async Task A_request_cancelled_while_queued_is_not_written()
     {
         using var cancel = new CancellationTokenSource();

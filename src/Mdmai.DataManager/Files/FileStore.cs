@@ -181,7 +181,10 @@ public sealed class FileStore
     /// </summary>
     private sealed record PreparedImport(string Temp, StoredFile Row, CatalogFile Catalog, ObjectEncoding Encoding, bool Placed)
     {
-        /// <summary>Its temp file was moved into place (by a run of the recording transaction that may have been rolled back).</summary>
+        /// <summary>
+        /// Its temp file is in place: moved there by the recording transaction — or by an earlier run of it that was rolled
+        /// back, when the undo could not move it back (it normally does: see <see cref="MoveIntoPlace(FileCatalog.Transaction, string, string, Action?)"/>).
+        /// </summary>
         public bool Moved { get; set; }
     }
 
@@ -291,18 +294,19 @@ public sealed class FileStore
         {
             var final = ObjectPath(row.ObjectId);
             knownStoredSize = catalog.StoredSizeOf(row.ObjectId);
-            ours = prepared.Moved; // by an earlier run of this transaction, which was rolled back
+            ours = prepared.Moved; // by an earlier run of this transaction, which was rolled back and not undone
             if (ours)
             {
                 folders?.Add(Path.GetDirectoryName(final)!);
+                MarkTakenOver(row.ObjectId);
             }
-            else if (knownStoredSize is not null && File.Exists(final) && !IsClaimed(row.ObjectId))
+
+            // Deduplicated when the object and its file are there (a claimed file may still be being written: this
+            // copy goes over it instead). The temp file stays, for the caller to remove once the transaction is over:
+            // should it roll back, a run again may find the file it shared moved back out, and move its own in.
+            else if (!(knownStoredSize is not null && File.Exists(final) && !IsClaimed(row.ObjectId)) && File.Exists(prepared.Temp))
             {
-                File.Delete(prepared.Temp); // a claimed file may still be being written: this copy goes over it instead
-            }
-            else if (File.Exists(prepared.Temp))
-            {
-                var folder = MoveIntoPlace(prepared.Temp, row.ObjectId);
+                var folder = MoveIntoPlace(catalog, prepared.Temp, row.ObjectId, () => prepared.Moved = false);
                 prepared.Moved = ours = true;
                 if (folders is null)
                 {
@@ -534,7 +538,7 @@ public sealed class FileStore
 
     /// <summary>
     /// Ends a claim of <see cref="TryCreateAtPlace"/>; with <paramref name="remove"/> (the import failed) its file goes too
-    /// — unless another import moved its own copy over it meanwhile (<see cref="MoveIntoPlace"/>): that one may be recorded.
+    /// — unless another import moved its own copy over it meanwhile (<see cref="MoveIntoPlace(string, string)"/>): that one may be recorded.
     /// </summary>
     internal void ReleaseClaim(string objectId, bool remove)
     {
@@ -552,21 +556,77 @@ public sealed class FileStore
     /// need be), noting it when an import has claimed that place: the claimant's failure then leaves the file alone.
     /// Returns the folder, for the caller to flush.
     /// </summary>
-    internal string MoveIntoPlace(string temp, string objectId)
+    internal string MoveIntoPlace(string temp, string objectId) => MoveIntoPlace(temp, objectId, out _);
+
+    /// <summary>What was at an object's place when a file was moved there: a file, a folder import's claim (and its flag).</summary>
+    private readonly record struct PlaceBefore(bool Existed, bool Claimed, bool TakenOver);
+
+    private string MoveIntoPlace(string temp, string objectId, out PlaceBefore before)
     {
         var final = ObjectPath(objectId);
         var folder = Path.GetDirectoryName(final)!;
         lock (_claims)
         {
+            var claimed = _claims.TryGetValue(objectId, out var takenOver);
+            before = new PlaceBefore(File.Exists(final), claimed, takenOver);
             Directory.CreateDirectory(folder);
             File.Move(temp, final, overwrite: true);
-            if (_claims.ContainsKey(objectId))
+            if (claimed)
             {
                 _claims[objectId] = true;
             }
         }
 
         return folder;
+    }
+
+    /// <summary>
+    /// <see cref="MoveIntoPlace(string, string)"/> for a write of <paramref name="catalog"/>, undone on the writer thread if
+    /// that write is rolled back (before any later write can take the file for the object's: an import of the same
+    /// content grouped in the same transaction keeps its own temp file until the transaction is over). Where no file was
+    /// there, it goes back to <paramref name="temp"/> (and <paramref name="movedBack"/> hears of it): a write that runs
+    /// again moves it again, and one that fails leaves the place as it found it — where the catalog knew the object but
+    /// its file had gone, that file would otherwise stay under a catalog that, rolled back, describes the lost one (its
+    /// encoding, key epoch and stored size). A claim made since cannot have written there (its file is created only where
+    /// none is). Where a file was there, it was of the same content and stays: a folder import that has claimed the
+    /// place gets its flag back, so that its own outcome decides the file again.
+    /// </summary>
+    private string MoveIntoPlace(FileCatalog.Transaction catalog, string temp, string objectId, Action? movedBack = null)
+    {
+        var folder = MoveIntoPlace(temp, objectId, out var before);
+        var final = ObjectPath(objectId);
+        catalog.OnRollback(() =>
+        {
+            lock (_claims)
+            {
+                if (before.Existed)
+                {
+                    if (before.Claimed && _claims.ContainsKey(objectId))
+                    {
+                        _claims[objectId] = before.TakenOver;
+                    }
+
+                    return;
+                }
+
+                File.Move(final, temp);
+            }
+
+            movedBack?.Invoke();
+        });
+        return folder;
+    }
+
+    /// <summary>Notes that a file moved to a claimed place is not the claimant's (see <see cref="ReleaseClaim"/>).</summary>
+    private void MarkTakenOver(string objectId)
+    {
+        lock (_claims)
+        {
+            if (_claims.ContainsKey(objectId))
+            {
+                _claims[objectId] = true;
+            }
+        }
     }
 
     /// <summary>Whether a folder import has claimed the object (its file, if any, may still be being written).</summary>
@@ -630,7 +690,7 @@ public sealed class FileStore
                 }
 
                 changed.AddRange(catalog.SetStoredSize(draft.ObjectId, draft.Stored));
-                AtomicFile.FlushFolder(MoveIntoPlace(temp, draft.ObjectId), throwOnError: true);
+                AtomicFile.FlushFolder(MoveIntoPlace(catalog, temp, draft.ObjectId), throwOnError: true);
                 return draft.ObjectId;
             }, cancellationToken).ConfigureAwait(false);
             ForgetRows(changed);

@@ -335,15 +335,21 @@ public sealed class IntegrityChecker
                             return false; // that copy is no good either: never accepted as the truth
                         }
 
-                        var target = _store.ObjectPath(id);
-                        if (File.Exists(target))
+                        // On the writer thread, between transactions: an import that moved a file to this place in a
+                        // transaction still open could otherwise move this good copy back out when it rolls back. And
+                        // through the store: an import's claim on the place must not remove it later.
+                        return await _store.Catalog.WriteExclusiveAsync(_ =>
                         {
-                            MoveToQuarantine(target, quarantine);
-                            quarantined.Add(id);
-                        }
+                            var target = _store.ObjectPath(id);
+                            if (File.Exists(target))
+                            {
+                                MoveToQuarantine(target, quarantine);
+                                quarantined.Add(id);
+                            }
 
-                        AtomicFile.FlushFolder(_store.MoveIntoPlace(candidate, id)); // through the store: an import's claim on the place must not remove it later
-                        return true;
+                            AtomicFile.FlushFolder(_store.MoveIntoPlace(candidate, id));
+                            return true;
+                        }, ct).ConfigureAwait(false);
                     }, cancellationToken).ConfigureAwait(false);
                     foreach (var (path, snapshot) in found)
                     {

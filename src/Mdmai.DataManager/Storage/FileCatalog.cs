@@ -56,6 +56,9 @@ internal sealed class FileCatalog(MdmaiDatabase database)
 
         internal Transaction(CommandCache commands) => _commands = commands;
 
+        /// <summary>Runs <paramref name="undo"/> on the writer thread should this write's changes be rolled back (see <see cref="CommandCache.OnRollback"/>).</summary>
+        public void OnRollback(Action undo) => _commands.OnRollback(undo);
+
         /// <summary>The stored size the catalog records for an object, or null when it records none.</summary>
         public long? StoredSizeOf(string objectId)
         {

@@ -601,6 +601,80 @@ public sealed class FileStoreTests : DataFolderTest
         Assert.Equal(0, await rotated.ReencryptAsync());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_failed_import_of_content_whose_file_went_missing_leaves_it_missing(bool folderImport)
+    {
+        // The import moves the content into place, then its row fails (an unknown campaign) and the transaction rolls
+        // back: the catalog still describes the lost file (its epoch, stored size, encoding), so the file this import
+        // moved there must go back out with the rollback. 2 MiB: a folder import streams it to a temp file and moves it.
+        var store = Store();
+        var content = Text(2 << 20);
+        var old = (await store.ImportAsync(new MemoryStream(content), "old.txt")).File;
+        var path = store.ObjectPath(old.ObjectId);
+        File.Delete(path);
+
+        var unknownCampaign = new FileImportOptions { CampaignId = Guid.NewGuid() };
+        var error = await Assert.ThrowsAsync<MdmaiException>(() => folderImport
+            ? store.ImportPathsAsync([Write("again.txt", content)], unknownCampaign)
+            : store.ImportAsync(new MemoryStream(content), "again.txt", unknownCampaign));
+
+        Assert.Equal(MdmaiErrorCode.NotFound, error.Code);
+        Assert.False(File.Exists(path));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(store.TempPath));
+        Assert.Equal(1L, RawSql.Scalar(Path.Combine(_root, "mdmai.db"), "SELECT count(*) FROM files"));
+
+        // Imported again as it should be, the object is whole again, for both rows.
+        var again = folderImport
+            ? (await store.ImportPathsAsync([Write("again.txt", content)])).Imported.Single()
+            : await store.ImportAsync(new MemoryStream(content), "again.txt");
+        Assert.True(again.Deduplicated);
+        Assert.Equal(content, await ReadAll(store, again.File.Id));
+        Assert.Equal(content, await ReadAll(store, old.Id));
+        Assert.Empty(await store.VerifyAsync());
+    }
+
+    [Fact]
+    public async Task An_import_grouped_with_a_write_that_rolls_the_whole_transaction_back_runs_again_whole()
+    {
+        // An import, then a write whose failure rolls the whole transaction back (as SQLite may on an I/O error; here
+        // it does so itself), then another import, one group: the file the first moved into place is moved back out,
+        // and it runs again in a new transaction with the one after — each must end with its row and its file.
+        var store = Store();
+        var (content, other) = (Text(50_000), Random(40_000));
+        using var gate = new ManualResetEventSlim();
+        var blocker = _db.Writer.ExecuteExclusiveAsync(_ => gate.Wait(TimeSpan.FromSeconds(30)));
+        var one = store.ImportAsync(new MemoryStream(content), "one.txt");
+        await WaitQueued(1, one);
+        var full = _db.Writer.ExecuteAsync<int>(c =>
+        {
+            c.Execute("ROLLBACK");
+            throw new MdmaiException(MdmaiErrorCode.DiskFull, "the transaction was rolled back");
+        });
+        await WaitQueued(2, full);
+        var two = store.ImportAsync(new MemoryStream(other), "two.bin");
+        await WaitQueued(3, two);
+        gate.Set();
+        await blocker;
+
+        Assert.Equal(MdmaiErrorCode.DiskFull, (await Assert.ThrowsAsync<MdmaiException>(() => full)).Code);
+        Assert.Equal(content, await ReadAll(store, (await one).File.Id));
+        Assert.Equal(other, await ReadAll(store, (await two).File.Id));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(store.TempPath));
+        Assert.Empty(await store.VerifyAsync());
+    }
+
+    /// <summary>Waits until <paramref name="count"/> requests wait for the (blocked) writer, the last of them <paramref name="request"/>'s.</summary>
+    private async Task WaitQueued(int count, Task request)
+    {
+        while (_db.Writer.Queued < count)
+        {
+            Assert.False(request.IsCompleted, "the request completed before it was queued");
+            await Task.Delay(5);
+        }
+    }
+
     [Fact]
     public async Task Verify_catches_a_raw_object_whose_content_changed()
     {

@@ -72,8 +72,25 @@ internal static class ConnectionFactory
 internal sealed class CommandCache(SqliteConnection connection) : IDisposable
 {
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private List<Action>? _undo;
 
     public SqliteConnection Connection { get; } = connection;
+
+    /// <summary>
+    /// Registers <paramref name="undo"/> for the write running now, for what it changed outside the database (a file
+    /// moved into place): the writer runs it on its own thread, right after the rollback and before any other write, if
+    /// that write's changes are rolled back — it failed, or its transaction did not commit — and forgets it once they
+    /// commit. Undo actions run the last registered first; one that throws is skipped.
+    /// </summary>
+    public void OnRollback(Action undo) => (_undo ??= []).Add(undo);
+
+    /// <summary>The undo actions registered since the last call (see <see cref="SqliteWriter"/>), or null.</summary>
+    internal List<Action>? TakeUndo()
+    {
+        var undo = _undo;
+        _undo = null;
+        return undo;
+    }
 
     public SqliteCommand Get(string sql, int parameterCount)
     {

@@ -30,6 +30,9 @@ internal sealed class SqliteWriter : IAsyncDisposable
         _thread.Start();
     }
 
+    /// <summary>Requests waiting for the writer thread (a test waits on it to queue requests in a known order).</summary>
+    internal int Queued => _queue.Reader.Count;
+
     /// <summary>Transactions committed so far (a test reads it to prove grouping).</summary>
     public long Commits { get; private set; }
 
@@ -129,6 +132,7 @@ internal sealed class SqliteWriter : IAsyncDisposable
             request.SetError(SqliteErrors.Translate(ex));
         }
 
+        _commands.TakeUndo(); // outside a transaction nothing is rolled back
         request.Complete();
     }
 
@@ -147,9 +151,45 @@ internal sealed class SqliteWriter : IAsyncDisposable
 #pragma warning restore CA1031
         {
             var error = SqliteErrors.Translate(ex);
-            foreach (var request in batch)
+            RollBackOpenTransaction();
+            Undo(_commands.TakeUndo());
+            for (var i = batch.Count - 1; i >= 0; i--)
             {
-                request.Fail(error);
+                Undo(batch[i].TakeUndo());
+                batch[i].Fail(error);
+            }
+        }
+    }
+
+    /// <summary>Rolls back a transaction left open by a failure that escaped <see cref="RunTransaction"/>, if it can.</summary>
+    private void RollBackOpenTransaction()
+    {
+        try
+        {
+            if (!_commands.Connection.AutoCommitState())
+            {
+                _commands.Get("ROLLBACK", 0).ExecuteNonQuery();
+            }
+        }
+        catch (SqliteException)
+        {
+            // the connection is beyond a rollback: the next BEGIN reports it
+        }
+    }
+
+    /// <summary>Runs the undo actions of a write whose changes were rolled back (see <see cref="CommandCache.OnRollback"/>), the last first.</summary>
+    private static void Undo(List<Action>? undo)
+    {
+        for (var k = (undo?.Count ?? 0) - 1; k >= 0; k--)
+        {
+            try
+            {
+                undo![k]();
+            }
+#pragma warning disable CA1031 // best effort: what one action could not put back stays as the failed write left it
+            catch (Exception)
+#pragma warning restore CA1031
+            {
             }
         }
     }
@@ -189,6 +229,7 @@ internal sealed class SqliteWriter : IAsyncDisposable
             try
             {
                 request.Run(_commands);
+                request.Undo = _commands.TakeUndo();
                 if (!single)
                 {
                     _commands.Get("RELEASE w", 0).ExecuteNonQuery();
@@ -200,11 +241,19 @@ internal sealed class SqliteWriter : IAsyncDisposable
             {
                 var error = SqliteErrors.Translate(ex);
                 request.SetError(error);
+                var undo = request.TakeUndo() ?? _commands.TakeUndo();
                 if (single)
                 {
-                    if (!_commands.Connection.AutoCommitState())
+                    try
                     {
-                        _commands.Get("ROLLBACK", 0).ExecuteNonQuery();
+                        if (!_commands.Connection.AutoCommitState())
+                        {
+                            _commands.Get("ROLLBACK", 0).ExecuteNonQuery();
+                        }
+                    }
+                    finally
+                    {
+                        Undo(undo);
                     }
 
                     Complete(batch, start, i + 1);
@@ -214,14 +263,28 @@ internal sealed class SqliteWriter : IAsyncDisposable
                 if (_commands.Connection.AutoCommitState())
                 {
                     // SQLite already rolled back the whole transaction, and with it the requests before this
-                    // one: this one fails alone and the group runs again without it.
+                    // one: this one fails alone and the group runs again without it (theirs undone, so that they
+                    // run again from where they began).
+                    Undo(undo);
+                    for (var j = i - 1; j >= start; j--)
+                    {
+                        Undo(batch[j].TakeUndo());
+                    }
+
                     request.Complete();
                     batch.RemoveAt(i);
                     return start;
                 }
 
-                _commands.Get("ROLLBACK TO w", 0).ExecuteNonQuery();
-                _commands.Get("RELEASE w", 0).ExecuteNonQuery();
+                try
+                {
+                    _commands.Get("ROLLBACK TO w", 0).ExecuteNonQuery();
+                    _commands.Get("RELEASE w", 0).ExecuteNonQuery();
+                }
+                finally
+                {
+                    Undo(undo);
+                }
             }
         }
 
@@ -229,6 +292,10 @@ internal sealed class SqliteWriter : IAsyncDisposable
         {
             _commands.Get("COMMIT", 0).ExecuteNonQuery();
             Commits++;
+            for (var i = start; i < batch.Count; i++)
+            {
+                batch[i].TakeUndo();
+            }
         }
         catch (SqliteException ex)
         {
@@ -238,8 +305,9 @@ internal sealed class SqliteWriter : IAsyncDisposable
                 _commands.Get("ROLLBACK", 0).ExecuteNonQuery();
             }
 
-            for (var i = start; i < batch.Count; i++)
+            for (var i = batch.Count - 1; i >= start; i--)
             {
+                Undo(batch[i].TakeUndo());
                 batch[i].SetError(error);
             }
         }
@@ -272,6 +340,12 @@ internal sealed class SqliteWriter : IAsyncDisposable
         void Fail(Exception error);
         void Complete();
         void Cancel();
+
+        /// <summary>What its last run registered to undo should its changes be rolled back (set once the run succeeded).</summary>
+        List<Action>? Undo { set; }
+
+        /// <summary>Takes <see cref="Undo"/>, leaving none.</summary>
+        List<Action>? TakeUndo();
     }
 
     private enum WriteMode { Grouped, OwnTransaction, NoTransaction }
@@ -282,10 +356,24 @@ internal sealed class SqliteWriter : IAsyncDisposable
         private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T? _result;
         private Exception? _error;
+        private List<Action>? _undo;
+
+        public List<Action>? Undo { set => _undo = value; }
+
+        public List<Action>? TakeUndo()
+        {
+            var undo = _undo;
+            _undo = null;
+            return undo;
+        }
 
         public CancellationToken CancellationToken => cancellationToken;
         public Task<T> Task => _completion.Task;
-        public void Run(CommandCache commands) => _result = work(commands);
+        public void Run(CommandCache commands)
+        {
+            _error = null; // a run again after the whole transaction was rolled back: only its own outcome counts
+            _result = work(commands);
+        }
         public void SetError(Exception error) => _error = error;
         public void Fail(Exception error) => _completion.TrySetException(_error ?? error);
         public void Cancel() => _completion.TrySetCanceled(cancellationToken);

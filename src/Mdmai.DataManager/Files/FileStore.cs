@@ -583,13 +583,14 @@ public sealed class FileStore
     /// <summary>
     /// <see cref="MoveIntoPlace(string, string)"/> for a write of <paramref name="catalog"/>, undone on the writer thread if
     /// that write is rolled back (before any later write can take the file for the object's: an import of the same
-    /// content grouped in the same transaction keeps its own temp file until the transaction is over). Where no file was
-    /// there, it goes back to <paramref name="temp"/> (and <paramref name="movedBack"/> hears of it): a write that runs
-    /// again moves it again, and one that fails leaves the place as it found it — where the catalog knew the object but
-    /// its file had gone, that file would otherwise stay under a catalog that, rolled back, describes the lost one (its
-    /// encoding, key epoch and stored size). A claim made since cannot have written there (its file is created only where
-    /// none is). Where a file was there, it was of the same content and stays: a folder import that has claimed the
-    /// place gets its flag back, so that its own outcome decides the file again.
+    /// content grouped in the same transaction keeps its own temp file until the transaction is over). Where neither a
+    /// file nor a claim was there, it goes back to <paramref name="temp"/> (and <paramref name="movedBack"/> hears of it):
+    /// a write that runs again moves it again, and one that fails leaves the place as it found it — where the catalog knew
+    /// the object but its file had gone, that file would otherwise stay under a catalog that, rolled back, describes the
+    /// lost one (its encoding, key epoch and stored size). A claim made since cannot have written there (its file is
+    /// created only where none is). A place a folder import had claimed (its file there, or about to be created) keeps
+    /// the file, of the same content, and the claimant gets its flag back, so that its own outcome decides the file
+    /// again; where a file was there without a claim, it stays as well.
     /// </summary>
     private string MoveIntoPlace(FileCatalog.Transaction catalog, string temp, string objectId, Action? movedBack = null)
     {
@@ -599,13 +600,14 @@ public sealed class FileStore
         {
             lock (_claims)
             {
+                if (before.Claimed && _claims.ContainsKey(objectId))
+                {
+                    _claims[objectId] = before.TakenOver; // the claimant's outcome decides the file again
+                    return;
+                }
+
                 if (before.Existed)
                 {
-                    if (before.Claimed && _claims.ContainsKey(objectId))
-                    {
-                        _claims[objectId] = before.TakenOver;
-                    }
-
                     return;
                 }
 
@@ -681,6 +683,7 @@ public sealed class FileStore
             var draft = await WriteDraftAsync(content, temp, buffer, null, durable: true, place: false, cancellationToken).ConfigureAwait(false);
             written = draft;
             var changed = new List<string>();
+            var moved = false;
             var restored = await _catalog.WriteAsync(catalog =>
             {
                 changed.Clear(); // the work may run again (see SqliteWriter.ExecuteAsync)
@@ -690,7 +693,13 @@ public sealed class FileStore
                 }
 
                 changed.AddRange(catalog.SetStoredSize(draft.ObjectId, draft.Stored));
-                AtomicFile.FlushFolder(MoveIntoPlace(catalog, temp, draft.ObjectId), throwOnError: true);
+                if (!moved)
+                {
+                    // Not when an earlier run, rolled back, left it in place (over a file that was there): no temp is left.
+                    AtomicFile.FlushFolder(MoveIntoPlace(catalog, temp, draft.ObjectId, () => moved = false), throwOnError: true);
+                    moved = true;
+                }
+
                 return draft.ObjectId;
             }, cancellationToken).ConfigureAwait(false);
             ForgetRows(changed);

@@ -207,6 +207,41 @@ public sealed class WriterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_commit_that_fails_undoes_every_write_of_its_group()
+    {
+        // A foreign key deferred to the commit (a session of a campaign that does not exist) makes the COMMIT itself
+        // fail: every write of the group fails with it, and each one's undo runs, the last write's first.
+        var undone = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Task<int>[] group;
+        await using (new WriterBlock(_t.Db))
+        {
+            group =
+            [
+                _t.Db.Writer.ExecuteAsync(c =>
+                {
+                    c.OnRollback(() => undone.Enqueue("first"));
+                    return c.Execute("INSERT INTO rulebooks (id, title, system, created_at, updated_at) VALUES ('00000000-0000-7000-8000-000000000001', 'Kept?', 'dnd5e', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')");
+                }),
+                _t.Db.Writer.ExecuteAsync(c =>
+                {
+                    c.OnRollback(() => undone.Enqueue("orphan"));
+                    c.Execute("PRAGMA defer_foreign_keys = ON");
+                    return c.Execute("INSERT INTO sessions (id, campaign_id, session_number, title, date_played, created_at, updated_at) VALUES ('00000000-0000-7000-8000-0000000000aa', '00000000-0000-7000-8000-0000000000bb', 1, 'Nowhere', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')");
+                }),
+            ];
+        }
+
+        foreach (var write in group)
+        {
+            await Assert.ThrowsAsync<MdmaiException>(() => write);
+        }
+
+        Assert.Equal(["orphan", "first"], undone);
+        Assert.Equal(0, RawSql.Count(_t.Path, "rulebooks"));
+        Assert.Equal(0, RawSql.Count(_t.Path, "sessions"));
+    }
+
+    [Fact]
     public async Task A_request_cancelled_while_queued_is_not_written()
     {
         using var cancel = new CancellationTokenSource();

@@ -1038,6 +1038,38 @@ public sealed class FileStore
         }
     }
 
+    /// <summary>
+    /// Replaces the object file at <paramref name="final"/> with <paramref name="temp"/> in one rename (an open reader
+    /// keeps the old file) for a write of <paramref name="catalog"/>, and undoes it should that write be rolled back: the
+    /// old file, kept reachable under <paramref name="kept"/> (a hard link made first), goes back in one rename, and the
+    /// new one back to <paramref name="temp"/>, so that the catalog's row, rolled back, describes the file in place again
+    /// and a write run again swaps it again. The caller removes <paramref name="kept"/> once the write is over. Where a
+    /// hard link cannot be made, the swap is not undone (<c>check</c> reports a file the row does not describe).
+    /// </summary>
+    private static void SwapIntoPlace(FileCatalog.Transaction catalog, string temp, string final, string kept)
+    {
+        var undoable = true;
+        try
+        {
+            File.Delete(kept); // left by a run of this write that was rolled back and whose undo failed
+            UnixFileCalls.Link(final, kept);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            undoable = false;
+        }
+
+        File.Move(temp, final, overwrite: true);
+        if (undoable)
+        {
+            catalog.OnRollback(() =>
+            {
+                UnixFileCalls.Link(final, temp);
+                File.Move(kept, final, overwrite: true);
+            });
+        }
+    }
+
     /// <summary>Reads a catalog row (from the cache when it is there).</summary>
     public Task<StoredFile> GetAsync(Guid id, CancellationToken cancellationToken = default)
     {
@@ -1255,6 +1287,7 @@ public sealed class FileStore
         await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, async (o, ct) =>
         {
             var temp = Path.Combine(TempPath, Guid.NewGuid().ToString("N"));
+            var kept = temp + ".old";
             try
             {
                 long stored;
@@ -1278,7 +1311,7 @@ public sealed class FileStore
                     if (catalog.SetEpoch(o.Id, current, stored) && File.Exists(temp))
                     {
                         changed.AddRange(catalog.SetStoredSize(o.Id, stored));
-                        File.Move(temp, ObjectPath(o.Id), overwrite: true);
+                        SwapIntoPlace(catalog, temp, ObjectPath(o.Id), kept);
                         AtomicFile.FlushFolder(Path.GetDirectoryName(ObjectPath(o.Id))!);
                     }
 
@@ -1289,6 +1322,7 @@ public sealed class FileStore
             finally
             {
                 File.Delete(temp);
+                File.Delete(kept);
             }
 
             var count = Interlocked.Increment(ref done);

@@ -644,7 +644,7 @@ public sealed class FileStoreTests : DataFolderTest
         var store = Store();
         var (content, other) = (Text(50_000), Random(40_000));
         using var gate = new ManualResetEventSlim();
-        var blocker = _db.Writer.ExecuteExclusiveAsync(_ => gate.Wait(TimeSpan.FromSeconds(30)));
+        var blocker = BlockWriter(gate);
         var one = store.ImportAsync(new MemoryStream(content), "one.txt");
         await WaitQueued(1, one);
         var full = _db.Writer.ExecuteAsync<int>(c =>
@@ -665,6 +665,19 @@ public sealed class FileStoreTests : DataFolderTest
         Assert.Empty(await store.VerifyAsync());
     }
 
+    /// <summary>Occupies the writer thread until <paramref name="gate"/> is set; returns once it is occupied (nothing queued).</summary>
+    private Task<bool> BlockWriter(ManualResetEventSlim gate)
+    {
+        using var started = new ManualResetEventSlim();
+        var blocker = _db.Writer.ExecuteExclusiveAsync(_ =>
+        {
+            started.Set();
+            return gate.Wait(TimeSpan.FromSeconds(30));
+        });
+        Assert.True(started.Wait(TimeSpan.FromSeconds(30)), "the writer never picked up the blocking request");
+        return blocker;
+    }
+
     /// <summary>Waits until <paramref name="count"/> requests wait for the (blocked) writer, the last of them <paramref name="request"/>'s.</summary>
     private async Task WaitQueued(int count, Task request)
     {
@@ -673,6 +686,60 @@ public sealed class FileStoreTests : DataFolderTest
             Assert.False(request.IsCompleted, "the request completed before it was queued");
             await Task.Delay(5);
         }
+    }
+
+    [Fact]
+    public async Task A_reencryption_whose_commit_fails_leaves_the_old_file_under_its_row()
+    {
+        // The re-encryption swaps the new file in, then its commit fails (a foreign key deferred to the commit by a
+        // write grouped with it): the row, rolled back, still says the old epoch and stored size, so the old file must
+        // be back in place; run again, it goes through.
+        var folder = Path.Combine(_root, "keys");
+        Directory.CreateDirectory(folder);
+        var keyFile = await KeyFile.CreateAsync(Path.Combine(folder, KeyFile.FileName), "pw", new KdfParameters(8 * 1024, 1));
+        var content = Text(50_000);
+        StoredFile file;
+        using (var first = keyFile.Unlock("pw"))
+        {
+            file = (await Store(first).ImportAsync(new MemoryStream(content), "old.txt")).File;
+        }
+
+        await keyFile.AddEpochAsync("pw");
+        using var ring = keyFile.Unlock("pw");
+        var store = Store(ring);
+        var path = store.ObjectPath(file.ObjectId);
+        var before = await File.ReadAllBytesAsync(path);
+        var db = Path.Combine(_root, "mdmai.db");
+
+        Task<long> reencrypt;
+        Task<int> failing;
+        using (var gate = new ManualResetEventSlim())
+        {
+            var blocker = BlockWriter(gate);
+            reencrypt = store.ReencryptAsync();
+            await WaitQueued(1, reencrypt);
+            failing = _db.Writer.ExecuteAsync(c =>
+            {
+                c.Execute("PRAGMA defer_foreign_keys = ON");
+                return c.Execute("INSERT INTO sessions (id, campaign_id, session_number, title, date_played, created_at, updated_at) VALUES ('00000000-0000-7000-8000-0000000000aa', '00000000-0000-7000-8000-0000000000bb', 1, 'Nowhere', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')");
+            });
+            await WaitQueued(2, failing);
+            gate.Set();
+            await blocker;
+        }
+
+        Assert.Equal(MdmaiErrorCode.ConstraintViolation, (await Assert.ThrowsAsync<MdmaiException>(() => failing)).Code);
+        Assert.Equal(MdmaiErrorCode.ConstraintViolation, (await Assert.ThrowsAsync<MdmaiException>(() => reencrypt)).Code);
+        Assert.Equal(before, await File.ReadAllBytesAsync(path));
+        Assert.Equal(1L, RawSql.Scalar(db, "SELECT key_epoch FROM objects WHERE object_id = $0", file.ObjectId));
+        Assert.Equal(content, await ReadAll(store, file.Id));
+        Assert.Empty(await store.VerifyAsync());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(store.TempPath));
+
+        Assert.Equal(1, await store.ReencryptAsync());
+        Assert.Equal(2L, RawSql.Scalar(db, "SELECT key_epoch FROM objects WHERE object_id = $0", file.ObjectId));
+        Assert.Equal(content, await ReadAll(store, file.Id));
+        Assert.Empty(await store.VerifyAsync());
     }
 
     [Fact]

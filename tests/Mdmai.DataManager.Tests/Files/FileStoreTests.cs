@@ -504,9 +504,7 @@ public sealed class FileStoreTests : DataFolderTest
     [Fact]
     public async Task Rotation_reencrypts_old_objects_keeps_ids_and_content_and_can_resume()
     {
-        var folder = Path.Combine(_root, "keys");
-        Directory.CreateDirectory(folder);
-        var keyFile = await KeyFile.CreateAsync(Path.Combine(folder, KeyFile.FileName), "pw", new KdfParameters(8 * 1024, 1));
+        var keyFile = await NewKeyFileAsync();
         var contents = Enumerable.Range(0, 6).Select(i => i % 2 == 0 ? Random(300_000 + i, i) : Text(200_000 + i)).ToList();
         List<StoredFile> files;
         using (var old = keyFile.Unlock("pw"))
@@ -562,9 +560,7 @@ public sealed class FileStoreTests : DataFolderTest
         // An object sealed under key epoch 1 loses its file; after a rotation to epoch 2 the same content is imported
         // again (a folder import writes it straight to its place, a single import moves it there): the catalog must
         // then say epoch 2 and the new stored size, for the new row and the old one, or reads and checks go wrong.
-        var folder = Path.Combine(_root, "keys");
-        Directory.CreateDirectory(folder);
-        var keyFile = await KeyFile.CreateAsync(Path.Combine(folder, KeyFile.FileName), "pw", new KdfParameters(8 * 1024, 1));
+        var keyFile = await NewKeyFileAsync();
         var content = Text(50_000);
         StoredFile old;
         using (var first = keyFile.Unlock("pw"))
@@ -665,6 +661,14 @@ public sealed class FileStoreTests : DataFolderTest
         Assert.Empty(await store.VerifyAsync());
     }
 
+    /// <summary>A key file (password "pw", a cheap KDF) in a folder of its own, at key epoch 1.</summary>
+    private async Task<KeyFile> NewKeyFileAsync()
+    {
+        var folder = Path.Combine(_root, "keys");
+        Directory.CreateDirectory(folder);
+        return await KeyFile.CreateAsync(Path.Combine(folder, KeyFile.FileName), "pw", new KdfParameters(8 * 1024, 1));
+    }
+
     /// <summary>Occupies the writer thread until <paramref name="gate"/> is set; returns once it is occupied (nothing queued).</summary>
     private Task<bool> BlockWriter(ManualResetEventSlim gate)
     {
@@ -694,9 +698,7 @@ public sealed class FileStoreTests : DataFolderTest
         // The re-encryption swaps the new file in, then its commit fails (a foreign key deferred to the commit by a
         // write grouped with it): the row, rolled back, still says the old epoch and stored size, so the old file must
         // be back in place; run again, it goes through.
-        var folder = Path.Combine(_root, "keys");
-        Directory.CreateDirectory(folder);
-        var keyFile = await KeyFile.CreateAsync(Path.Combine(folder, KeyFile.FileName), "pw", new KdfParameters(8 * 1024, 1));
+        var keyFile = await NewKeyFileAsync();
         var content = Text(50_000);
         StoredFile file;
         using (var first = keyFile.Unlock("pw"))

@@ -7,6 +7,7 @@ using System.Text.RegularExpressions;
 using Mdmai.DataManager.Storage;
 using Mdmai.DataManager.Storage.Entities;
 using Microsoft.Data.Sqlite;
+using Mdmai.DataManager.Storage.Internal;
 
 namespace Mdmai.DataManager.Tests;
 
@@ -149,6 +150,50 @@ internal sealed class TestDatabase : IAsyncDisposable
 }
 
 /// <summary>Plain SQLite access that bypasses the library, to look at or tamper with what it stored.</summary>
+/// <summary>Occupies the writer thread until disposed, so that requests queue up behind it.</summary>
+internal sealed class WriterBlock : IAsyncDisposable
+{
+    private readonly ManualResetEventSlim _gate = new();
+    private readonly Task<int> _blocker;
+
+    public WriterBlock(MdmaiDatabase db)
+    {
+        using var started = new ManualResetEventSlim();
+        _blocker = db.Writer.ExecuteExclusiveAsync(_ =>
+        {
+            started.Set();
+            _gate.Wait(TimeSpan.FromSeconds(30));
+            return 0;
+        });
+        Assert.True(started.Wait(TimeSpan.FromSeconds(30)), "the writer never picked up the blocking request");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _gate.Set();
+        await _blocker;
+        _gate.Dispose();
+    }
+}
+
+/// <summary>Writes that fail a transaction the ways SQLite can, for the writer's rollback paths (run them on its thread).</summary>
+internal static class WriterFaults
+{
+    /// <summary>Rolls back the whole transaction and fails, as SQLite may on an I/O error (deterministically here).</summary>
+    public static int RollBackWholeTransaction(CommandCache commands)
+    {
+        commands.Execute("ROLLBACK");
+        throw new MdmaiException(MdmaiErrorCode.DiskFull, "the transaction was rolled back");
+    }
+
+    /// <summary>Succeeds, but makes its transaction's COMMIT fail: a session of a campaign that does not exist, its foreign key deferred to the commit.</summary>
+    public static int FailAtCommit(CommandCache commands)
+    {
+        commands.Execute("PRAGMA defer_foreign_keys = ON");
+        return commands.Execute("INSERT INTO sessions (id, campaign_id, session_number, title, date_played, created_at, updated_at) VALUES ('00000000-0000-7000-8000-0000000000aa', '00000000-0000-7000-8000-0000000000bb', 1, 'Nowhere', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')");
+    }
+}
+
 internal static class RawSql
 {
     public static SqliteConnection Open(string path, bool readOnly = false)

@@ -12,32 +12,6 @@ public sealed class WriterTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _t.DisposeAsync();
 
-    /// <summary>Occupies the writer thread until disposed, so that requests queue up behind it.</summary>
-    private sealed class WriterBlock : IAsyncDisposable
-    {
-        private readonly ManualResetEventSlim _gate = new();
-        private readonly Task<int> _blocker;
-
-        public WriterBlock(MdmaiDatabase db)
-        {
-            using var started = new ManualResetEventSlim();
-            _blocker = db.Writer.ExecuteExclusiveAsync(_ =>
-            {
-                started.Set();
-                _gate.Wait(TimeSpan.FromSeconds(30));
-                return 0;
-            });
-            Assert.True(started.Wait(TimeSpan.FromSeconds(30)), "the writer never picked up the blocking request");
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _gate.Set();
-            await _blocker;
-            _gate.Dispose();
-        }
-    }
-
     [Fact]
     public async Task Concurrent_creates_all_succeed_and_share_one_commit()
     {
@@ -183,12 +157,11 @@ public sealed class WriterTests : IAsyncLifetime
                 c.OnRollback(() => undone.Enqueue("flaky"));
                 return ++flakyRuns == 1 ? throw new MdmaiException(MdmaiErrorCode.InvalidArgument, "not this time") : flakyRuns;
             });
-            full = _t.Db.Writer.ExecuteAsync<int>(c =>
+            full = _t.Db.Writer.ExecuteAsync(c =>
             {
                 c.OnRollback(() => undone.Enqueue("full"));
                 c.Execute(Rulebook(2, "Lost"));
-                c.Execute("ROLLBACK");
-                throw new MdmaiException(MdmaiErrorCode.DiskFull, "the transaction was rolled back");
+                return WriterFaults.RollBackWholeTransaction(c);
             });
             after = _t.Db.Writer.ExecuteAsync(c =>
             {
@@ -225,8 +198,7 @@ public sealed class WriterTests : IAsyncLifetime
                 _t.Db.Writer.ExecuteAsync(c =>
                 {
                     c.OnRollback(() => undone.Enqueue("orphan"));
-                    c.Execute("PRAGMA defer_foreign_keys = ON");
-                    return c.Execute("INSERT INTO sessions (id, campaign_id, session_number, title, date_played, created_at, updated_at) VALUES ('00000000-0000-7000-8000-0000000000aa', '00000000-0000-7000-8000-0000000000bb', 1, 'Nowhere', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')");
+                    return WriterFaults.FailAtCommit(c);
                 }),
             ];
         }

@@ -295,16 +295,17 @@ public sealed class FileStore
             var final = ObjectPath(row.ObjectId);
             knownStoredSize = catalog.StoredSizeOf(row.ObjectId);
             ours = prepared.Moved; // by an earlier run of this transaction, which was rolled back and not undone
+
+            // Deduplicated when the object and its file are there (a claimed file may still be being written: this
+            // copy goes over it instead). The temp file stays, for the caller to remove once the transaction is over:
+            // should it roll back, a run again may find the file it shared moved back out, and move its own in.
+            var shared = !ours && knownStoredSize is not null && File.Exists(final) && !IsClaimed(row.ObjectId);
             if (ours)
             {
                 folders?.Add(Path.GetDirectoryName(final)!);
                 MarkTakenOver(row.ObjectId);
             }
-
-            // Deduplicated when the object and its file are there (a claimed file may still be being written: this
-            // copy goes over it instead). The temp file stays, for the caller to remove once the transaction is over:
-            // should it roll back, a run again may find the file it shared moved back out, and move its own in.
-            else if (!(knownStoredSize is not null && File.Exists(final) && !IsClaimed(row.ObjectId)) && File.Exists(prepared.Temp))
+            else if (!shared && File.Exists(prepared.Temp))
             {
                 var folder = MoveIntoPlace(catalog, prepared.Temp, row.ObjectId, () => prepared.Moved = false);
                 prepared.Moved = ours = true;

@@ -639,20 +639,17 @@ public sealed class FileStoreTests : DataFolderTest
         // and it runs again in a new transaction with the one after — each must end with its row and its file.
         var store = Store();
         var (content, other) = (Text(50_000), Random(40_000));
-        using var gate = new ManualResetEventSlim();
-        var blocker = BlockWriter(gate);
-        var one = store.ImportAsync(new MemoryStream(content), "one.txt");
-        await WaitQueued(1, one);
-        var full = _db.Writer.ExecuteAsync<int>(c =>
+        Task<FileImportResult> one, two;
+        Task<int> full;
+        await using (new WriterBlock(_db))
         {
-            c.Execute("ROLLBACK");
-            throw new MdmaiException(MdmaiErrorCode.DiskFull, "the transaction was rolled back");
-        });
-        await WaitQueued(2, full);
-        var two = store.ImportAsync(new MemoryStream(other), "two.bin");
-        await WaitQueued(3, two);
-        gate.Set();
-        await blocker;
+            one = store.ImportAsync(new MemoryStream(content), "one.txt");
+            await WaitQueued(1, one);
+            full = _db.Writer.ExecuteAsync(WriterFaults.RollBackWholeTransaction);
+            await WaitQueued(2, full);
+            two = store.ImportAsync(new MemoryStream(other), "two.bin");
+            await WaitQueued(3, two);
+        }
 
         Assert.Equal(MdmaiErrorCode.DiskFull, (await Assert.ThrowsAsync<MdmaiException>(() => full)).Code);
         Assert.Equal(content, await ReadAll(store, (await one).File.Id));
@@ -667,19 +664,6 @@ public sealed class FileStoreTests : DataFolderTest
         var folder = Path.Combine(_root, "keys");
         Directory.CreateDirectory(folder);
         return await KeyFile.CreateAsync(Path.Combine(folder, KeyFile.FileName), "pw", new KdfParameters(8 * 1024, 1));
-    }
-
-    /// <summary>Occupies the writer thread until <paramref name="gate"/> is set; returns once it is occupied (nothing queued).</summary>
-    private Task<bool> BlockWriter(ManualResetEventSlim gate)
-    {
-        using var started = new ManualResetEventSlim();
-        var blocker = _db.Writer.ExecuteExclusiveAsync(_ =>
-        {
-            started.Set();
-            return gate.Wait(TimeSpan.FromSeconds(30));
-        });
-        Assert.True(started.Wait(TimeSpan.FromSeconds(30)), "the writer never picked up the blocking request");
-        return blocker;
     }
 
     /// <summary>Waits until <paramref name="count"/> requests wait for the (blocked) writer, the last of them <paramref name="request"/>'s.</summary>
@@ -715,19 +699,12 @@ public sealed class FileStoreTests : DataFolderTest
 
         Task<long> reencrypt;
         Task<int> failing;
-        using (var gate = new ManualResetEventSlim())
+        await using (new WriterBlock(_db))
         {
-            var blocker = BlockWriter(gate);
             reencrypt = store.ReencryptAsync();
             await WaitQueued(1, reencrypt);
-            failing = _db.Writer.ExecuteAsync(c =>
-            {
-                c.Execute("PRAGMA defer_foreign_keys = ON");
-                return c.Execute("INSERT INTO sessions (id, campaign_id, session_number, title, date_played, created_at, updated_at) VALUES ('00000000-0000-7000-8000-0000000000aa', '00000000-0000-7000-8000-0000000000bb', 1, 'Nowhere', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')");
-            });
+            failing = _db.Writer.ExecuteAsync(WriterFaults.FailAtCommit);
             await WaitQueued(2, failing);
-            gate.Set();
-            await blocker;
         }
 
         Assert.Equal(MdmaiErrorCode.ConstraintViolation, (await Assert.ThrowsAsync<MdmaiException>(() => failing)).Code);

@@ -104,8 +104,40 @@ internal sealed class CachedBackend : IBackupBackend, IDisposable
     public Task<long?> LengthAsync(string name, CancellationToken cancellationToken = default) =>
         name == RepositoryNames.Config && _config is { } config ? Task.FromResult<long?>(config.Length) : _inner.LengthAsync(name, cancellationToken);
 
-    public Task<int> ReadAsync(string name, long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
-        _inner.ReadAsync(name, offset, destination, cancellationToken);
+    /// <summary>
+    /// Reads a range. A whole item of a cached folder (from offset 0, its listed length: the index files, each read into
+    /// one buffer kept for the next) is served from the cache, and kept there when it was not, as
+    /// <see cref="ReadAllAsync"/> does.
+    /// </summary>
+    public async Task<int> ReadAsync(string name, long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        if (offset != 0 || destination.Length == 0 || !IsCached(name) || !_listed.TryGetValue(name, out var length) || length != destination.Length)
+        {
+            return await _inner.ReadAsync(name, offset, destination, cancellationToken).ConfigureAwait(false);
+        }
+
+        var path = PathOf(name);
+        if (TryReadCached(path, destination.Span))
+        {
+            Interlocked.Increment(ref _hits);
+            return destination.Length;
+        }
+
+        var read = 0;
+        while (read < destination.Length)
+        {
+            var n = await _inner.ReadAsync(name, read, destination[read..], cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                return read; // shorter than listed: not kept
+            }
+
+            read += n;
+        }
+
+        Store(path, destination.Span);
+        return read;
+    }
 
     public Task<Stream> OpenReadAsync(string name, long offset, long length, CancellationToken cancellationToken = default) =>
         _inner.OpenReadAsync(name, offset, length, cancellationToken);
@@ -194,26 +226,56 @@ internal sealed class CachedBackend : IBackupBackend, IDisposable
     /// <summary>The cached content when the file is whole, of <paramref name="length"/> bytes and matches its checksum.</summary>
     internal static byte[]? TryReadCached(string path, long length)
     {
+        var content = GC.AllocateUninitializedArray<byte>((int)length);
+        return TryReadCached(path, content) ? content : null;
+    }
+
+    /// <summary>
+    /// Fills <paramref name="content"/> from the cached file at <paramref name="path"/> when it is whole, holds exactly
+    /// that many bytes and matches its checksum (a file that does not match is removed).
+    /// </summary>
+    internal static bool TryReadCached(string path, Span<byte> content)
+    {
         try
         {
-            var file = File.ReadAllBytes(path);
-            if (file.Length != length + TrailerSize)
+            using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
             {
-                return null;
+                Span<byte> trailer = stackalloc byte[TrailerSize];
+                if (RandomAccess.GetLength(handle) != content.Length + TrailerSize
+                    || !TryReadAt(handle, content, 0) || !TryReadAt(handle, trailer, content.Length))
+                {
+                    return false;
+                }
+
+                if (XxHash3.HashToUInt64(content) == BinaryPrimitives.ReadUInt64LittleEndian(trailer))
+                {
+                    return true;
+                }
             }
 
-            var content = file.AsSpan(0, (int)length);
-            if (XxHash3.HashToUInt64(content) != BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan((int)length)))
-            {
-                TryDelete(path);
-                return null;
-            }
-
-            return content.ToArray();
+            TryDelete(path);
+            return false;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return null;
+            return false;
+        }
+
+        static bool TryReadAt(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> buffer, long offset)
+        {
+            while (buffer.Length > 0)
+            {
+                var n = RandomAccess.Read(handle, buffer, offset);
+                if (n == 0)
+                {
+                    return false;
+                }
+
+                buffer = buffer[n..];
+                offset += n;
+            }
+
+            return true;
         }
     }
 
@@ -267,16 +329,7 @@ internal sealed class BlobCache(string folder)
     }
 
     /// <summary>The blob's sealed bytes into <paramref name="stored"/> when cached whole with exactly that length.</summary>
-    public bool TryRead(BlobId id, Span<byte> stored)
-    {
-        if (CachedBackend.TryReadCached(PathOf(id), stored.Length) is not { } bytes)
-        {
-            return false;
-        }
-
-        bytes.CopyTo(stored);
-        return true;
-    }
+    public bool TryRead(BlobId id, Span<byte> stored) => CachedBackend.TryReadCached(PathOf(id), stored);
 
     public void Write(BlobId id, ReadOnlySpan<byte> stored) => CachedBackend.Store(PathOf(id), stored);
 

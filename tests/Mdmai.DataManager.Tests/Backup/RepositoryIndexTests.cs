@@ -73,18 +73,44 @@ public sealed class RepositoryIndexTests
     }
 
     [Fact]
-    public void An_index_file_naming_an_unknown_blob_type_is_malformed()
+    public void Index_files_are_added_through_kept_buffers_each_whole_or_not_at_all()
     {
         var crypto = RepositoryCrypto.Unencrypted("test-repository");
-        var packs = Packs(seed: 8, packs: 1, perPack: 3);
-        var good = RepositoryIndex.Encode([.. packs.Select(p => (p.Pack, (IReadOnlyList<PackEntry>)p.Entries))], crypto);
-        Assert.Equal(packs[0].Entries, RepositoryIndex.Decode(good, crypto, "good")[0].Entries);
+        static byte[] Encode(List<(UInt128 Pack, List<PackEntry> Entries)> packs, RepositoryCrypto crypto) =>
+            RepositoryIndex.Encode([.. packs.Select(p => (p.Pack, (IReadOnlyList<PackEntry>)p.Entries))], crypto);
 
-        var entries = packs[0].Entries.ToList();
-        entries[1] = entries[1] with { Type = (BlobType)2 };
-        var bad = RepositoryIndex.Encode([(packs[0].Pack, (IReadOnlyList<PackEntry>)entries)], crypto);
+        // A large file, then a smaller one, then a larger one again: the buffers kept from one file serve (or grow for) the next.
+        var files = new[] { Packs(seed: 11, packs: 20, perPack: 50), Packs(seed: 12, packs: 2, perPack: 3), Packs(seed: 13, packs: 40, perPack: 60) };
+        var index = new RepositoryIndex();
+        byte[] opened = [], plain = [];
+        foreach (var file in files)
+        {
+            index.AddFile(Encode(file, crypto), crypto, "index", ref opened, ref plain);
+        }
 
-        var ex = Assert.Throws<InvalidDataException>(() => RepositoryIndex.Decode(bad, crypto, "bad"));
-        Assert.Contains("unknown blob type", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(files.Sum(f => f.Sum(p => p.Entries.Count)), index.Count);
+        foreach (var (pack, entries) in files.SelectMany(f => f))
+        {
+            Assert.All(entries, e =>
+            {
+                Assert.True(index.TryGet(e.Id, out var location));
+                Assert.Equal(new BlobLocation(pack, e.Offset, e.StoredLength, e.RawLength, e.Type, e.Compressed), location);
+            });
+        }
+
+        // A file whose second pack is malformed adds nothing, not even its first pack's blobs.
+        var bad = Packs(seed: 14, packs: 2, perPack: 4);
+        bad[1].Entries[2] = bad[1].Entries[2] with { Type = (BlobType)2 };
+        var ex = Assert.Throws<InvalidDataException>(() => index.AddFile(Encode(bad, crypto), crypto, "bad", ref opened, ref plain));
+        Assert.Contains("Index file 'bad' has an unknown blob type", ex.Message, StringComparison.Ordinal);
+        Assert.All(bad.SelectMany(p => p.Entries), e => Assert.False(index.Contains(e.Id)));
+        Assert.False(index.ContainsPack(bad[0].Pack));
+
+        // So does a damaged one.
+        var damaged = Packs(seed: 15, packs: 1, perPack: 2);
+        var sealedFile = Encode(damaged, crypto);
+        sealedFile[^5] ^= 1;
+        Assert.Throws<InvalidDataException>(() => index.AddFile(sealedFile, crypto, "damaged", ref opened, ref plain));
+        Assert.False(index.Contains(damaged[0].Entries[0].Id));
     }
 }

@@ -150,7 +150,12 @@ internal sealed class Restorer(BackupRepository repository)
     /// <summary>Writes restored entries under one root, refusing any path that would leave it.</summary>
     private sealed class RestoreWriter(BackupRepository repository, string root, bool fresh, SnapshotStats totals, IProgress<BackupProgress>? progress)
     {
-        private readonly ConcurrentDictionary<string, byte> _checked = new(StringComparer.Ordinal);
+        /// <summary>
+        /// The folders of the path checked last, outermost first. The file list comes in path order, so a folder's
+        /// entries follow it and only the folders of the path in hand are worth remembering (a folder left behind is
+        /// checked again if a path comes back to it): remembering every folder checked cost ~200 bytes a folder.
+        /// </summary>
+        private readonly List<string> _checked = [];
 
         // Every chunk being restored is read into a block of one arena (the sealed form and the plaintext): memory is
         // this arena whatever the number of workers and the sizes of the chunks, and nothing is left to the collector.
@@ -165,36 +170,43 @@ internal sealed class Restorer(BackupRepository repository)
         /// <summary>Creates the folder <paramref name="relative"/> (and its parents), checking that none of them is a link or a file.</summary>
         public string EnsureDirectory(string relative)
         {
-            var current = root;
-            foreach (var segment in relative.Split('/'))
+            lock (_checked)
             {
-                current = Path.Combine(current, segment);
-                if (_checked.ContainsKey(current))
+                var current = root;
+                var depth = 0;
+                foreach (var segment in relative.Split('/'))
                 {
-                    continue;
-                }
-
-                if (FileIdentity.TryGet(current, out var identity, out var errno))
-                {
-                    if (identity.Kind != FileKind.Directory)
+                    current = Path.Combine(current, segment);
+                    if (depth < _checked.Count && _checked[depth] == current)
                     {
-                        throw new MdmaiException(MdmaiErrorCode.UnsafePath,
-                            $"Restoring '{relative}' would go through '{current}', which is {(identity.Kind == FileKind.SymbolicLink ? "a symbolic link" : "not a folder")}; nothing is written through it.");
+                        depth++;
+                        continue;
                     }
-                }
-                else if (FileIdentity.IsNotFound(errno))
-                {
-                    Directory.CreateDirectory(current);
-                }
-                else
-                {
-                    throw new IOException($"Cannot restore into '{current}': {FileIdentity.Describe(errno)}.");
+
+                    _checked.RemoveRange(depth, _checked.Count - depth); // another folder at this depth: what was below is left
+                    if (FileIdentity.TryGet(current, out var identity, out var errno))
+                    {
+                        if (identity.Kind != FileKind.Directory)
+                        {
+                            throw new MdmaiException(MdmaiErrorCode.UnsafePath,
+                                $"Restoring '{relative}' would go through '{current}', which is {(identity.Kind == FileKind.SymbolicLink ? "a symbolic link" : "not a folder")}; nothing is written through it.");
+                        }
+                    }
+                    else if (FileIdentity.IsNotFound(errno))
+                    {
+                        Directory.CreateDirectory(current);
+                    }
+                    else
+                    {
+                        throw new IOException($"Cannot restore into '{current}': {FileIdentity.Describe(errno)}.");
+                    }
+
+                    _checked.Add(current);
+                    depth++;
                 }
 
-                _checked.TryAdd(current, 0);
+                return current;
             }
-
-            return current;
         }
 
         private string Place(string relative)

@@ -123,19 +123,12 @@ internal sealed class CachedBackend : IBackupBackend, IDisposable
             return destination.Length;
         }
 
-        var read = 0;
-        while (read < destination.Length)
-        {
-            var n = await _inner.ReadAsync(name, read, destination[read..], cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                return read; // shorter than listed: not kept
-            }
-
-            read += n;
-        }
-
-        Store(path, destination.Span);
+        // Not cached: the whole item is fetched and kept as ReadAllAsync does (what is kept is the item, whatever its listed length).
+        var bytes = await _inner.ReadAllAsync(name, cancellationToken).ConfigureAwait(false);
+        Store(path, bytes);
+        _listed[name] = bytes.Length;
+        var read = Math.Min(bytes.Length, destination.Length);
+        bytes.AsSpan(0, read).CopyTo(destination.Span);
         return read;
     }
 
@@ -226,6 +219,19 @@ internal sealed class CachedBackend : IBackupBackend, IDisposable
     /// <summary>The cached content when the file is whole, of <paramref name="length"/> bytes and matches its checksum.</summary>
     internal static byte[]? TryReadCached(string path, long length)
     {
+        try
+        {
+            // No array before there is a cached file of that length to fill it.
+            if (length < 0 || length > Array.MaxLength - TrailerSize || new FileInfo(path) is not { Exists: true } file || file.Length != length + TrailerSize)
+            {
+                return null;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
         var content = GC.AllocateUninitializedArray<byte>((int)length);
         return TryReadCached(path, content) ? content : null;
     }

@@ -112,5 +112,12 @@ public sealed class RepositoryIndexTests
         sealedFile[^5] ^= 1;
         Assert.Throws<InvalidDataException>(() => index.AddFile(sealedFile, crypto, "damaged", ref opened, ref plain));
         Assert.False(index.Contains(damaged[0].Entries[0].Id));
+
+        // And so does one that authenticates but holds no zstd frame (or more than one frame's bytes).
+        Assert.Throws<InvalidDataException>(() => index.AddFile(crypto.Seal("not a zstd frame at all"u8, "mdmai-index"u8), crypto, "garbage", ref opened, ref plain));
+        var trailing = Encode(damaged, RepositoryCrypto.Unencrypted("x"));
+        var frame = crypto.Open(trailing, "mdmai-index"u8, "frame");
+        Assert.Throws<InvalidDataException>(() => index.AddFile(crypto.Seal([.. frame, 1, 2, 3], "mdmai-index"u8), crypto, "trailing", ref opened, ref plain));
+        Assert.Equal(files.Sum(f => f.Sum(p => p.Entries.Count)), index.Count);
     }
 }

@@ -381,7 +381,7 @@ internal sealed class RepositoryIndex
         lock (_lock)
         {
             var number = -1;
-            Parse(content, name, (pack, _) => number = Number(pack), e => Shard(e.Id).TryAdd(e.Id, Slot.From(number, e)));
+            Parse(content, name, pack => number = Number(pack), e => Shard(e.Id).TryAdd(e.Id, Slot.From(number, e)));
         }
     }
 
@@ -396,15 +396,15 @@ internal sealed class RepositoryIndex
         }
 
         var compressed = opened.AsSpan(0, compressedLength);
-        var size = ZstdSharp.Decompressor.GetDecompressedSize(compressed);
-        if (size > (ulong)Array.MaxLength)
-        {
-            throw new InvalidDataException($"Index file '{name}' is damaged (it does not decompress).");
-        }
-
-        Grow(ref plain, (int)size);
         try
         {
+            var size = ZstdSharp.Decompressor.GetDecompressedSize(compressed); // throws when the bytes are not whole frames
+            if (size > (ulong)Array.MaxLength)
+            {
+                throw new InvalidDataException($"Index file '{name}' is damaged (it does not decompress).");
+            }
+
+            Grow(ref plain, (int)size);
             using var decompressor = new ZstdSharp.Decompressor();
             var length = decompressor.Unwrap(compressed, plain.AsSpan(0, (int)size));
             return plain.AsSpan(0, length);
@@ -424,10 +424,10 @@ internal sealed class RepositoryIndex
     }
 
     /// <summary>
-    /// Reads an index file's content: <paramref name="pack"/> hears of each pack (its id and entry count), then
+    /// Reads an index file's content: <paramref name="pack"/> hears of each pack (its id), then
     /// <paramref name="entry"/> of each of its entries; without them it only checks that the content is well formed.
     /// </summary>
-    private static void Parse(ReadOnlySpan<byte> span, string name, Action<UInt128, int>? pack, Action<PackEntry>? entry)
+    private static void Parse(ReadOnlySpan<byte> span, string name, Action<UInt128>? pack, Action<PackEntry>? entry)
     {
         if (span.Length < 4)
         {
@@ -451,7 +451,7 @@ internal sealed class RepositoryIndex
                 throw new InvalidDataException($"Index file '{name}' is malformed.");
             }
 
-            pack?.Invoke(id, (int)count);
+            pack?.Invoke(id);
             for (var i = 0; i < count; i++)
             {
                 if (span[0] > 1 || span[1] > 1)

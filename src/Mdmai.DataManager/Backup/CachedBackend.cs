@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using Mdmai.DataManager.Backup.Internal;
+using Mdmai.DataManager.IO;
 
 namespace Mdmai.DataManager.Backup;
 
@@ -248,7 +249,7 @@ internal sealed class CachedBackend : IBackupBackend, IDisposable
             {
                 Span<byte> trailer = stackalloc byte[TrailerSize];
                 if (RandomAccess.GetLength(handle) != content.Length + TrailerSize
-                    || !TryReadAt(handle, content, 0) || !TryReadAt(handle, trailer, content.Length))
+                    || !UnixFileCalls.TryReadExactlyAt(handle, content, 0) || !UnixFileCalls.TryReadExactlyAt(handle, trailer, content.Length))
                 {
                     return false;
                 }
@@ -265,23 +266,6 @@ internal sealed class CachedBackend : IBackupBackend, IDisposable
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return false;
-        }
-
-        static bool TryReadAt(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> buffer, long offset)
-        {
-            while (buffer.Length > 0)
-            {
-                var n = RandomAccess.Read(handle, buffer, offset);
-                if (n == 0)
-                {
-                    return false;
-                }
-
-                buffer = buffer[n..];
-                offset += n;
-            }
-
-            return true;
         }
     }
 

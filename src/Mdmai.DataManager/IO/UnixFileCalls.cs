@@ -253,6 +253,24 @@ internal static partial class UnixFileCalls
         }
     }
 
+    /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/> (<see cref="ReadAt"/> until full); false when the file ends first.</summary>
+    public static bool TryReadExactlyAt(SafeFileHandle handle, Span<byte> buffer, long offset)
+    {
+        while (buffer.Length > 0)
+        {
+            var read = ReadAt(handle, buffer, offset);
+            if (read == 0)
+            {
+                return false;
+            }
+
+            buffer = buffer[read..];
+            offset += read;
+        }
+
+        return true;
+    }
+
     /// <summary>
     /// Writes all of <paramref name="content"/> at <paramref name="offset"/>: pwrite(2) until done on Linux (without the
     /// <c>lseek</c> <see cref="RandomAccess"/> asks first), <see cref="RandomAccess.Write(SafeFileHandle, ReadOnlySpan{byte}, long)"/> elsewhere.

@@ -212,7 +212,7 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
         var handle = open is null ? UnixFileCalls.TryOpenForReadingAt(folder, names.OwnName(index)) : null;
         using (handle = Checked(handle ?? OpenPath(names.Path(index), FileOptions.None), identity))
         {
-            if (!TryReadExactly(handle, content, 0))
+            if (!UnixFileCalls.TryReadExactlyAt(handle, content, 0))
             {
                 throw Shrunk(names.Path(index));
             }
@@ -242,28 +242,10 @@ internal sealed class FileContent(Func<string, SafeFileHandle>? open)
 
     private static void ReadExactly(SafeFileHandle handle, Span<byte> buffer, long offset, string path)
     {
-        if (!TryReadExactly(handle, buffer, offset))
+        if (!UnixFileCalls.TryReadExactlyAt(handle, buffer, offset))
         {
             throw Shrunk(path);
         }
-    }
-
-    /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; false when the file ends first.</summary>
-    private static bool TryReadExactly(SafeFileHandle handle, Span<byte> buffer, long offset)
-    {
-        while (buffer.Length > 0)
-        {
-            var read = UnixFileCalls.ReadAt(handle, buffer, offset);
-            if (read == 0)
-            {
-                return false;
-            }
-
-            buffer = buffer[read..];
-            offset += read;
-        }
-
-        return true;
     }
 
     private static EndOfStreamException Shrunk(string path) => new($"'{path}' became shorter while it was read; it is being changed");

@@ -493,13 +493,10 @@ public sealed class BackupRepository : IDisposable
                 ReadOnlyMemory<byte> bytes;
                 if (item.Length is > 0 and <= IndexFileReadLimit)
                 {
-                    if (sealedFile.Length < item.Length)
-                    {
-                        sealedFile = GC.AllocateUninitializedArray<byte>((int)Math.Min(Math.Max(item.Length, 2L * sealedFile.Length), IndexFileReadLimit));
-                    }
-
-                    bytes = sealedFile.AsMemory(0, (int)item.Length);
-                    await PackFormat.ReadExactlyAsync(Backend, item.Name, 0, sealedFile.AsMemory(0, bytes.Length), cancellationToken).ConfigureAwait(false);
+                    RepositoryIndex.GrowBuffer(ref sealedFile, (int)item.Length);
+                    var whole = sealedFile.AsMemory(0, (int)item.Length);
+                    await PackFormat.ReadExactlyAsync(Backend, item.Name, 0, whole, cancellationToken).ConfigureAwait(false);
+                    bytes = whole;
                 }
                 else
                 {

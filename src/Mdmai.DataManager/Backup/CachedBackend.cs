@@ -125,9 +125,7 @@ internal sealed class CachedBackend : IBackupBackend, IDisposable
         }
 
         // Not cached: the whole item is fetched and kept as ReadAllAsync does (what is kept is the item, whatever its listed length).
-        var bytes = await _inner.ReadAllAsync(name, cancellationToken).ConfigureAwait(false);
-        Store(path, bytes);
-        _listed[name] = bytes.Length;
+        var bytes = await FetchAndKeepAsync(name, path, cancellationToken).ConfigureAwait(false);
         var read = Math.Min(bytes.Length, destination.Length);
         bytes.AsSpan(0, read).CopyTo(destination.Span);
         return read;
@@ -156,6 +154,12 @@ internal sealed class CachedBackend : IBackupBackend, IDisposable
             return hit;
         }
 
+        return await FetchAndKeepAsync(name, path, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads a cached folder's item whole from the store and keeps it in the cache, as listed with its length.</summary>
+    private async Task<byte[]> FetchAndKeepAsync(string name, string path, CancellationToken cancellationToken)
+    {
         var bytes = await _inner.ReadAllAsync(name, cancellationToken).ConfigureAwait(false);
         Store(path, bytes);
         _listed[name] = bytes.Length;

@@ -572,10 +572,7 @@ public sealed class FileStore
             before = new PlaceBefore(File.Exists(final), claimed, takenOver);
             Directory.CreateDirectory(folder);
             File.Move(temp, final, overwrite: true);
-            if (claimed)
-            {
-                _claims[objectId] = true;
-            }
+            MarkTakenOver(objectId);
         }
 
         return folder;

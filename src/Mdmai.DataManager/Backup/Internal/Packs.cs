@@ -389,7 +389,7 @@ internal sealed class RepositoryIndex
     private static ReadOnlySpan<byte> OpenFile(ReadOnlySpan<byte> sealedIndex, RepositoryCrypto crypto, string name, ref byte[] opened, ref byte[] plain)
     {
         var compressedLength = Math.Max(0, sealedIndex.Length - RepositoryCrypto.Overhead);
-        Grow(ref opened, compressedLength);
+        GrowBuffer(ref opened, compressedLength);
         if (!crypto.TryOpen(sealedIndex, opened.AsSpan(0, compressedLength), "mdmai-index"u8))
         {
             throw new InvalidDataException($"Index file '{name}' is damaged: its authentication tag does not match (or it was written with another key).");
@@ -404,7 +404,7 @@ internal sealed class RepositoryIndex
                 throw new InvalidDataException($"Index file '{name}' is damaged (it does not decompress).");
             }
 
-            Grow(ref plain, (int)size);
+            GrowBuffer(ref plain, (int)size);
             using var decompressor = new ZstdSharp.Decompressor();
             var length = decompressor.Unwrap(compressed, plain.AsSpan(0, (int)size));
             return plain.AsSpan(0, length);
@@ -413,13 +413,14 @@ internal sealed class RepositoryIndex
         {
             throw new InvalidDataException($"Index file '{name}' is damaged (it does not decompress).", ex);
         }
+    }
 
-        static void Grow(ref byte[] buffer, int length)
+    /// <summary>Makes <paramref name="buffer"/> (kept from one index file to the next) hold at least <paramref name="length"/> bytes: doubled, or that length.</summary>
+    internal static void GrowBuffer(ref byte[] buffer, int length)
+    {
+        if (buffer.Length < length)
         {
-            if (buffer.Length < length)
-            {
-                buffer = GC.AllocateUninitializedArray<byte>(Math.Max(length, buffer.Length * 2 > Array.MaxLength ? length : buffer.Length * 2));
-            }
+            buffer = GC.AllocateUninitializedArray<byte>(Math.Max(length, buffer.Length * 2 > Array.MaxLength ? length : buffer.Length * 2));
         }
     }
 

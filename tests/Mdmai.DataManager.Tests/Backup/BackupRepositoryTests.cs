@@ -87,6 +87,26 @@ public sealed class BackupRepositoryTests : DataFolderTest
     }
 
     [Fact]
+    public async Task A_disk_repository_fills_the_next_pack_while_the_last_is_made_durable()
+    {
+        await FillAsync();
+        await new FileStore(_db, _root).ImportAsync(new MemoryStream(Random(1_000_000, 2)), "atlas.png");
+        var backend = new SlowDurabilityBackend(new LocalFolderBackend(RepositoryPath), TimeSpan.FromMilliseconds(150));
+        using var repository = await BackupRepository.InitAsync(backend, "hunter2", SmallChunks());
+        var result = await repository.CreateSnapshotAsync(new BackupSources { DataFolder = _root });
+        Assert.Empty(result.Errors);
+
+        // ~2 MB in packs of 256 KiB: several packs, and each one's flush to disk took 150 ms, in which the next was filled.
+        Assert.True(backend.Packs >= 4, $"{backend.Packs} packs");
+        Assert.True(backend.FilledWhileDurable > 0, "no pack was filled while the one before it was made durable");
+        Assert.True(backend.MostInFlight <= 2, $"{backend.MostInFlight} packs in flight at once");
+
+        using var reopened = await BackupRepository.OpenAsync(backend, "hunter2");
+        var report = await reopened.VerifyAsync(new VerifyOptions { ReadData = true });
+        Assert.True(report.Ok, string.Join("\n", report.Errors));
+    }
+
+    [Fact]
     public async Task Maximum_size_chunks_back_up_restore_and_verify_with_the_default_chunker()
     {
         // 20 MiB of zeros: the gear hash settles on a constant and never cuts, so every chunk is the maximum (8 MiB),

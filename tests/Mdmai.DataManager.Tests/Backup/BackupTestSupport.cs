@@ -261,6 +261,74 @@ internal sealed class FaultingBackend(IBackupBackend inner) : IBackupBackend
     }
 }
 
+/// <summary>
+/// A disk backend whose packs take <paramref name="delay"/> longer to become durable once their bytes are written (a
+/// slow <c>fsync</c>): counts the packs, the most writes of packs in flight at once, and the packs whose bytes began
+/// while another pack was still being made durable.
+/// </summary>
+internal sealed class SlowDurabilityBackend(IBackupBackend inner, TimeSpan delay) : IBackupBackend
+{
+    private int _inFlight, _durable, _packs, _most, _filledWhileDurable;
+
+    public int Packs => Volatile.Read(ref _packs);
+
+    public int MostInFlight => Volatile.Read(ref _most);
+
+    public int FilledWhileDurable => Volatile.Read(ref _filledWhileDurable);
+
+    public IAsyncEnumerable<BackendItem> ListAsync(string folder, CancellationToken cancellationToken = default) => inner.ListAsync(folder, cancellationToken);
+
+    public Task<long?> LengthAsync(string name, CancellationToken cancellationToken = default) => inner.LengthAsync(name, cancellationToken);
+
+    public Task<int> ReadAsync(string name, long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
+        inner.ReadAsync(name, offset, destination, cancellationToken);
+
+    public async Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default)
+    {
+        if (!name.StartsWith(RepositoryNames.Data + "/", StringComparison.Ordinal))
+        {
+            await inner.WriteAsync(name, write, cancellationToken);
+            return;
+        }
+
+        Interlocked.Increment(ref _packs);
+        var inFlight = Interlocked.Increment(ref _inFlight);
+        for (var most = Volatile.Read(ref _most); inFlight > most && Interlocked.CompareExchange(ref _most, inFlight, most) != most; most = Volatile.Read(ref _most))
+        {
+        }
+
+        try
+        {
+            await inner.WriteAsync(name, async (stream, token) =>
+            {
+                if (Volatile.Read(ref _durable) > 0)
+                {
+                    Interlocked.Increment(ref _filledWhileDurable);
+                }
+
+                await write(stream, token);
+            }, cancellationToken);
+            Interlocked.Increment(ref _durable);
+            try
+            {
+                await Task.Delay(delay, cancellationToken);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _durable);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    public Task<int> DeleteIncompleteAsync(CancellationToken cancellationToken = default) => inner.DeleteIncompleteAsync(cancellationToken);
+
+    public Task DeleteAsync(string name, CancellationToken cancellationToken = default) => inner.DeleteAsync(name, cancellationToken);
+}
+
 /// <summary>The failure a fault hook throws, told apart from anything the code under test throws.</summary>
 internal sealed class InjectedFault(string message) : IOException(message);
 

@@ -13,6 +13,12 @@ public sealed class LocalFolderBackend : IBackupBackend
 {
     private const string TempSuffix = ".tmp";
 
+    /// <summary>
+    /// Folders this backend made whose entries in their parents are not flushed yet. Two writes (packs) may be in flight
+    /// into the same new folder: the one that ends first flushes the parents, whichever of them made it.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _parentsToFlush = new(StringComparer.Ordinal);
+
     /// <summary>Uses <paramref name="root"/> as the repository folder (created on first write).</summary>
     public LocalFolderBackend(string root)
     {
@@ -132,7 +138,12 @@ public sealed class LocalFolderBackend : IBackupBackend
         ArgumentNullException.ThrowIfNull(write);
         var path = Resolve(name);
         var folder = Path.GetDirectoryName(path)!;
-        var created = !Directory.Exists(folder);
+        if (!Directory.Exists(folder))
+        {
+            // Noted before it is made: another write into the same new folder, finishing first, flushes its parents.
+            _parentsToFlush.TryAdd(folder, 0);
+        }
+
         Directory.CreateDirectory(folder);
         if (File.Exists(path))
         {
@@ -164,13 +175,15 @@ public sealed class LocalFolderBackend : IBackupBackend
             }
 
             AtomicFile.FlushFolder(folder);
-            if (created)
+            if (_parentsToFlush.ContainsKey(folder))
             {
-                // A new folder's own entry lives in its parents: make those durable too.
+                // A new folder's own entry lives in its parents: make those durable too, whichever write into it ends first.
                 for (var parent = Path.GetDirectoryName(folder); parent is not null && parent.Length >= Root.Length; parent = Path.GetDirectoryName(parent))
                 {
                     AtomicFile.FlushFolder(parent);
                 }
+
+                _parentsToFlush.TryRemove(folder, out _);
             }
         }
         finally

@@ -585,28 +585,44 @@ internal sealed class SnapshotBuilder
     /// <summary>
     /// Packs sealed blobs and writes the packs, as many at once as the backend asks for (one for a disk, several for
     /// an object store, where each upload waits on the network); the index of the packs written goes out every
-    /// <see cref="IndexFlushPacks"/> packs and at the end. A backend of one write at a time (a disk) gets two packers
+    /// <see cref="IndexFlushPacks"/> packs and at the end. A disk (one write at a time, no requests) gets two packers
     /// that take turns to fill a pack: one pack's flush to disk (<c>fsync</c>, ~50–90 ms for 16 MiB) runs while the
     /// next is filled, instead of stopping the whole pipeline behind it — its sealed blobs wait in a channel of a few,
     /// which small files fill at once. The packs are still filled one after the other, each with a run of the backup's
-    /// blobs in order (what a restore reads together).
+    /// blobs in order (what a restore reads together). One packer's failure stops the others at once.
     /// </summary>
     private async Task PackAsync(CancellationToken ct)
     {
         var pendingIndex = new List<(UInt128, IReadOnlyList<PackEntry>)>();
         var pendingBlobs = 0;
         using var indexTurn = new SemaphoreSlim(1, 1);
-        var concurrent = _repository.Backend.ConcurrentWrites;
-        using var fillTurn = concurrent <= 1 ? new SemaphoreSlim(1, 1) : null;
+        var concurrent = Math.Max(1, _repository.Backend.ConcurrentWrites);
+        using var fillTurn = concurrent == 1 && _repository.Backend.Requests is null ? new SemaphoreSlim(1, 1) : null;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var packing = stop.Token;
         var reader = _sealed.Reader;
 
         async Task PackerAsync()
+        {
+            try
+            {
+                await PackAllAsync().ConfigureAwait(false);
+            }
+            catch
+            {
+                // The other packers stop too, at once: they would go on filling packs to the end of the input.
+                await stop.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        async Task PackAllAsync()
         {
             while (true)
             {
                 if (fillTurn is not null)
                 {
-                    await fillTurn.WaitAsync(ct).ConfigureAwait(false);
+                    await fillTurn.WaitAsync(packing).ConfigureAwait(false);
                 }
 
                 var filling = fillTurn is not null;
@@ -622,7 +638,7 @@ internal sealed class SnapshotBuilder
                 (UInt128 Pack, List<PackEntry> Entries, long Length) result;
                 try
                 {
-                    if (!await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+                    if (!await reader.WaitToReadAsync(packing).ConfigureAwait(false))
                     {
                         return;
                     }
@@ -660,7 +676,7 @@ internal sealed class SnapshotBuilder
                             FillDone(); // the pack's blobs are all in hand: the other packer fills the next while this one is made durable
                             return null;
                         },
-                        ct).ConfigureAwait(false);
+                        packing).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -677,14 +693,14 @@ internal sealed class SnapshotBuilder
                     // not as large as the backup (it was a dictionary node per blob kept to the end).
                     _pending.TryRemove(entry.Id, out _);
                 }
-                await indexTurn.WaitAsync(ct).ConfigureAwait(false);
+                await indexTurn.WaitAsync(packing).ConfigureAwait(false);
                 try
                 {
                     pendingIndex.Add((pack, entries));
                     pendingBlobs += entries.Count;
                     if (pendingIndex.Count >= IndexFlushPacks || pendingBlobs >= IndexFlushBlobs)
                     {
-                        _writtenIndex.Enqueue(await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false) ?? "");
+                        _writtenIndex.Enqueue(await _repository.WriteIndexAsync(pendingIndex, packing).ConfigureAwait(false) ?? "");
                         pendingIndex.Clear();
                         pendingBlobs = 0;
                     }
@@ -696,7 +712,7 @@ internal sealed class SnapshotBuilder
             }
         }
 
-        await Task.WhenAll(Enumerable.Range(0, fillTurn is null ? concurrent : 2).Select(_ => Task.Run(PackerAsync, ct))).ConfigureAwait(false);
+        await Task.WhenAll(Enumerable.Range(0, fillTurn is null ? concurrent : 2).Select(_ => Task.Run(PackerAsync, packing))).ConfigureAwait(false);
         if (await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false) is { } last)
         {
             _writtenIndex.Enqueue(last);

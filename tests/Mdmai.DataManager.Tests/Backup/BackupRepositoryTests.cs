@@ -107,6 +107,21 @@ public sealed class BackupRepositoryTests : DataFolderTest
     }
 
     [Fact]
+    public async Task A_pack_that_cannot_be_written_stops_the_backup_at_once()
+    {
+        await FillAsync();
+        await new FileStore(_db, _root).ImportAsync(new MemoryStream(Random(4_000_000, 3)), "atlas.png");
+        var backend = new SlowDurabilityBackend(new LocalFolderBackend(RepositoryPath), TimeSpan.FromMilliseconds(20)) { FailPack = 2 };
+        using var repository = await BackupRepository.InitAsync(backend, "hunter2", SmallChunks());
+        var error = await Record.ExceptionAsync(() => repository.CreateSnapshotAsync(new BackupSources { DataFolder = _root }));
+        Assert.NotNull(error);
+        Assert.Contains("injected: pack 2", error.ToString(), StringComparison.Ordinal);
+
+        // ~5 MB would make ~20 packs of 256 KiB: the packer that was not failing stops too, instead of packing the rest.
+        Assert.True(backend.Packs <= 3, $"{backend.Packs} packs begun");
+    }
+
+    [Fact]
     public async Task Maximum_size_chunks_back_up_restore_and_verify_with_the_default_chunker()
     {
         // 20 MiB of zeros: the gear hash settles on a constant and never cuts, so every chunk is the maximum (8 MiB),

@@ -263,12 +263,15 @@ internal sealed class FaultingBackend(IBackupBackend inner) : IBackupBackend
 
 /// <summary>
 /// A disk backend whose packs take <paramref name="delay"/> longer to become durable once their bytes are written (a
-/// slow <c>fsync</c>): counts the packs, the most writes of packs in flight at once, and the packs whose bytes began
-/// while another pack was still being made durable.
+/// slow <c>fsync</c>): counts the packs begun, the most writes of packs in flight at once, and the packs whose bytes
+/// began while another pack was still being made durable; can fail one pack's write.
 /// </summary>
 internal sealed class SlowDurabilityBackend(IBackupBackend inner, TimeSpan delay) : IBackupBackend
 {
     private int _inFlight, _durable, _packs, _most, _filledWhileDurable;
+
+    /// <summary>The pack (1 for the first) whose write fails with an <see cref="InjectedFault"/>; 0 for none.</summary>
+    public int FailPack { get; init; }
 
     public int Packs => Volatile.Read(ref _packs);
 
@@ -291,7 +294,11 @@ internal sealed class SlowDurabilityBackend(IBackupBackend inner, TimeSpan delay
             return;
         }
 
-        Interlocked.Increment(ref _packs);
+        if (Interlocked.Increment(ref _packs) == FailPack)
+        {
+            throw new InjectedFault($"injected: pack {FailPack} cannot be written");
+        }
+
         var inFlight = Interlocked.Increment(ref _inFlight);
         for (var most = Volatile.Read(ref _most); inFlight > most && Interlocked.CompareExchange(ref _most, inFlight, most) != most; most = Volatile.Read(ref _most))
         {

@@ -91,12 +91,12 @@ public sealed class BackupRepositoryTests : DataFolderTest
     {
         await FillAsync();
         await new FileStore(_db, _root).ImportAsync(new MemoryStream(Random(1_000_000, 2)), "atlas.png");
-        var backend = new SlowDurabilityBackend(new LocalFolderBackend(RepositoryPath), TimeSpan.FromMilliseconds(150));
+        var backend = new SlowDurabilityBackend(new LocalFolderBackend(RepositoryPath), TimeSpan.FromMilliseconds(300));
         using var repository = await BackupRepository.InitAsync(backend, "hunter2", SmallChunks());
         var result = await repository.CreateSnapshotAsync(new BackupSources { DataFolder = _root });
         Assert.Empty(result.Errors);
 
-        // ~2 MB in packs of 256 KiB: several packs, and each one's flush to disk took 150 ms, in which the next was filled.
+        // ~2 MB in packs of 256 KiB: several packs, and each one's flush to disk took 300 ms, in which the next was filled.
         Assert.True(backend.Packs >= 4, $"{backend.Packs} packs");
         Assert.True(backend.FilledWhileDurable > 0, "no pack was filled while the one before it was made durable");
         Assert.True(backend.MostInFlight <= 2, $"{backend.MostInFlight} packs in flight at once");
@@ -117,8 +117,9 @@ public sealed class BackupRepositoryTests : DataFolderTest
         Assert.NotNull(error);
         Assert.Contains("injected: pack 2", error.ToString(), StringComparison.Ordinal);
 
-        // ~5 MB would make ~20 packs of 256 KiB: the packer that was not failing stops too, instead of packing the rest.
-        Assert.True(backend.Packs <= 3, $"{backend.Packs} packs begun");
+        // ~5 MB would make ~20 packs of 256 KiB: the packer that was not failing stops too, instead of packing the rest
+        // (at most the pack it began meanwhile; a margin for a slow machine, far below the ~17 of a run that goes on).
+        Assert.True(backend.Packs <= 6, $"{backend.Packs} packs begun");
     }
 
     [Fact]

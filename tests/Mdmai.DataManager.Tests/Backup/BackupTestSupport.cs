@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Mdmai.DataManager.Backup;
@@ -224,32 +223,35 @@ internal sealed class NoLease : IDisposable
     }
 }
 
-/// <summary>A backend wrapper that can fail deletes (MemoryBackend has hooks for reads and writes only).</summary>
-internal sealed class FaultingBackend(IBackupBackend inner) : IBackupBackend
+/// <summary>
+/// A test's wrapper of a backend: passes every call on to <paramref name="inner"/>; a wrapper overrides what it watches
+/// or fails. The members the interface gives a default (concurrent writes, requests, location) keep their defaults.
+/// </summary>
+internal abstract class ForwardingBackend(IBackupBackend inner) : IBackupBackend
 {
-    public Action<string>? BeforeDelete { get; set; }
-
-    public List<string> Deleted { get; } = [];
-
-    public async IAsyncEnumerable<BackendItem> ListAsync(string folder, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await foreach (var item in inner.ListAsync(folder, cancellationToken))
-        {
-            yield return item;
-        }
-    }
+    public IAsyncEnumerable<BackendItem> ListAsync(string folder, CancellationToken cancellationToken = default) => inner.ListAsync(folder, cancellationToken);
 
     public Task<long?> LengthAsync(string name, CancellationToken cancellationToken = default) => inner.LengthAsync(name, cancellationToken);
 
     public Task<int> ReadAsync(string name, long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
         inner.ReadAsync(name, offset, destination, cancellationToken);
 
-    public Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default) =>
+    public virtual Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default) =>
         inner.WriteAsync(name, write, cancellationToken);
 
     public Task<int> DeleteIncompleteAsync(CancellationToken cancellationToken = default) => inner.DeleteIncompleteAsync(cancellationToken);
 
-    public Task DeleteAsync(string name, CancellationToken cancellationToken = default)
+    public virtual Task DeleteAsync(string name, CancellationToken cancellationToken = default) => inner.DeleteAsync(name, cancellationToken);
+}
+
+/// <summary>A backend wrapper that can fail deletes (MemoryBackend has hooks for reads and writes only).</summary>
+internal sealed class FaultingBackend(IBackupBackend inner) : ForwardingBackend(inner)
+{
+    public Action<string>? BeforeDelete { get; set; }
+
+    public List<string> Deleted { get; } = [];
+
+    public override Task DeleteAsync(string name, CancellationToken cancellationToken = default)
     {
         BeforeDelete?.Invoke(name);
         lock (Deleted)
@@ -257,7 +259,7 @@ internal sealed class FaultingBackend(IBackupBackend inner) : IBackupBackend
             Deleted.Add(name);
         }
 
-        return inner.DeleteAsync(name, cancellationToken);
+        return base.DeleteAsync(name, cancellationToken);
     }
 }
 
@@ -266,7 +268,7 @@ internal sealed class FaultingBackend(IBackupBackend inner) : IBackupBackend
 /// slow <c>fsync</c>): counts the packs begun, the most writes of packs in flight at once, and the packs whose bytes
 /// began while another pack was still being made durable; can fail one pack's write.
 /// </summary>
-internal sealed class SlowDurabilityBackend(IBackupBackend inner, TimeSpan delay) : IBackupBackend
+internal sealed class SlowDurabilityBackend(IBackupBackend inner, TimeSpan delay) : ForwardingBackend(inner)
 {
     private int _inFlight, _durable, _packs, _most, _filledWhileDurable;
 
@@ -279,18 +281,11 @@ internal sealed class SlowDurabilityBackend(IBackupBackend inner, TimeSpan delay
 
     public int FilledWhileDurable => Volatile.Read(ref _filledWhileDurable);
 
-    public IAsyncEnumerable<BackendItem> ListAsync(string folder, CancellationToken cancellationToken = default) => inner.ListAsync(folder, cancellationToken);
-
-    public Task<long?> LengthAsync(string name, CancellationToken cancellationToken = default) => inner.LengthAsync(name, cancellationToken);
-
-    public Task<int> ReadAsync(string name, long offset, Memory<byte> destination, CancellationToken cancellationToken = default) =>
-        inner.ReadAsync(name, offset, destination, cancellationToken);
-
-    public async Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default)
+    public override async Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default)
     {
         if (!name.StartsWith(RepositoryNames.Data + "/", StringComparison.Ordinal))
         {
-            await inner.WriteAsync(name, write, cancellationToken);
+            await base.WriteAsync(name, write, cancellationToken);
             return;
         }
 
@@ -306,7 +301,7 @@ internal sealed class SlowDurabilityBackend(IBackupBackend inner, TimeSpan delay
 
         try
         {
-            await inner.WriteAsync(name, async (stream, token) =>
+            await base.WriteAsync(name, async (stream, token) =>
             {
                 if (Volatile.Read(ref _durable) > 0)
                 {
@@ -331,9 +326,6 @@ internal sealed class SlowDurabilityBackend(IBackupBackend inner, TimeSpan delay
         }
     }
 
-    public Task<int> DeleteIncompleteAsync(CancellationToken cancellationToken = default) => inner.DeleteIncompleteAsync(cancellationToken);
-
-    public Task DeleteAsync(string name, CancellationToken cancellationToken = default) => inner.DeleteAsync(name, cancellationToken);
 }
 
 /// <summary>The failure a fault hook throws, told apart from anything the code under test throws.</summary>

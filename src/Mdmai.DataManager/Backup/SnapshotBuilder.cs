@@ -602,16 +602,22 @@ internal sealed class SnapshotBuilder
         var packing = stop.Token;
         var reader = _sealed.Reader;
 
+        Exception? failure = null; // the first packer's: what the others throw once stopped follows from it
         async Task PackerAsync()
         {
             try
             {
                 await PackAllAsync().ConfigureAwait(false);
             }
-            catch
+            catch (Exception ex)
             {
-                // The other packers stop too, at once: they would go on filling packs to the end of the input.
-                await stop.CancelAsync().ConfigureAwait(false);
+                // The other packers stop too, at once: they would go on filling packs to the end of the input. An
+                // upload stopped part way may fail as a cut connection rather than as a cancellation.
+                if (Interlocked.CompareExchange(ref failure, ex, null) is null)
+                {
+                    await stop.CancelAsync().ConfigureAwait(false);
+                }
+
                 throw;
             }
         }
@@ -712,7 +718,14 @@ internal sealed class SnapshotBuilder
             }
         }
 
-        await Task.WhenAll(Enumerable.Range(0, fillTurn is null ? concurrent : 2).Select(_ => Task.Run(PackerAsync, packing))).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, fillTurn is null ? concurrent : 2).Select(_ => Task.Run(PackerAsync, packing))).ConfigureAwait(false);
+        }
+        catch when (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
         if (await _repository.WriteIndexAsync(pendingIndex, ct).ConfigureAwait(false) is { } last)
         {
             _writtenIndex.Enqueue(last);

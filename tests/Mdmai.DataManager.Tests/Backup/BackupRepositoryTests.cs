@@ -123,6 +123,20 @@ public sealed class BackupRepositoryTests : DataFolderTest
     }
 
     [Fact]
+    public async Task Of_packers_failing_one_after_another_the_first_failure_is_reported()
+    {
+        await FillAsync();
+        var backend = new CutOffBackend(new LocalFolderBackend(RepositoryPath));
+        using var repository = await BackupRepository.InitAsync(backend, "hunter2", SmallChunks());
+        var error = await Record.ExceptionAsync(() => repository.CreateSnapshotAsync(new BackupSources { DataFolder = _root }));
+
+        // The hanging upload, stopped by the other's failure, fails as a cut connection: that is not what went wrong.
+        Assert.NotNull(error);
+        Assert.Contains("injected: the pack upload failed", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("cut off", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Maximum_size_chunks_back_up_restore_and_verify_with_the_default_chunker()
     {
         // 20 MiB of zeros: the gear hash settles on a constant and never cuts, so every chunk is the maximum (8 MiB),

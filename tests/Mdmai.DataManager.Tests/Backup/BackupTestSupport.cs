@@ -328,6 +328,41 @@ internal sealed class SlowDurabilityBackend(IBackupBackend inner, TimeSpan delay
 
 }
 
+/// <summary>
+/// A backend of two uploads at once (as an object store is): the first pack's upload fails on its own after 200 ms;
+/// the others hang until the run is stopped, then fail as a cut connection does, not as a cancellation.
+/// </summary>
+internal sealed class CutOffBackend(IBackupBackend inner) : ForwardingBackend(inner), IBackupBackend
+{
+    private int _packs;
+
+    int IBackupBackend.ConcurrentWrites => 2;
+
+    public override async Task WriteAsync(string name, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default)
+    {
+        if (!name.StartsWith(RepositoryNames.Data + "/", StringComparison.Ordinal))
+        {
+            await base.WriteAsync(name, write, cancellationToken);
+            return;
+        }
+
+        if (Interlocked.Increment(ref _packs) == 1)
+        {
+            await Task.Delay(200, cancellationToken);
+            throw new InjectedFault("injected: the pack upload failed");
+        }
+
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new IOException("cut off: the connection was closed");
+        }
+    }
+}
+
 /// <summary>The failure a fault hook throws, told apart from anything the code under test throws.</summary>
 internal sealed class InjectedFault(string message) : IOException(message);
 

@@ -15,7 +15,7 @@ namespace Mdmai.DataManager.Files;
 /// Files are grouped by size. Files up to 64 KiB are then told apart by a 128-bit digest of their whole content
 /// (XxHash128), read once, folder by folder, each name opened relative to its folder; equal digests make them
 /// duplicates in the report (two different files collide by chance with a probability of about 2^-128; the digest is
-/// not made to resist files crafted to collide). Larger files are grouped by a SHA-256 of their first and last 4 KiB,
+/// not made to resist files crafted to collide). Larger files are grouped by an XxHash128 of their first and last 4 KiB,
 /// and the remaining candidates are compared byte by byte, all of them side by side in one pass that reads each file
 /// once; very large candidate sets are told apart by a full SHA-256 instead. An action compares the bytes again before
 /// it touches a file (see <see cref="ApplyAsync"/>), so no file is deleted or linked unless its bytes equal the kept
@@ -115,16 +115,11 @@ public sealed class DuplicateFinder
     {
         var problems = new List<DuplicateProblem>();
         var meter = new Meter(progress);
-        var names = TreeWalker.Walk(roots, problems, found => meter.Report(DuplicateStage.Scanning, found, 0), cancellationToken);
-
-        // lstat every name (in parallel: on a cold cache each is a disk seek): symbolic links, empty files and
-        // anything that is not a regular file drop out here.
-        var identities = new FileIdentity[names.Count];
-        var failures = new ConcurrentBag<DuplicateProblem>();
+        // Every name with its identity (lstat: symbolic links, empty files and anything that is not a regular file drop
+        // out below), read folder by folder on all cores.
+        var (names, identities) = TreeWalker.Walk(roots, problems, found => meter.Report(DuplicateStage.Scanning, found, 0), _options.MaxDegreeOfParallelism, cancellationToken);
         var runs = FolderRuns(names);
-        Parallel.For(0, runs.Count, ParallelOptions(cancellationToken), r => StatRun(names, runs[r], identities, failures));
-        problems.AddRange(failures);
-        failures.Clear();
+        var failures = new ConcurrentBag<DuplicateProblem>();
 
         // Regular, non-empty files in order of size (then path, then order found): runs of one size are the candidate
         // sets, and a name reached twice (roots that overlap) sits next to itself and counts once. One array of
@@ -209,7 +204,7 @@ public sealed class DuplicateFinder
         }
 
         (digests, hashed) = (null, null); // 17 bytes a name, not needed while larger files are compared
-        var sampled = new Digest[toSample.Count];
+        var sampled = new UInt128[toSample.Count];
         var readable = new bool[toSample.Count];
         Parallel.For(0, toSample.Count, ParallelOptions(cancellationToken), i =>
         {
@@ -264,16 +259,16 @@ public sealed class DuplicateFinder
         return new DuplicateReport(result, problems, filesScanned, meter.BytesRead);
     }
 
-    /// <summary>Names a stat call is made for from one open folder, at most (so that one big folder is still read in parallel).</summary>
-    private const int StatRunLength = 256;
+    /// <summary>Names read from one open folder by one thread, at most (so that one big folder is still read in parallel).</summary>
+    private const int RunLength = 256;
 
-    /// <summary>The names in runs of one folder each (the walk adds a folder's names one after the other), at most <see cref="StatRunLength"/> long.</summary>
+    /// <summary>The names in runs of one folder each (the walk adds a folder's names one after the other), at most <see cref="RunLength"/> long.</summary>
     private static List<(int Start, int Count)> FolderRuns(NameTable names)
     {
         var runs = new List<(int, int)>();
         for (int start = 0, end; start < names.Count; start = end)
         {
-            for (end = start + 1; end < names.Count && end - start < StatRunLength && names.Folder(end) == names.Folder(start); end++)
+            for (end = start + 1; end < names.Count && end - start < RunLength && names.Folder(end) == names.Folder(start); end++)
             {
             }
 
@@ -284,46 +279,13 @@ public sealed class DuplicateFinder
     }
 
     /// <summary>
-    /// Reads the identity of each name of a run: relative to its folder, opened once, where that can be done (the kernel
-    /// then looks up one name per file instead of every folder of its path: a search of 10k or 100k small files in
-    /// deep folders takes ~5% less time); by full path otherwise. A name that is gone is left out, one that cannot be read is a problem.
-    /// </summary>
-    private static void StatRun(NameTable names, (int Start, int Count) run, FileIdentity[] identities, ConcurrentBag<DuplicateProblem> failures)
-    {
-        var folder = UnixFileCalls.TryOpenFolderPath(names.FolderPath(names.Folder(run.Start)));
-        try
-        {
-            for (var i = run.Start; i < run.Start + run.Count; i++)
-            {
-                var found = folder >= 0
-                    ? FileIdentity.TryGetAt(folder, names.OwnName(i), out identities[i], out var errno)
-                    : FileIdentity.TryGet(names.Path(i), out identities[i], out errno);
-                if (found)
-                {
-                    continue;
-                }
-
-                identities[i] = default;
-                if (!FileIdentity.IsNotFound(errno))
-                {
-                    failures.Add(new DuplicateProblem(names.Path(i), $"could not be read ({FileIdentity.Describe(errno)}); skipped"));
-                }
-            }
-        }
-        finally
-        {
-            UnixFileCalls.Close(folder);
-        }
-    }
-
-    /// <summary>
     /// The digest (<see cref="FileContent.WholeDigest"/>) of every name of <paramref name="whole"/> (runs of
     /// <paramref name="candidates"/> of one small size), read folder by folder in <paramref name="runs"/>: each name is
     /// opened relative to its folder, opened once per run, where by full path the kernel would look up every folder of
     /// the path for each file (~15 % of the CPU of a search of 100k small files in deep folders was that lookup). Both
     /// arrays are indexed by name; a name that cannot be read is a problem, and is not <c>Hashed</c>.
     /// </summary>
-    private (UInt128[] Digests, bool[] Hashed) DigestSmallFiles(NameTable names, FileIdentity[] identities, List<int> candidates, List<(int Start, int Count)> whole,
+    private (UInt128[] Digests, bool[] Hashed) DigestSmallFiles(NameTable names, List<FileIdentity> identities, List<int> candidates, List<(int Start, int Count)> whole,
         List<(int Start, int Count)> runs, long sampleBytes, ConcurrentBag<DuplicateProblem> failures, Meter meter, CancellationToken cancellationToken)
     {
         // One name of each file is read (hard links share its digest), and none in a run of names of one file alone.
@@ -399,7 +361,7 @@ public sealed class DuplicateFinder
     /// own for most, since most names are their file's only name. Small sets are searched directly; a dictionary takes
     /// over where that would grow quadratic. Elsewhere than Linux every name is its own file.
     /// </summary>
-    private static int[] FirstOfFile(ReadOnlySpan<int> indexes, FileIdentity[] identities)
+    private static int[] FirstOfFile(ReadOnlySpan<int> indexes, List<FileIdentity> identities)
     {
         var first = new int[indexes.Length];
         var byInode = FileIdentity.HasInodes && indexes.Length > 32 ? new Dictionary<(ulong, ulong), int>(indexes.Length) : null;
@@ -458,7 +420,7 @@ public sealed class DuplicateFinder
     }
 
     /// <summary>The distinct files (inodes) among names of one size, each with all its names in report order.</summary>
-    private static List<FoundFile> Distinct(ReadOnlySpan<int> indexes, NameTable names, FileIdentity[] identities)
+    private static List<FoundFile> Distinct(ReadOnlySpan<int> indexes, NameTable names, List<FileIdentity> identities)
     {
         var firstOf = FirstOfFile(indexes, identities);
         var owners = new List<List<int>>(indexes.Length);

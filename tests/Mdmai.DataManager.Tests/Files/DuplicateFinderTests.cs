@@ -106,6 +106,56 @@ public sealed class DuplicateFinderTests : IDisposable
         Assert.Empty(report.Problems);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public async Task A_wide_and_deep_tree_walked_by_several_threads_finds_every_name_once(int threads)
+    {
+        // 60 folders three levels deep, each with a pair inside it and one half of a pair across folders: the folders are
+        // read by several threads at once, each folder's names stat'ed together; every name must be found once.
+        var expected = new List<string[]>();
+        for (var i = 0; i < 60; i++)
+        {
+            var folder = $"t{i % 3}/m{i % 7}/f{i}";
+            expected.Add([Write($"{folder}/a.txt", System.Text.Encoding.UTF8.GetBytes($"pair in {i:D2}")), Write($"{folder}/b.txt", System.Text.Encoding.UTF8.GetBytes($"pair in {i:D2}"))]);
+            Write($"{folder}/c.txt", System.Text.Encoding.UTF8.GetBytes($"across {i / 2:D2}"));
+        }
+
+        var report = await new DuplicateFinder(new DuplicateFinderOptions { MaxDegreeOfParallelism = threads }).FindAsync([Root]);
+
+        Assert.Equal(180, report.FilesScanned);
+        Assert.Equal(90, report.Groups.Count);
+        foreach (var pair in expected)
+        {
+            Assert.Contains(pair.Order(StringComparer.Ordinal).ToArray(), Groups(report));
+        }
+
+        Assert.Equal(180, Groups(report).SelectMany(g => g).Distinct().Count());
+        Assert.Empty(report.Problems);
+    }
+
+    [Fact]
+    public async Task A_search_cancelled_while_the_folders_are_walked_stops_with_the_cancellation()
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            Write($"w{i % 10}/f{i}/x.txt", System.Text.Encoding.UTF8.GetBytes($"file {i}"));
+        }
+
+        using var cancel = new CancellationTokenSource();
+        var progress = new SynchronousProgress<DuplicateProgress>(p =>
+        {
+            if (p.Stage == DuplicateStage.Scanning)
+            {
+                cancel.Cancel(); // from inside the walk (its first report, after one folder): the other walking threads must stop too, not wait
+            }
+        });
+
+        var search = new DuplicateFinder(new DuplicateFinderOptions { MaxDegreeOfParallelism = 3 }).FindAsync([Root], progress, cancel.Token);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => search.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
     [Fact]
     public async Task Files_sharing_size_and_first_and_last_megabyte_but_not_a_middle_byte_are_not_grouped()
     {

@@ -285,7 +285,7 @@ public sealed class DuplicateFinder
     /// the path for each file (~15 % of the CPU of a search of 100k small files in deep folders was that lookup). Both
     /// arrays are indexed by name; a name that cannot be read is a problem, and is not <c>Hashed</c>.
     /// </summary>
-    private (UInt128[] Digests, bool[] Hashed) DigestSmallFiles(NameTable names, List<FileIdentity> identities, List<int> candidates, List<(int Start, int Count)> whole,
+    private (UInt128[] Digests, bool[] Hashed) DigestSmallFiles(NameTable names, IdentityList identities, List<int> candidates, List<(int Start, int Count)> whole,
         List<(int Start, int Count)> runs, long sampleBytes, ConcurrentBag<DuplicateProblem> failures, Meter meter, CancellationToken cancellationToken)
     {
         // One name of each file is read (hard links share its digest), and none in a run of names of one file alone.
@@ -361,7 +361,7 @@ public sealed class DuplicateFinder
     /// own for most, since most names are their file's only name. Small sets are searched directly; a dictionary takes
     /// over where that would grow quadratic. Elsewhere than Linux every name is its own file.
     /// </summary>
-    private static int[] FirstOfFile(ReadOnlySpan<int> indexes, List<FileIdentity> identities)
+    private static int[] FirstOfFile(ReadOnlySpan<int> indexes, IdentityList identities)
     {
         var first = new int[indexes.Length];
         var byInode = FileIdentity.HasInodes && indexes.Length > 32 ? new Dictionary<(ulong, ulong), int>(indexes.Length) : null;
@@ -420,7 +420,7 @@ public sealed class DuplicateFinder
     }
 
     /// <summary>The distinct files (inodes) among names of one size, each with all its names in report order.</summary>
-    private static List<FoundFile> Distinct(ReadOnlySpan<int> indexes, NameTable names, List<FileIdentity> identities)
+    private static List<FoundFile> Distinct(ReadOnlySpan<int> indexes, NameTable names, IdentityList identities)
     {
         var firstOf = FirstOfFile(indexes, identities);
         var owners = new List<List<int>>(indexes.Length);

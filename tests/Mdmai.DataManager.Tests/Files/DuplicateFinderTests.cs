@@ -111,8 +111,9 @@ public sealed class DuplicateFinderTests : IDisposable
     [InlineData(4)]
     public async Task A_wide_and_deep_tree_walked_by_several_threads_finds_every_name_once(int threads)
     {
-        // 60 folders three levels deep, each with a pair inside it and one half of a pair across folders: the folders are
-        // read by several threads at once, each folder's names stat'ed together; every name must be found once.
+        // 60 folders three levels deep, each with a pair inside it and one half of a pair across folders, and one folder
+        // of 600 entries (files, subfolders and a symbolic link to a folder) whose stats run in parallel chunks: the
+        // folders are read by several threads at once; every name must be found once, the link never followed.
         var expected = new List<string[]>();
         for (var i = 0; i < 60; i++)
         {
@@ -121,21 +122,34 @@ public sealed class DuplicateFinderTests : IDisposable
             Write($"{folder}/c.txt", System.Text.Encoding.UTF8.GetBytes($"across {i / 2:D2}"));
         }
 
+        for (var i = 0; i < 580; i++)
+        {
+            Write($"wide/{i:D3}.bin", System.Text.Encoding.UTF8.GetBytes($"wide pair {i / 2:D3}"));
+        }
+
+        for (var i = 0; i < 19; i++)
+        {
+            Write($"wide/sub{i:D2}/only.txt", System.Text.Encoding.UTF8.GetBytes($"only one with this content and size {i:D2}!"));
+        }
+
+        File.CreateSymbolicLink(Path.Combine(Root, "wide", "loop"), Path.Combine(Root, "t0"));
+
         var report = await new DuplicateFinder(new DuplicateFinderOptions { MaxDegreeOfParallelism = threads }).FindAsync([Root]);
 
-        Assert.Equal(180, report.FilesScanned);
-        Assert.Equal(90, report.Groups.Count);
+        Assert.Equal(180 + 580 + 19, report.FilesScanned);
+        Assert.Equal(90 + 290, report.Groups.Count);
         foreach (var pair in expected)
         {
             Assert.Contains(pair.Order(StringComparer.Ordinal).ToArray(), Groups(report));
         }
 
-        Assert.Equal(180, Groups(report).SelectMany(g => g).Distinct().Count());
+        Assert.Equal(180 + 580, Groups(report).SelectMany(g => g).Distinct().Count());
+        Assert.DoesNotContain(Groups(report).SelectMany(g => g), p => p.Contains("/loop/", StringComparison.Ordinal));
         Assert.Empty(report.Problems);
     }
 
     [Fact]
-    public async Task A_search_cancelled_while_the_folders_are_walked_stops_with_the_cancellation()
+    public void A_walk_cancelled_from_its_progress_stops_with_the_cancellation_and_no_thread_left_waiting()
     {
         for (var i = 0; i < 200; i++)
         {
@@ -143,17 +157,16 @@ public sealed class DuplicateFinderTests : IDisposable
         }
 
         using var cancel = new CancellationTokenSource();
-        var progress = new SynchronousProgress<DuplicateProgress>(p =>
+        var reports = 0;
+        var walk = Task.Run(() => TreeWalker.Walk([(Root, Identity(Root))], [], _ =>
         {
-            if (p.Stage == DuplicateStage.Scanning)
-            {
-                cancel.Cancel(); // from inside the walk (its first report, after one folder): the other walking threads must stop too, not wait
-            }
-        });
+            // After the first folder: the other walking threads must stop too, not wait for folders that never come.
+            Interlocked.Increment(ref reports);
+            cancel.Cancel();
+        }, parallelism: 3, cancel.Token));
 
-        var search = new DuplicateFinder(new DuplicateFinderOptions { MaxDegreeOfParallelism = 3 }).FindAsync([Root], progress, cancel.Token);
-
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => search.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.ThrowsAny<OperationCanceledException>(() => walk.WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult());
+        Assert.InRange(reports, 1, 3); // one a thread at most: no folder is started once cancelled
     }
 
     [Fact]

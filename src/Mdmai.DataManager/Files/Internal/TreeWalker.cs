@@ -73,7 +73,7 @@ internal static class TreeWalker
     /// identity of each, by index. A name that vanished before it was stat'ed is left out; one that cannot be stat'ed
     /// is a problem, and left out.
     /// </summary>
-    public static (NameTable Names, List<FileIdentity> Identities) Walk(IReadOnlyList<(string Path, FileIdentity Identity)> roots, List<DuplicateProblem> problems,
+    public static (NameTable Names, IdentityList Identities) Walk(IReadOnlyList<(string Path, FileIdentity Identity)> roots, List<DuplicateProblem> problems,
         Action<long> onFound, int parallelism, CancellationToken cancellationToken)
     {
         var walk = new Walker(problems, onFound, cancellationToken);
@@ -117,7 +117,7 @@ internal static class TreeWalker
         public NameTable Names { get; } = new();
 
         /// <summary>The identity of each name, by index.</summary>
-        public List<FileIdentity> Identities { get; } = [];
+        public IdentityList Identities { get; } = new();
 
         public void AddFile(string path, int root, FileIdentity identity)
         {
@@ -141,7 +141,9 @@ internal static class TreeWalker
             var helpers = new Task[Math.Max(0, parallelism - 1)];
             for (var i = 0; i < helpers.Length; i++)
             {
-                helpers[i] = Task.Run(() => Work(root, parallelism), CancellationToken.None);
+                // Threads of their own: a walker waits for folders (Monitor.Wait), which the thread pool does not make up for,
+                // and a large folder's stats run on the pool's threads.
+                helpers[i] = Task.Factory.StartNew(() => Work(root, parallelism), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             }
 
             ExceptionDispatchInfo? failure = null;
@@ -175,7 +177,7 @@ internal static class TreeWalker
 
         private void Work(int root, int parallelism)
         {
-            var found = new Found(parallelism);
+            var found = new Found(parallelism, cancellationToken);
             try
             {
                 while (Next() is { } folder)
@@ -238,23 +240,23 @@ internal static class TreeWalker
             var fd = UnixFileCalls.TryOpenFolderPath(folder);
             try
             {
-                // IsDirectory comes from the directory entry's type; a file's name is kept as a slice of one buffer, without a string.
-                var entries = new FileSystemEnumerable<bool>(folder, (ref FileSystemEntry e) =>
+                try
                 {
-                    found.Entry(e.FileName, e.IsDirectory);
-                    return true;
-                }, OneLevel);
-                foreach (var _ in entries)
-                {
+                    // IsDirectory comes from the directory entry's type; a file's name is kept as a slice of one buffer, without a string.
+                    var entries = new FileSystemEnumerable<bool>(folder, (ref FileSystemEntry e) =>
+                    {
+                        found.Entry(e.FileName, e.IsDirectory);
+                        return true;
+                    }, OneLevel);
+                    foreach (var _ in entries)
+                    {
+                    }
                 }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                found.Problems.Add(new DuplicateProblem(folder, $"could not be read ({ex.Message}); its files were skipped"));
-            }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    found.Problems.Add(new DuplicateProblem(folder, $"could not be read ({ex.Message}); its files were skipped"));
+                }
 
-            try
-            {
                 found.Stat(folder, fd);
             }
             finally
@@ -266,6 +268,7 @@ internal static class TreeWalker
         /// <summary>Adds one folder's findings: its names (in one run), its subfolders to read, its problems.</summary>
         private void Finish(string folder, int root, Found found)
         {
+            int count;
             lock (_lock)
             {
                 var id = Names.AddFolder(folder, root);
@@ -294,13 +297,15 @@ internal static class TreeWalker
                 problems.AddRange(found.Problems);
                 _reading--;
                 Monitor.PulseAll(_lock);
-                onFound(Names.Count);
+                count = Names.Count;
             }
+
+            onFound(count); // outside the lock: a caller's progress may take its time, or cancel
         }
     }
 
     /// <summary>One folder's entries as one thread reads them: names in one reused buffer, each with its identity once stat'ed.</summary>
-    private sealed class Found(int parallelism)
+    private sealed class Found(int parallelism, CancellationToken cancellationToken)
     {
         /// <summary>Names stat'ed by one thread, at most: a large folder's are stat'ed on all cores.</summary>
         private const int StatRun = 256;
@@ -355,7 +360,7 @@ internal static class TreeWalker
                 return;
             }
 
-            Parallel.For(0, runs, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, r => Stat(folder, fd, r * StatRun, Math.Min(_entries.Count, (r + 1) * StatRun)));
+            Parallel.For(0, runs, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken }, r => Stat(folder, fd, r * StatRun, Math.Min(_entries.Count, (r + 1) * StatRun)));
         }
 
         private void Stat(string folder, int fd, int start, int end)
@@ -376,5 +381,32 @@ internal static class TreeWalker
                 }
             }
         }
+    }
+}
+
+/// <summary>
+/// The identity of each name found, by index, in blocks that are never copied to grow: a list doubling its one array
+/// would hold up to twice the ~48 bytes a name, and three times while it copies (~150 MB at 1M names).
+/// </summary>
+internal sealed class IdentityList
+{
+    private const int BlockShift = 12;
+    private const int BlockLength = 1 << BlockShift;
+
+    private readonly List<FileIdentity[]> _blocks = [];
+
+    public int Count { get; private set; }
+
+    public FileIdentity this[int index] => _blocks[index >> BlockShift][index & (BlockLength - 1)];
+
+    public void Add(FileIdentity identity)
+    {
+        if ((Count & (BlockLength - 1)) == 0)
+        {
+            _blocks.Add(new FileIdentity[BlockLength]);
+        }
+
+        _blocks[^1][Count & (BlockLength - 1)] = identity;
+        Count++;
     }
 }

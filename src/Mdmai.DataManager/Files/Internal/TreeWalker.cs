@@ -397,7 +397,8 @@ internal sealed class IdentityList
 
     public int Count { get; private set; }
 
-    public FileIdentity this[int index] => _blocks[index >> BlockShift][index & (BlockLength - 1)];
+    /// <summary>The identity of name <paramref name="index"/>, by reference (a sort compares them by the hundred thousand).</summary>
+    public ref readonly FileIdentity this[int index] => ref _blocks[index >> BlockShift][index & (BlockLength - 1)];
 
     public void Add(FileIdentity identity)
     {

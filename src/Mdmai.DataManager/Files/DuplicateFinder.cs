@@ -190,17 +190,54 @@ public sealed class DuplicateFinder
 
         var confirmed = new ConcurrentBag<List<FoundFile>>();
         var (digests, hashed) = DigestSmallFiles(names, identities, candidates, whole, runs, toSample.Count * 2L * FileContent.SampleBytes, failures, meter, cancellationToken);
-        foreach (var (start, count) in whole)
+        var keyed = ArrayPool<(UInt128 Digest, int At)>.Shared.Rent(whole.Count == 0 ? 0 : whole.Max(w => w.Count));
+        try
         {
-            // Every name of a file goes with the digest of its first name in the run (the one read).
-            var first = FirstOfFile(CollectionsMarshal.AsSpan(candidates).Slice(start, count), identities);
-            foreach (var same in Enumerable.Range(0, count).Where(k => hashed[candidates[start + first[k]]]).GroupBy(k => digests[candidates[start + first[k]]]).Where(g => g.Skip(1).Any()))
+            foreach (var (start, count) in whole)
             {
-                if (Distinct([.. same.Select(k => candidates[start + k])], names, identities) is { Count: >= 2 } files)
+                // Every name of a file goes with the digest of its first name in the run (the one read); sorted by digest
+                // (then by place in the run, as before), names of equal digests are next to one another. No object a name: most
+                // digests are unique, and a grouping each was most of what a search of many small files allocated.
+                var run = CollectionsMarshal.AsSpan(candidates).Slice(start, count);
+                var first = FirstOfFile(run, identities);
+                var n = 0;
+                for (var k = 0; k < count; k++)
                 {
-                    confirmed.Add(files);
+                    if (hashed[run[first[k]]])
+                    {
+                        keyed[n++] = (digests[run[first[k]]], k);
+                    }
+                }
+
+                var byDigest = keyed.AsSpan(0, n);
+                byDigest.Sort(static (a, b) => a.Digest != b.Digest ? a.Digest.CompareTo(b.Digest) : a.At.CompareTo(b.At));
+                for (int i = 0, j; i < n; i = j)
+                {
+                    for (j = i + 1; j < n && byDigest[j].Digest == byDigest[i].Digest; j++)
+                    {
+                    }
+
+                    if (j - i < 2)
+                    {
+                        continue;
+                    }
+
+                    var same = new int[j - i];
+                    for (var x = 0; x < same.Length; x++)
+                    {
+                        same[x] = run[byDigest[i + x].At];
+                    }
+
+                    if (Distinct(same, names, identities) is { Count: >= 2 } files)
+                    {
+                        confirmed.Add(files);
+                    }
                 }
             }
+        }
+        finally
+        {
+            ArrayPool<(UInt128, int)>.Shared.Return(keyed);
         }
 
         (digests, hashed) = (null, null); // 17 bytes a name, not needed while larger files are compared

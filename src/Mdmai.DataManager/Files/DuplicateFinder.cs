@@ -296,16 +296,13 @@ public sealed class DuplicateFinder
         return new DuplicateReport(result, problems, filesScanned, meter.BytesRead);
     }
 
-    /// <summary>Names read from one open folder by one thread, at most (so that one big folder is still read in parallel).</summary>
-    private const int RunLength = 256;
-
-    /// <summary>The names in runs of one folder each (the walk adds a folder's names one after the other), at most <see cref="RunLength"/> long.</summary>
+    /// <summary>The names in runs of one folder each (the walk adds a folder's names one after the other), at most <see cref="TreeWalker.RunLength"/> long.</summary>
     private static List<(int Start, int Count)> FolderRuns(NameTable names)
     {
         var runs = new List<(int, int)>();
         for (int start = 0, end; start < names.Count; start = end)
         {
-            for (end = start + 1; end < names.Count && end - start < RunLength && names.Folder(end) == names.Folder(start); end++)
+            for (end = start + 1; end < names.Count && end - start < TreeWalker.RunLength && names.Folder(end) == names.Folder(start); end++)
             {
             }
 

@@ -59,6 +59,12 @@ internal sealed class FoundFile
 /// </remarks>
 internal static class TreeWalker
 {
+    /// <summary>
+    /// Names one thread handles from one open folder, at most: a large folder's names are stat'ed, and later read, on all
+    /// cores in runs of this many.
+    /// </summary>
+    public const int RunLength = 256;
+
     private static readonly EnumerationOptions OneLevel = new()
     {
         RecurseSubdirectories = false,
@@ -130,9 +136,12 @@ internal static class TreeWalker
         {
             lock (_lock)
             {
-                return !FileIdentity.HasInodes || _visited.Add((folder.Device, folder.Inode));
+                return Visit(folder);
             }
         }
+
+        /// <summary>As <see cref="FirstVisit"/>, under the lock.</summary>
+        private bool Visit(FileIdentity folder) => !FileIdentity.HasInodes || _visited.Add((folder.Device, folder.Inode));
 
         /// <summary>Walks the tree under <paramref name="top"/> with <paramref name="parallelism"/> threads; returns when all of it is read.</summary>
         public void Run(string top, int root, int parallelism)
@@ -282,7 +291,7 @@ internal static class TreeWalker
                     if (found.IsFolder(i))
                     {
                         // A directory entry that is a symbolic link to a folder also says IsDirectory; lstat told them apart.
-                        if (identity.Kind == FileKind.Directory && (!FileIdentity.HasInodes || _visited.Add((identity.Device, identity.Inode))))
+                        if (identity.Kind == FileKind.Directory && Visit(identity))
                         {
                             _waiting.Push(System.IO.Path.Join(folder, found.Name(i)));
                         }
@@ -307,9 +316,6 @@ internal static class TreeWalker
     /// <summary>One folder's entries as one thread reads them: names in one reused buffer, each with its identity once stat'ed.</summary>
     private sealed class Found(int parallelism, CancellationToken cancellationToken)
     {
-        /// <summary>Names stat'ed by one thread, at most: a large folder's are stat'ed on all cores.</summary>
-        private const int StatRun = 256;
-
         private readonly List<(int Offset, int Length, bool Folder)> _entries = [];
         private FileIdentity?[] _identities = new FileIdentity?[64];
         private char[] _chars = new char[4096];
@@ -353,14 +359,14 @@ internal static class TreeWalker
                 _identities = new FileIdentity?[Math.Max(_entries.Count, _identities.Length * 2)];
             }
 
-            var runs = (_entries.Count + StatRun - 1) / StatRun;
+            var runs = (_entries.Count + RunLength - 1) / RunLength;
             if (runs <= 1 || parallelism <= 1)
             {
                 Stat(folder, fd, 0, _entries.Count);
                 return;
             }
 
-            Parallel.For(0, runs, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken }, r => Stat(folder, fd, r * StatRun, Math.Min(_entries.Count, (r + 1) * StatRun)));
+            Parallel.For(0, runs, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken }, r => Stat(folder, fd, r * RunLength, Math.Min(_entries.Count, (r + 1) * RunLength)));
         }
 
         private void Stat(string folder, int fd, int start, int end)

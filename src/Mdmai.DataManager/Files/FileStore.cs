@@ -833,12 +833,14 @@ public sealed class FileStore
         // reading goes on. A small file costs a few calls instead of three fsyncs and a transaction, and no core waits
         // for the slowest file of a batch. The hand-over holds a few hundred files, and at most two batches wait to be
         // recorded: memory is bounded whatever the number of files. The catalog writer sets the pace, and sharing a core with
-        // a reader it was preempted for 4.6 s of an 18 s import (100k files, `perf sched`): it takes one of the cores'
-        // places (a reader's, once that reader's file is done) for as long as it records a batch, and the readers use
-        // what it leaves.
+        // a reader it was preempted for 4.6 s of an 18 s import (100k files, `perf sched`): with more than one core, it
+        // takes one of the readers' places (once that reader's file is done) for as long as it records a batch, and the
+        // readers use what it leaves. Preempted less, not never: the pool's and the GC's threads, and the zstd workers
+        // of a file of 16 MiB or more, are not counted. Not disposed: a batch still being recorded when a failure
+        // leaves early releases its place later (a SemaphoreSlim whose wait handle is never asked for holds nothing).
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var done = Channel.CreateBounded<PreparedImport>(new BoundedChannelOptions(256) { SingleReader = true });
-        using var cores = new SemaphoreSlim(Environment.ProcessorCount);
+        var cores = Environment.ProcessorCount > 1 ? new SemaphoreSlim(Environment.ProcessorCount) : null;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = stop.Token };
         var reading = Task.Run(async () =>
         {
@@ -856,7 +858,11 @@ public sealed class FileStore
                     }
 
                     PreparedImport? prepared = null;
-                    await cores.WaitAsync(ct).ConfigureAwait(false);
+                    if (cores is not null)
+                    {
+                        await cores.WaitAsync(ct).ConfigureAwait(false);
+                    }
+
                     try
                     {
                         var source = OpenSource(file.Path, followLinks: file.Named);
@@ -871,7 +877,7 @@ public sealed class FileStore
                     }
                     finally
                     {
-                        cores.Release();
+                        cores?.Release();
                     }
 
                     try
@@ -993,9 +999,9 @@ public sealed class FileStore
     /// was flushed as it was written), then, in one catalog transaction of its own, the objects written to temp files are
     /// moved into place, the folders they moved into are flushed, and the rows commit — a crash leaves at most
     /// unreferenced objects, never a row without its object. If the batch before failed, this one is discarded. The
-    /// transaction holds one of <paramref name="cores"/>, the places the readers take a file at a time.
+    /// transaction holds one of <paramref name="cores"/> (when given), the places the readers take a file at a time.
     /// </summary>
-    private async Task RecordAfterAsync(Task previous, PreparedImport[] batch, SemaphoreSlim cores, Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
+    private async Task RecordAfterAsync(Task previous, PreparedImport[] batch, SemaphoreSlim? cores, Action<FileImportResult[]> recorded, CancellationToken cancellationToken)
     {
         var done = false;
         try
@@ -1015,7 +1021,11 @@ public sealed class FileStore
             await previous.ConfigureAwait(false);
             unsynced?.Throw();
             var changed = new List<string>();
-            await cores.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (cores is not null)
+            {
+                await cores.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             FileImportResult[] results;
             try
             {
@@ -1036,13 +1046,13 @@ public sealed class FileStore
                     catalog.IndexSearch();
                     return results;
                 }, cancellationToken).ConfigureAwait(false);
+                done = true;
             }
             finally
             {
-                cores.Release();
+                cores?.Release();
             }
 
-            done = true;
             ForgetRows(changed);
             recorded(results);
         }

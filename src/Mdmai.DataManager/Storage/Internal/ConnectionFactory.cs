@@ -25,7 +25,7 @@ internal static class ConnectionFactory
     static ConnectionFactory()
     {
         SQLitePCL.Batteries_V2.Init();
-        _ = SQLitePCL.raw.sqlite3_config(9 /* SQLITE_CONFIG_MEMSTATUS */, 0);
+        _ = SQLitePCL.raw.sqlite3_config(SQLitePCL.raw.SQLITE_CONFIG_MEMSTATUS, 0);
     }
 
     /// <summary>

@@ -829,15 +829,15 @@ public sealed class FileStore
 
         // Files are read and written on all cores without a pause (a small one straight to its place in the store, a
         // larger one to a temp file; not flushed one by one) and handed over as each is done; every ImportBatchFiles
-        // files (or ImportBatchBytes) are made durable at once and recorded in one catalog transaction while the
-        // reading goes on. A small file costs a few calls instead of three fsyncs and a transaction, and no core waits
-        // for the slowest file of a batch. The hand-over holds a few hundred files, and at most two batches wait to be
-        // recorded: memory is bounded whatever the number of files. The catalog writer sets the pace, and sharing a core with
-        // a reader it was preempted for 4.6 s of an 18 s import (100k files, `perf sched`): with more than one core, it
+        // files (or ImportBatchBytes) are made durable at once and recorded in one catalog transaction while the reading
+        // goes on. A small file costs a few calls instead of three fsyncs and a transaction, and no core waits for the
+        // slowest file of a batch. The hand-over holds a few hundred files, and at most two batches wait to be recorded:
+        // memory is bounded whatever the number of files. The catalog writer sets the pace, and sharing a core with a
+        // reader it was preempted for 4.6 s of an 18 s import (100k files, `perf sched`): with more than one core, it
         // takes one of the readers' places (once that reader's file is done) for as long as it records a batch, and the
-        // readers use what it leaves. Preempted less, not never: the pool's and the GC's threads, and the zstd workers
-        // of a file of 16 MiB or more, are not counted. Not disposed: a batch still being recorded when a failure
-        // leaves early releases its place later (a SemaphoreSlim whose wait handle is never asked for holds nothing).
+        // readers use what it leaves. Preempted less, not never: the pool's and the GC's threads, and the zstd workers of
+        // a file of 16 MiB or more, are not counted. Not disposed: a batch still being recorded when a failure leaves
+        // early releases its place later (a SemaphoreSlim whose wait handle is never asked for holds nothing).
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var done = Channel.CreateBounded<PreparedImport>(new BoundedChannelOptions(256) { SingleReader = true });
         var cores = Environment.ProcessorCount > 1 ? new SemaphoreSlim(Environment.ProcessorCount) : null;

@@ -16,11 +16,11 @@ internal static class ConnectionFactory
     ];
 
     /// <summary>
-    /// Turns SQLite's memory statistics off, once, before the first connection opens. The bundled build keeps them on, so
-    /// every allocation SQLite makes (several per row written) took a process-wide mutex: in a folder import of 10k files
-    /// the catalog writer spent ~9 % of its time taking and releasing mutexes, under 1 % without. Nothing here reads the statistics
-    /// (<c>sqlite3_memory_used</c>, a soft heap limit). Changes nothing — SQLite refuses it — if some other code in the
-    /// process opened a connection first.
+    /// Turns SQLite's memory statistics off, once, before the first connection opens. The bundled build keeps them on,
+    /// so every allocation SQLite makes (several per row written) took a process-wide mutex: in a folder import of 10k
+    /// files the catalog writer spent ~9 % of its time taking and releasing mutexes, under 1 % without. Nothing here
+    /// reads the statistics (<c>sqlite3_memory_used</c>, a soft heap limit). Changes nothing — SQLite refuses it — if
+    /// some other code in the process opened a connection first.
     /// </summary>
     static ConnectionFactory()
     {

@@ -839,7 +839,6 @@ public sealed class FileStore
         // a file of 16 MiB or more, are not counted. Not disposed: a batch still being recorded when a failure leaves
         // early releases its place later (a SemaphoreSlim whose wait handle is never asked for holds nothing).
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var bulk = _catalog.BeginBulk(); // each batch leaves tens of MB of WAL: copied back beside the writer
         var done = Channel.CreateBounded<PreparedImport>(new BoundedChannelOptions(256) { SingleReader = true });
         var cores = Environment.ProcessorCount > 1 ? new SemaphoreSlim(Environment.ProcessorCount) : null;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = stop.Token };

@@ -45,9 +45,6 @@ internal sealed class FileCatalog(MdmaiDatabase database)
     public Task<T> WriteAloneAsync<T>(Func<Transaction, T> work, CancellationToken cancellationToken) =>
         database.Writer.ExecuteAloneAsync(commands => work(new Transaction(commands)), cancellationToken);
 
-    /// <summary>Until disposed, WAL checkpoints run beside the writer instead of on it (see <see cref="Checkpointer.BeginBulk"/>): for a folder import.</summary>
-    public IDisposable BeginBulk() => database.Checkpointer.BeginBulk();
-
     /// <summary>Runs <paramref name="work"/> on the writer thread outside a transaction, alone: after a commit, to act on files only if no row claimed them since.</summary>
     public Task<T> WriteExclusiveAsync<T>(Func<Transaction, T> work, CancellationToken cancellationToken) =>
         database.Writer.ExecuteExclusiveAsync(commands => work(new Transaction(commands)), cancellationToken);

@@ -77,7 +77,7 @@ public sealed class MdmaiDatabase : IAsyncDisposable
             : options.Encrypted ? new ColumnProtection(null, required: true) : ColumnProtection.None;
         _writer = new SqliteWriter(writerConnection, options.MaxWriteBatch);
         _readers = new ReaderPool(path, options.BusyTimeout, Math.Max(1, options.MaxReaders));
-        _checkpointer = new Checkpointer(path, _writer, options.CheckpointInterval, options.BusyTimeout);
+        _checkpointer = new Checkpointer(path, _writer, options.CheckpointInterval);
         _indexer = new SearchIndexer(_writer, options.SearchIndexInterval);
         Campaigns = new(this, EntitySchema.Campaigns);
         Characters = new(this, EntitySchema.Characters);

@@ -70,7 +70,7 @@ public sealed class BackupRepository : IDisposable
     private readonly RepositoryConfig _config;
     private readonly RepositoryCrypto _crypto;
     private readonly Chunker _chunker;
-    private RepositoryIndex _index = new();
+    private RepositoryIndex _index = new(RepositoryIndex.DefaultSpillFolder);
     private readonly HashSet<string> _indexFiles = new(StringComparer.Ordinal);
 
     private BackupRepository(IBackupBackend backend, RepositoryConfig config, RepositoryCrypto crypto)
@@ -465,58 +465,68 @@ public sealed class BackupRepository : IDisposable
 
     internal async Task LoadIndexAsync(CancellationToken cancellationToken)
     {
-        var index = new RepositoryIndex();
+        var index = new RepositoryIndex(IndexSpillFolder, IndexSpillThreshold);
         var damaged = new List<string>();
         var damagedNames = new List<string>();
-        _indexFiles.Clear();
-        var items = new List<BackendItem>();
-        await foreach (var item in Backend.ListAsync(RepositoryNames.Index, cancellationToken).ConfigureAwait(false))
+        try
         {
-            items.Add(item);
-        }
-
-        // Sized once from the files' lengths instead of doubling as it fills: at 1M blobs the last doubling held the
-        // outgrown arrays (~45 MB) beside the new ones (~89 MB, a third of them never used). An entry is 48 bytes
-        // before compression, 32 of them a random id: ~43 bytes sealed, so length / 40 is a close guess, rarely
-        // short (then the dictionary grows once, as it did every time before). A file counts for at most 64 MiB: an item
-        // that is not an index file of ours must not size the dictionary (reading it fails on its own).
-        index.EnsureCapacity((int)Math.Min(items.Sum(i => Math.Min(i.Length, IndexFileReadLimit)) / 40, Array.MaxLength / 2));
-
-        // One file at a time, read, opened and decompressed into the same three buffers (a cached backend serves a whole
-        // item's read from its cache): new arrays for each were large objects left for the collector, ~3 MB a file of
-        // 16,384 blobs, and a no-change backup of 1M files peaked ~50 MB above the rest of its run while loading.
-        byte[] sealedFile = [], opened = [], plain = [];
-        foreach (var item in items)
-        {
-            try
+            _indexFiles.Clear();
+            var items = new List<BackendItem>();
+            await foreach (var item in Backend.ListAsync(RepositoryNames.Index, cancellationToken).ConfigureAwait(false))
             {
-                ReadOnlyMemory<byte> bytes;
-                if (item.Length is > 0 and <= IndexFileReadLimit)
-                {
-                    RepositoryIndex.GrowBuffer(ref sealedFile, (int)item.Length);
-                    var whole = sealedFile.AsMemory(0, (int)item.Length);
-                    await PackFormat.ReadExactlyAsync(Backend, item.Name, 0, whole, cancellationToken).ConfigureAwait(false);
-                    bytes = whole;
-                }
-                else
-                {
-                    bytes = await Backend.ReadAllAsync(item.Name, cancellationToken).ConfigureAwait(false); // no length listed, or too long to be ours
-                }
-
-                index.AddFile(bytes.Span, _crypto, item.Name, ref opened, ref plain);
-            }
-            catch (Exception ex) when (ex is InvalidDataException or ArgumentException)
-            {
-                // Its packs are still there; they count as unindexed until 'backup prune' indexes them from their headers.
-                damaged.Add($"{item.Name}: {ex.Message}");
-                damagedNames.Add(item.Name);
-                continue;
+                items.Add(item);
             }
 
-            _indexFiles.Add(item.Name);
+            // Sized once from the files' lengths instead of doubling as it fills (at most a run's worth: past it, the
+            // blobs are written out): at 1M blobs the last doubling held the outgrown arrays (~45 MB) beside the new
+            // ones (~89 MB, a third of them never used). An entry is 48 bytes before compression, 32 of them a random
+            // id: ~43 bytes sealed, so length / 40 is a close guess, rarely short (then the dictionary grows once). A
+            // file counts for at most 64 MiB: an item that is not an index file of ours must not size the dictionary
+            // (reading it fails on its own).
+            index.EnsureCapacity((int)Math.Min(items.Sum(i => Math.Min(i.Length, IndexFileReadLimit)) / 40, Array.MaxLength / 2));
+
+            // One file at a time, read, opened and decompressed into the same three buffers (a cached backend serves a
+            // whole item's read from its cache): new arrays for each were large objects left for the collector, ~3 MB a
+            // file of 16,384 blobs, and a no-change backup of 1M files peaked ~50 MB above the rest of its run while
+            // loading.
+            byte[] sealedFile = [], opened = [], plain = [];
+            foreach (var item in items)
+            {
+                try
+                {
+                    ReadOnlyMemory<byte> bytes;
+                    if (item.Length is > 0 and <= IndexFileReadLimit)
+                    {
+                        RepositoryIndex.GrowBuffer(ref sealedFile, (int)item.Length);
+                        var whole = sealedFile.AsMemory(0, (int)item.Length);
+                        await PackFormat.ReadExactlyAsync(Backend, item.Name, 0, whole, cancellationToken).ConfigureAwait(false);
+                        bytes = whole;
+                    }
+                    else
+                    {
+                        bytes = await Backend.ReadAllAsync(item.Name, cancellationToken).ConfigureAwait(false); // no length listed, or too long to be ours
+                    }
+
+                    index.AddFile(bytes.Span, _crypto, item.Name, ref opened, ref plain);
+                }
+                catch (Exception ex) when (ex is InvalidDataException or ArgumentException)
+                {
+                    // Its packs are still there; they count as unindexed until 'backup prune' indexes them from their headers.
+                    damaged.Add($"{item.Name}: {ex.Message}");
+                    damagedNames.Add(item.Name);
+                    continue;
+                }
+
+                _indexFiles.Add(item.Name);
+            }
+        }
+        catch
+        {
+            index.Dispose(); // its runs, unlinked, give their space back now
+            throw;
         }
 
-        _index = index;
+        _index = index; // the index replaced is left to whoever still holds it (its runs close when it is collected)
         _damagedIndexFiles = damaged;
         _damagedIndexNames = damagedNames;
         if (index.Count >= LargeIndex)
@@ -527,6 +537,12 @@ public sealed class BackupRepository : IDisposable
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         }
     }
+
+    /// <summary>Where the blob index writes the blobs it holds past <see cref="IndexSpillThreshold"/> (the user's cache; null keeps them in memory).</summary>
+    internal string? IndexSpillFolder { get; set; } = RepositoryIndex.DefaultSpillFolder;
+
+    /// <summary>Blobs the index holds in memory before it writes them out (tests lower it).</summary>
+    internal int IndexSpillThreshold { get; set; } = RepositoryIndex.DefaultSpillThreshold;
 
     /// <summary>The longest index file <see cref="LoadIndexAsync"/> reads into its kept buffer (a longer item, not one of ours, is read on its own).</summary>
     private const long IndexFileReadLimit = 64L << 20;
@@ -1122,10 +1138,11 @@ public sealed class BackupRepository : IDisposable
         return new Copier(this, target).CopyAsync(snapshotIds, progress, cancellationToken);
     }
 
-    /// <summary>Zeroes the repository's keys and releases its backend (an S3 one's connections): the repository owns the backend it was opened on.</summary>
+    /// <summary>Zeroes the repository's keys, closes its index's runs and releases its backend (an S3 one's connections): the repository owns the backend it was opened on.</summary>
     public void Dispose()
     {
         _crypto.Dispose();
+        _index.Dispose();
         BackupBackends.Release(Backend);
     }
 

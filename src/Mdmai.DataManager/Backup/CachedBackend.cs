@@ -50,12 +50,15 @@ internal sealed class CachedBackend : IBackupBackend, IDisposable
     private long _hits;
 
     /// <summary>Where repositories' caches are kept: <c>$XDG_CACHE_HOME/mdmai/repositories</c>, else <c>~/.cache/mdmai/repositories</c>.</summary>
-    public static string DefaultRoot(Func<string, string?> variable)
+    public static string DefaultRoot(Func<string, string?> variable) => Path.Combine(CacheHome(variable), "repositories");
+
+    /// <summary>The user's cache folder of mdmai: <c>$XDG_CACHE_HOME/mdmai</c>, or <c>~/.cache/mdmai</c>.</summary>
+    public static string CacheHome(Func<string, string?> variable)
     {
         var root = variable("XDG_CACHE_HOME") is { Length: > 0 } xdg
             ? xdg
             : Path.Combine(variable("HOME") is { Length: > 0 } home ? home : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        return Path.Combine(root, "mdmai", "repositories");
+        return Path.Combine(root, "mdmai");
     }
 
     /// <summary>One repository's cache folder under <paramref name="root"/>: named by a hash of where it is, so two never share one.</summary>

@@ -1,10 +1,22 @@
+using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.Backup.Internal;
 
 namespace Mdmai.DataManager.Tests.Backup;
 
-/// <summary>The in-memory blob index: every location comes back as it was added, whatever shard and pack number it has.</summary>
-public sealed class RepositoryIndexTests
+/// <summary>
+/// The blob index: every location comes back as it was added, whatever shard and pack number it has, whether it is held in
+/// memory or was written out in a run (a threshold of 64 blobs here: runs are written and merged many times).
+/// </summary>
+public sealed class RepositoryIndexTests : IDisposable
 {
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private string SpillFolder => _temp.Combine("runs");
+
+    private RepositoryIndex NewIndex(bool spill) => spill ? new RepositoryIndex(SpillFolder, spillThreshold: 64) : new RepositoryIndex();
+
     private static BlobId RandomId(Random random)
     {
         Span<byte> bytes = stackalloc byte[BlobId.Size];
@@ -33,11 +45,13 @@ public sealed class RepositoryIndexTests
         return result;
     }
 
-    [Fact]
-    public void Every_blob_added_is_found_where_it_was_put_and_removing_packs_forgets_only_their_blobs()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Every_blob_added_is_found_where_it_was_put_and_removing_packs_forgets_only_their_blobs(bool spill)
     {
         var packs = Packs(seed: 7, packs: 300, perPack: 20);
-        var index = new RepositoryIndex();
+        using var index = NewIndex(spill);
         index.EnsureCapacity(1_000); // a short guess: the shards grow past it
         foreach (var (pack, entries) in packs)
         {
@@ -46,6 +60,19 @@ public sealed class RepositoryIndexTests
 
         Assert.Equal(6_000, index.Count);
         Assert.Equal(6_000, index.Blobs.Count());
+        Assert.Equal(spill, index.RunCount > 0);
+        var absent = new Random(8);
+        var pageReads = index.PageReads;
+        for (var i = 0; i < 2_000; i++)
+        {
+            Assert.False(index.Contains(RandomId(absent)));
+        }
+
+        // The runs' filters turn away nearly every id they do not hold (10 bits a blob, 7 probes: ~1 % get through).
+        Assert.InRange(index.PageReads - pageReads, 0, 2_000 * index.RunCount / 30);
+
+        var blobs = index.Blobs.ToDictionary(b => b.Key, b => b.Value);
+        Assert.All(packs.SelectMany(p => p.Entries.Select(e => (p.Pack, e))), x => Assert.Equal(x.Pack, blobs[x.e.Id].Pack));
         foreach (var (pack, entries) in packs)
         {
             foreach (var e in entries)
@@ -72,8 +99,10 @@ public sealed class RepositoryIndexTests
         Assert.Equal(again, back.Pack);
     }
 
-    [Fact]
-    public void Index_files_are_added_through_kept_buffers_each_whole_or_not_at_all()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Index_files_are_added_through_kept_buffers_each_whole_or_not_at_all(bool spill)
     {
         var crypto = RepositoryCrypto.Unencrypted("test-repository");
         static byte[] Encode(List<(UInt128 Pack, List<PackEntry> Entries)> packs, RepositoryCrypto crypto) =>
@@ -81,7 +110,7 @@ public sealed class RepositoryIndexTests
 
         // A large file, then a smaller one, then a larger one again: the buffers kept from one file serve (or grow for) the next.
         var files = new[] { Packs(seed: 11, packs: 20, perPack: 50), Packs(seed: 12, packs: 2, perPack: 3), Packs(seed: 13, packs: 40, perPack: 60) };
-        var index = new RepositoryIndex();
+        using var index = NewIndex(spill);
         byte[] opened = [], plain = [];
         foreach (var file in files)
         {
@@ -119,5 +148,177 @@ public sealed class RepositoryIndexTests
         var frame = crypto.Open(trailing, "mdmai-index"u8, "frame");
         Assert.Throws<InvalidDataException>(() => index.AddFile(crypto.Seal([.. frame, 1, 2, 3], "mdmai-index"u8), crypto, "trailing", ref opened, ref plain));
         Assert.Equal(files.Sum(f => f.Sum(p => p.Entries.Count)), index.Count);
+    }
+
+    [Fact]
+    public void Runs_stay_few_hold_each_blob_once_with_its_first_place_and_leave_no_file_behind()
+    {
+        var packs = Packs(seed: 21, packs: 400, perPack: 25);
+        var index = NewIndex(spill: true);
+        foreach (var (pack, entries) in packs)
+        {
+            index.Add(pack, entries);
+        }
+
+        // 10,000 blobs, runs of 64: merged as they come, a handful stay (log2 of 10,000 / 64 is ~7).
+        Assert.InRange(index.RunCount, 1, 8);
+
+        // A blob added again, from another pack, keeps the place it had, whether it was in a run or held.
+        var other = new UInt128(1, 2);
+        var again = packs.SelectMany(p => p.Entries).Where((_, i) => i % 97 == 0).ToList();
+        index.Add(other, again.Select(e => e with { Offset = 7 }));
+        Assert.Equal(10_000, index.Count);
+        Assert.All(again, e =>
+        {
+            Assert.True(index.TryGet(e.Id, out var location));
+            Assert.NotEqual(other, location.Pack);
+            Assert.Equal(e.Offset, location.Offset);
+        });
+
+        // The runs' files were unlinked when opened: the folder holds nothing, even while the index is open.
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Empty(Directory.GetFileSystemEntries(SpillFolder));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(SpillFolder));
+        }
+
+        index.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => index.Contains(packs[0].Entries[0].Id));
+        Assert.Empty(Directory.GetFileSystemEntries(SpillFolder));
+    }
+
+    [Fact]
+    public void Where_no_run_can_be_written_the_index_goes_on_in_memory()
+    {
+        // A folder under a file cannot be made (whoever runs the test, root included).
+        var blocker = _temp.Combine("a-file");
+        File.WriteAllText(blocker, "not a folder");
+        using var index = new RepositoryIndex(Path.Combine(blocker, "runs"), spillThreshold: 16);
+        var packs = Packs(seed: 31, packs: 50, perPack: 10);
+        foreach (var (pack, entries) in packs)
+        {
+            index.Add(pack, entries);
+        }
+
+        Assert.Equal(0, index.RunCount);
+        Assert.Equal(500, index.Count);
+        Assert.All(packs.SelectMany(p => p.Entries.Select(e => (p.Pack, e))), x => Assert.True(index.TryGet(x.e.Id, out var l) && l.Pack == x.Pack));
+    }
+
+    [Fact]
+    public async Task Lookups_from_many_threads_while_blobs_are_added_and_runs_written_never_miss_a_blob_added_before()
+    {
+        var packs = Packs(seed: 41, packs: 200, perPack: 30);
+        using var index = NewIndex(spill: true);
+        var added = 0;
+        var misses = 0;
+        var readers = Enumerable.Range(0, 4).Select(r => Task.Run(() =>
+        {
+            var random = new Random(r);
+            while (Volatile.Read(ref added) < packs.Count)
+            {
+                var known = Volatile.Read(ref added);
+                if (known == 0)
+                {
+                    continue;
+                }
+
+                var (_, entries) = packs[random.Next(known)];
+                if (!index.Contains(entries[random.Next(entries.Count)].Id))
+                {
+                    Interlocked.Increment(ref misses);
+                }
+            }
+        })).ToArray();
+        foreach (var (pack, entries) in packs)
+        {
+            index.Add(pack, entries);
+            Interlocked.Increment(ref added);
+        }
+
+        await Task.WhenAll(readers);
+        Assert.Equal(0, misses);
+        Assert.Equal(6_000, index.Count);
+    }
+
+    [Fact]
+    public async Task A_repository_whose_index_is_written_out_in_runs_backs_up_restores_verifies_and_prunes()
+    {
+        var source = _temp.Combine("source");
+        for (var i = 0; i < 240; i++)
+        {
+            // 200 files of their own, 40 copies of others: dedup across runs as well as within what is held.
+            var content = i < 200 ? i : i - 200;
+            BackupTesting.Write(Path.Combine(source, $"d{i % 7}", $"f{i:D3}.bin"), BackupTesting.RandomBytes(1_000 + (content * 13), content));
+        }
+
+        var sources = new BackupSources { Includes = [source] };
+        var backend = new LocalFolderBackend(_temp.Combine("repository"));
+        using var repository = await BackupRepository.InitAsync(backend, BackupTesting.Password, BackupTesting.SmallChunks());
+        repository.IndexSpillFolder = SpillFolder;
+        repository.IndexSpillThreshold = 16;
+
+        var first = (await repository.CreateSnapshotAsync(sources)).Snapshot;
+        Assert.True(repository.Index.RunCount > 0);
+        Assert.Equal(repository.Index.Count, repository.Index.Blobs.Count());
+        Assert.True(first.Stats.NewBlobs < 240, $"{first.Stats.NewBlobs} new blobs for 200 contents");
+
+        var second = (await repository.CreateSnapshotAsync(sources)).Snapshot;
+        Assert.Equal(0, second.Stats.NewBlobs);
+        Assert.Equal(240, second.Stats.UnchangedFiles);
+
+        for (var i = 0; i < 240; i += 2)
+        {
+            File.Delete(Path.Combine(source, $"d{i % 7}", $"f{i:D3}.bin"));
+        }
+
+        var third = (await repository.CreateSnapshotAsync(sources)).Snapshot;
+        await repository.ForgetSnapshotsAsync([first.Id, second.Id]);
+        var pruned = await repository.PruneAsync(repackThreshold: 0);
+        Assert.True(pruned.BlobsRemoved > 0);
+        Assert.True(repository.Index.RunCount > 0);
+
+        var report = await repository.VerifyAsync(new VerifyOptions { ReadData = true });
+        Assert.True(report.Ok, string.Join("\n", report.Errors));
+        var target = _temp.Combine("restored");
+        await repository.RestoreAsync(third.Id, target);
+        BackupTesting.AssertSameFiles(source, BackupTesting.Restored(target, source));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Empty(Directory.GetFileSystemEntries(SpillFolder)); // elsewhere the runs go when closed
+        }
+    }
+
+    [Fact]
+    public void When_runs_can_no_longer_be_written_the_blobs_stay_in_memory_and_removing_packs_still_forgets_only_theirs()
+    {
+        var packs = Packs(seed: 51, packs: 120, perPack: 10);
+        using var index = NewIndex(spill: true);
+        foreach (var (pack, entries) in packs.Take(60))
+        {
+            index.Add(pack, entries);
+        }
+
+        var runs = index.RunCount;
+        Assert.True(runs > 0);
+
+        // The folder becomes a file: no run can be made from now on (a full disk fails the same way, with an IOException).
+        Directory.Delete(SpillFolder, recursive: true);
+        File.WriteAllText(SpillFolder, "in the way");
+        foreach (var (pack, entries) in packs.Skip(60))
+        {
+            index.Add(pack, entries);
+        }
+
+        Assert.Equal(runs, index.RunCount);
+        var removed = packs.Where((_, i) => i % 3 == 0).Select(p => p.Pack).ToHashSet();
+        index.RemovePacks(removed); // the runs cannot be written again without these packs: what they keep comes back into memory
+
+        Assert.Equal(0, index.RunCount);
+        Assert.Equal(packs.Count(p => !removed.Contains(p.Pack)) * 10, index.Count);
+        foreach (var (pack, entries) in packs)
+        {
+            Assert.All(entries, e => Assert.Equal(!removed.Contains(pack), index.TryGet(e.Id, out var l) && l.Pack == pack));
+        }
     }
 }

@@ -2,10 +2,32 @@ using System.Buffers.Binary;
 
 namespace Mdmai.DataManager.Backup.Internal;
 
-/// <summary>The 32-byte id of a chunk or tree blob: its keyed hash (HMAC-SHA-256, or SHA-256 when the repository is not encrypted).</summary>
-internal readonly record struct BlobId(ulong A, ulong B, ulong C, ulong D)
+/// <summary>
+/// The 32-byte id of a chunk or tree blob: its keyed hash (HMAC-SHA-256, or SHA-256 when the repository is not encrypted).
+/// Ids order as their bytes do (big-endian words), the order of the index's runs on disk.
+/// </summary>
+internal readonly record struct BlobId(ulong A, ulong B, ulong C, ulong D) : IComparable<BlobId>
 {
     public const int Size = 32;
+
+    public int CompareTo(BlobId other)
+    {
+        var c = A.CompareTo(other.A);
+        if (c == 0)
+        {
+            c = B.CompareTo(other.B);
+            if (c == 0)
+            {
+                c = C.CompareTo(other.C);
+                if (c == 0)
+                {
+                    c = D.CompareTo(other.D);
+                }
+            }
+        }
+
+        return c;
+    }
 
     public static BlobId Read(ReadOnlySpan<byte> bytes) => new(
         BinaryPrimitives.ReadUInt64BigEndian(bytes),

@@ -5,16 +5,28 @@ namespace Mdmai.DataManager.Backup.Internal;
 /// <summary>
 /// The blob index: every blob's location, loaded from the repository's index files, extended as packs are written.
 /// Index files (docs/backup-format.md) are sealed, zstd-compressed lists of packs and their entries.
+/// <para>
+/// Up to <see cref="SpillThreshold"/> blobs are held in memory. Past that the blobs held are written out, sorted by id,
+/// as a run: a file of the spill folder (the user's cache, <see cref="DefaultSpillFolder"/>) unlinked as soon as it is
+/// open, so nothing outlives the process. Memory then keeps of a run only its first id every 85 blobs and a Bloom filter
+/// (~1.6 bytes a blob instead of ~60): a backup's memory stays flat from 10k to 1M files. Runs of like size are merged
+/// (at most a few stay), a lookup that misses the memory asks each run's filter and reads one 4 KiB page of a run that
+/// may hold it. Where no run can be written (no folder, a full disk), the index goes on in memory, as it always did.
+/// An id is in one place only: a blob added again is dropped where it is already known (the first location stays).
+/// </para>
 /// </summary>
-internal sealed class RepositoryIndex
+internal sealed class RepositoryIndex : IDisposable
 {
+    /// <summary>Blobs held in memory before they are written out as a run (7–9 MB of dictionaries).</summary>
+    public const int DefaultSpillThreshold = 1 << 17;
+
     /// <summary>
     /// A blob's place without an object of its own and without its pack's 16-byte id (a number into <see cref="_packIds"/>,
     /// sharing its 32 bits with the blob's type and whether it is compressed): 56 bytes a blob in a dictionary's entry
     /// (with the 32-byte id, hash and link) instead of ~110 as a concurrent dictionary's node, and nothing for the garbage
-    /// collector to trace — the index is the one structure of a backup that grows with the number of files.
+    /// collector to trace. A run stores it as it is, after the id.
     /// </summary>
-    private readonly record struct Slot(uint PackAndFlags, uint Offset, uint StoredLength, uint RawLength)
+    internal readonly record struct Slot(uint PackAndFlags, uint Offset, uint StoredLength, uint RawLength)
     {
         /// <summary>Packs a repository may index: the pack number takes the bits the type and the compression flag leave.</summary>
         public const int MaxPacks = 1 << 29;
@@ -30,15 +42,75 @@ internal sealed class RepositoryIndex
     }
 
     /// <summary>
-    /// Blobs in 256 dictionaries by the first byte of their id (an id is a keyed hash: they spread evenly). One
+    /// Blobs held, in 256 dictionaries by the first byte of their id (an id is a keyed hash: they spread evenly). One
     /// dictionary doubling held the entries it outgrew beside the new ones until a full collection (at 1M blobs ~45 MB
-    /// beside ~90 MB); a shard that grows copies 1/256 of that. A first backup of 1M tiny files peaked at 137–140 MB
-    /// instead of 159–163 MB; at 100k files the peak did not change.
+    /// beside ~90 MB); a shard that grows copies 1/256 of that. Shards taken in order, each sorted, give a run's order.
     /// </summary>
     private readonly Dictionary<BlobId, Slot>[] _shards = [.. Enumerable.Range(0, 256).Select(_ => new Dictionary<BlobId, Slot>())];
     private readonly List<UInt128> _packIds = [];
     private readonly Dictionary<UInt128, int> _packs = [];
-    private readonly Lock _lock = new();
+
+    /// <summary>Lookups share it (a run's page is read under it); adding, spilling and removing take it alone.</summary>
+    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
+    private readonly string? _spillFolder;
+
+    /// <summary>The runs written, oldest first; every id in them is in no other run and not held.</summary>
+    private readonly List<IndexRun> _runs = [];
+    private int _held;
+    private long _spilled;
+    private bool _cannotSpill;
+    private bool _disposed;
+
+    /// <param name="spillFolder">Where runs are written; null keeps every blob in memory.</param>
+    /// <param name="spillThreshold">Blobs held in memory before they are written out as a run.</param>
+    public RepositoryIndex(string? spillFolder = null, int spillThreshold = DefaultSpillThreshold)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(spillThreshold, 1);
+        _spillFolder = spillFolder;
+        SpillThreshold = spillThreshold;
+    }
+
+    /// <summary>
+    /// The folder of the user's cache where runs are written (<c>$XDG_CACHE_HOME/mdmai/index</c> or
+    /// <c>~/.cache/mdmai/index</c>); null, and the index in memory, when the process has no home to find it from.
+    /// </summary>
+    public static string? DefaultSpillFolder { get; } = Path.Combine(CachedBackend.CacheHome(Environment.GetEnvironmentVariable), "index") is var folder && Path.IsPathRooted(folder) ? folder : null;
+
+    public int SpillThreshold { get; }
+
+    /// <summary>Pages the runs read for lookups (tests).</summary>
+    internal long PageReads
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _runs.Sum(r => r.PageReads);
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
+
+    /// <summary>Runs written and not merged away (tests).</summary>
+    internal int RunCount
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _runs.Count;
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
 
     private Dictionary<BlobId, Slot> Shard(BlobId id) => _shards[(int)(id.A >> 56)];
 
@@ -46,9 +118,15 @@ internal sealed class RepositoryIndex
     {
         get
         {
-            lock (_lock)
+            _lock.EnterReadLock();
+            try
             {
-                return _shards.Sum(s => s.Count);
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return checked(_held + (int)_spilled);
+            }
+            finally
+            {
+                _lock.ExitReadLock();
             }
         }
     }
@@ -58,9 +136,15 @@ internal sealed class RepositoryIndex
     {
         get
         {
-            lock (_lock)
+            _lock.EnterReadLock();
+            try
             {
+                ObjectDisposedException.ThrowIf(_disposed, this);
                 return [.. _packs.Keys];
+            }
+            finally
+            {
+                _lock.ExitReadLock();
             }
         }
     }
@@ -70,18 +154,31 @@ internal sealed class RepositoryIndex
     {
         get
         {
-            lock (_lock)
+            _lock.EnterReadLock();
+            try
             {
-                return [.. _shards.SelectMany(s => s).Select(b => KeyValuePair.Create(b.Key, Location(b.Value)))];
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return [.. _shards.SelectMany(s => s).Concat(_runs.SelectMany(r => r.ReadAll())).Select(b => KeyValuePair.Create(b.Key, Location(b.Value)))];
+            }
+            finally
+            {
+                _lock.ExitReadLock();
             }
         }
     }
 
-    /// <summary>Makes room for <paramref name="blobs"/> blobs in all without growing again (a hint: more still fit).</summary>
+    /// <summary>Makes room for <paramref name="blobs"/> blobs in all without growing again (a hint: more still fit; never more than a run's worth).</summary>
     public void EnsureCapacity(int blobs)
     {
-        lock (_lock)
+        _lock.EnterWriteLock();
+        try
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_spillFolder is not null)
+            {
+                blobs = Math.Min(blobs, SpillThreshold);
+            }
+
             // Each shard gets its even share and a margin for the spread of a random split (a few standard deviations).
             var share = blobs / _shards.Length;
             foreach (var shard in _shards)
@@ -89,70 +186,238 @@ internal sealed class RepositoryIndex
                 shard.EnsureCapacity(share + (4 * (int)Math.Sqrt(share)) + 1);
             }
         }
-    }
-
-    public bool Contains(BlobId id)
-    {
-        lock (_lock)
+        finally
         {
-            return Shard(id).ContainsKey(id);
+            _lock.ExitWriteLock();
         }
     }
+
+    public bool Contains(BlobId id) => TryGetSlot(id, out _);
 
     public bool ContainsPack(UInt128 pack)
     {
-        lock (_lock)
+        _lock.EnterReadLock();
+        try
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             return _packs.ContainsKey(pack);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
         }
     }
 
-    /// <summary>Forgets the packs and every blob located in them.</summary>
+    /// <summary>Forgets the packs and every blob located in them (runs are written again without them).</summary>
     public void RemovePacks(IReadOnlySet<UInt128> packs)
     {
-        lock (_lock)
+        _lock.EnterWriteLock();
+        try
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var numbers = packs.Where(_packs.ContainsKey).Select(p => _packs[p]).ToHashSet();
             foreach (var shard in _shards)
             {
                 foreach (var (id, slot) in shard)
                 {
-                    if (packs.Contains(_packIds[slot.Pack]))
+                    if (numbers.Contains(slot.Pack))
                     {
                         shard.Remove(id);
                     }
                 }
             }
 
+            _held = _shards.Sum(s => s.Count);
+            var kept = new List<IndexRun>(_runs.Count);
+            try
+            {
+                foreach (var run in _runs)
+                {
+                    kept.Add(IndexRun.Write(_spillFolder!, run.ReadAll().Where(e => !numbers.Contains(e.Value.Pack)), run.Count));
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The runs cannot be written again: what they keep comes back into memory, where the index stays.
+                kept.ForEach(r => r.Dispose());
+                kept.Clear();
+                _cannotSpill = true;
+                foreach (var (id, slot) in _runs.SelectMany(r => r.ReadAll()).Where(e => !numbers.Contains(e.Value.Pack)))
+                {
+                    Shard(id).Add(id, slot);
+                    _held++;
+                }
+            }
+
+            _runs.ForEach(r => r.Dispose());
+            _runs.Clear();
+            _runs.AddRange(kept);
+            _spilled = kept.Sum(r => r.Count);
+
             foreach (var pack in packs)
             {
                 _packs.Remove(pack); // its number stays taken: a pack added again gets a new one
             }
         }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
     }
 
     public bool TryGet(BlobId id, out BlobLocation location)
     {
-        lock (_lock)
+        _lock.EnterReadLock();
+        try
         {
-            if (Shard(id).TryGetValue(id, out var slot))
+            if (Find(id, out var slot))
             {
                 location = Location(slot);
                 return true;
             }
+        }
+        finally
+        {
+            _lock.ExitReadLock();
         }
 
         location = default;
         return false;
     }
 
+    private bool TryGetSlot(BlobId id, out Slot slot)
+    {
+        _lock.EnterReadLock();
+        try
+        {
+            return Find(id, out slot);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+    }
+
+    /// <summary>Finds a blob held or in a run (under the lock, either way).</summary>
+    private bool Find(BlobId id, out Slot slot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Shard(id).TryGetValue(id, out slot))
+        {
+            return true;
+        }
+
+        foreach (var run in _runs)
+        {
+            if (run.TryGet(id, out slot))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public void Add(UInt128 pack, IEnumerable<PackEntry> entries)
     {
-        lock (_lock)
+        _lock.EnterWriteLock();
+        try
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             var number = Number(pack);
             foreach (var e in entries)
             {
-                Shard(e.Id).TryAdd(e.Id, Slot.From(number, e));
+                Hold(e.Id, Slot.From(number, e));
+            }
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
+    /// <summary>Holds a blob unless it is known (under the lock alone); past the threshold, writes the blobs held out as a run.</summary>
+    private void Hold(BlobId id, Slot slot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        foreach (var run in _runs)
+        {
+            if (run.TryGet(id, out _))
+            {
+                return;
+            }
+        }
+
+        if (Shard(id).TryAdd(id, slot) && ++_held >= SpillThreshold && _spillFolder is not null && !_cannotSpill)
+        {
+            Spill();
+        }
+    }
+
+    /// <summary>
+    /// Writes the blobs held out as a run, then merges the newest runs while the newer is at least half the older's size
+    /// (each blob is written again a few times at most, and a few runs stay). A run that cannot be written leaves the
+    /// blobs held, and the index in memory from then on; a merge that cannot be written leaves the runs as they were.
+    /// </summary>
+    private void Spill()
+    {
+        IndexRun run;
+        try
+        {
+            run = IndexRun.Write(_spillFolder!, HeldInOrder(), _held);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _cannotSpill = true;
+            return;
+        }
+
+        _runs.Add(run);
+        _spilled += run.Count;
+        foreach (var shard in _shards)
+        {
+            shard.Clear(); // keeps its arrays for the next run's worth
+        }
+
+        _held = 0;
+        while (_runs.Count >= 2 && _runs[^1].Count * 2 >= _runs[^2].Count)
+        {
+            var (older, newer) = (_runs[^2], _runs[^1]);
+            IndexRun merged;
+            try
+            {
+                merged = IndexRun.Write(_spillFolder!, IndexRun.Merge(older.ReadAll(), newer.ReadAll()), older.Count + newer.Count);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return;
+            }
+
+            _runs.RemoveRange(_runs.Count - 2, 2);
+            _runs.Add(merged);
+            older.Dispose();
+            newer.Dispose();
+        }
+    }
+
+    /// <summary>The blobs held, in id order: shard by shard (the first byte), each sorted.</summary>
+    private IEnumerable<KeyValuePair<BlobId, Slot>> HeldInOrder()
+    {
+        var ids = new BlobId[_shards.Max(s => s.Count)];
+        var slots = new Slot[ids.Length];
+        foreach (var shard in _shards)
+        {
+            var n = 0;
+            foreach (var (id, slot) in shard)
+            {
+                (ids[n], slots[n]) = (id, slot);
+                n++;
+            }
+
+            Array.Sort(ids, slots, 0, n);
+            for (var i = 0; i < n; i++)
+            {
+                yield return KeyValuePair.Create(ids[i], slots[i]);
             }
         }
     }
@@ -176,6 +441,27 @@ internal sealed class RepositoryIndex
     }
 
     private BlobLocation Location(Slot slot) => new(_packIds[slot.Pack], slot.Offset, slot.StoredLength, slot.RawLength, slot.Type, slot.Compressed);
+
+    /// <summary>Closes the runs (their files are already unlinked: the space is given back); lookups fail from then on.</summary>
+    public void Dispose()
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            _disposed = true;
+            foreach (var run in _runs)
+            {
+                run.Dispose();
+            }
+
+            _runs.Clear();
+            _spilled = 0;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
 
     public static byte[] Encode(IReadOnlyList<(UInt128 Pack, IReadOnlyList<PackEntry> Entries)> packs, RepositoryCrypto crypto)
     {
@@ -216,10 +502,16 @@ internal sealed class RepositoryIndex
     {
         var content = OpenFile(sealedIndex, crypto, name, ref opened, ref plain);
         Parse(content, name, null, null);
-        lock (_lock)
+        _lock.EnterWriteLock();
+        try
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             var number = -1;
-            Parse(content, name, pack => number = Number(pack), e => Shard(e.Id).TryAdd(e.Id, Slot.From(number, e)));
+            Parse(content, name, pack => number = Number(pack), e => Hold(e.Id, Slot.From(number, e)));
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
         }
     }
 

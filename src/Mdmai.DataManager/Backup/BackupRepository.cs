@@ -526,7 +526,9 @@ public sealed class BackupRepository : IDisposable
             throw;
         }
 
-        _index = index; // the index replaced is left to whoever still holds it (its runs close when it is collected)
+        // The index replaced is left to whoever still holds it (an operation of the dashboard's sharing this repository):
+        // its runs' files, unlinked, are closed when it is collected, at the latest by the collection below.
+        _index = index;
         _damagedIndexFiles = damaged;
         _damagedIndexNames = damagedNames;
         if (index.Count >= LargeIndex)

@@ -212,9 +212,12 @@ public sealed class RepositoryIndexTests : IDisposable
         using var index = NewIndex(spill: true);
         var added = 0;
         var misses = 0;
-        var readers = Enumerable.Range(0, 4).Select(r => Task.Run(() =>
+        var started = 0;
+        var lookups = 0;
+        void Read(int seed)
         {
-            var random = new Random(r);
+            var random = new Random(seed);
+            Interlocked.Increment(ref started);
             while (Volatile.Read(ref added) < packs.Count)
             {
                 var known = Volatile.Read(ref added);
@@ -224,12 +227,17 @@ public sealed class RepositoryIndexTests : IDisposable
                 }
 
                 var (_, entries) = packs[random.Next(known)];
+                Interlocked.Increment(ref lookups);
                 if (!index.Contains(entries[random.Next(entries.Count)].Id))
                 {
                     Interlocked.Increment(ref misses);
                 }
             }
-        })).ToArray();
+        }
+
+        // Threads of their own: pool threads spinning on two cores held the pool's other work back for seconds.
+        var readers = Enumerable.Range(0, 2).Select(r => Task.Factory.StartNew(() => Read(r), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+        SpinWait.SpinUntil(() => Volatile.Read(ref started) == readers.Length); // every reader looks while blobs come
         foreach (var (pack, entries) in packs)
         {
             index.Add(pack, entries);
@@ -237,6 +245,7 @@ public sealed class RepositoryIndexTests : IDisposable
         }
 
         await Task.WhenAll(readers);
+        Assert.True(lookups > 0);
         Assert.Equal(0, misses);
         Assert.Equal(6_000, index.Count);
     }
@@ -320,5 +329,48 @@ public sealed class RepositoryIndexTests : IDisposable
         {
             Assert.All(entries, e => Assert.Equal(!removed.Contains(pack), index.TryGet(e.Id, out var l) && l.Pack == pack));
         }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(84)]
+    [InlineData(85)]
+    [InlineData(86)]
+    [InlineData(1_359)]
+    [InlineData(1_360)]
+    [InlineData(1_361)]
+    [InlineData(2_721)]
+    public void A_run_gives_back_every_blob_it_was_written_with_at_every_page_and_chunk_boundary(int count)
+    {
+        // 85 blobs to a 4 KiB page, 16 pages (1,360 blobs) to a read or write through.
+        var random = new Random(count);
+        var blobs = Enumerable.Range(0, count)
+            .Select(i => KeyValuePair.Create(RandomId(random), new RepositoryIndex.Slot((uint)i << 3, (uint)random.Next(), (uint)random.Next(), uint.MaxValue - (uint)i)))
+            .OrderBy(b => b.Key)
+            .ToList();
+
+        using var run = IndexRun.Write(SpillFolder, blobs, count);
+
+        Assert.Equal(count, run.Count);
+        Assert.Equal(blobs, run.ReadAll().ToList());
+        Assert.All(blobs, b => Assert.True(run.TryGet(b.Key, out var slot) && slot == b.Value));
+        Assert.All(blobs, b => Assert.False(run.TryGet(b.Key with { D = b.Key.D ^ 1 }, out _)));
+        var absent = new Random(count + 1_000_000); // not -count: Random takes a negative seed's absolute value
+        for (var i = 0; i < 300; i++)
+        {
+            Assert.False(run.TryGet(RandomId(absent), out _));
+        }
+    }
+
+    [Fact]
+    public void A_run_is_written_only_from_blobs_in_ascending_order_each_once()
+    {
+        var random = new Random(61);
+        var (a, b) = (RandomId(random), RandomId(random));
+        var (low, high) = a.CompareTo(b) < 0 ? (a, b) : (b, a);
+        var slot = new RepositoryIndex.Slot(0, 1, 2, 3);
+        Assert.Throws<InvalidOperationException>(() => IndexRun.Write(SpillFolder, [KeyValuePair.Create(high, slot), KeyValuePair.Create(low, slot)], 2));
+        Assert.Throws<InvalidOperationException>(() => IndexRun.Write(SpillFolder, [KeyValuePair.Create(low, slot), KeyValuePair.Create(low, slot)], 2));
     }
 }

@@ -228,7 +228,7 @@ internal sealed class RepositoryIndex : IDisposable
             }
 
             _held = _shards.Sum(s => s.Count);
-            var kept = new List<IndexRun>(_runs.Count);
+            List<IndexRun>? kept = [];
             try
             {
                 foreach (var run in _runs)
@@ -238,15 +238,30 @@ internal sealed class RepositoryIndex : IDisposable
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                // The runs cannot be written again: what they keep comes back into memory, where the index stays.
                 kept.ForEach(r => r.Dispose());
-                kept.Clear();
+                kept = null;
+            }
+            catch
+            {
+                kept.ForEach(r => r.Dispose());
+                throw;
+            }
+
+            if (kept is null)
+            {
+                // The runs cannot be written again: what they keep comes back into memory, where the index stays. Read
+                // whole first, so that a run that cannot be read either leaves the runs as they were.
+                var back = _runs.SelectMany(r => r.ReadAll()).Where(e => !numbers.Contains(e.Value.Pack)).ToList();
                 _cannotSpill = true;
-                foreach (var (id, slot) in _runs.SelectMany(r => r.ReadAll()).Where(e => !numbers.Contains(e.Value.Pack)))
+                foreach (var (id, slot) in back)
                 {
-                    Shard(id).Add(id, slot);
-                    _held++;
+                    if (Shard(id).TryAdd(id, slot))
+                    {
+                        _held++;
+                    }
                 }
+
+                kept = [];
             }
 
             _runs.ForEach(r => r.Dispose());

@@ -17,8 +17,12 @@ namespace Mdmai.DataManager.Backup.Internal;
 /// </summary>
 internal sealed class RepositoryIndex : IDisposable
 {
-    /// <summary>Blobs held in memory before they are written out as a run (7–9 MB of dictionaries).</summary>
-    public const int DefaultSpillThreshold = 1 << 17;
+    /// <summary>
+    /// Blobs held in memory before they are written out as a run (~4 MB of dictionaries). 131,072 held a first backup of
+    /// 1M tiny files at 70–78 MB against 64 MB at 10k; at 65,536, 67–69 MB, and a no-change backup of 100k files took
+    /// 2.30 s against 2.03 s (medians of 3): a third of its lookups read a page.
+    /// </summary>
+    public const int DefaultSpillThreshold = 1 << 16;
 
     /// <summary>
     /// A blob's place without an object of its own and without its pack's 16-byte id (a number into <see cref="_packIds"/>,

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Mdmai.DataManager.IO;
 using Microsoft.Win32.SafeHandles;
 
 namespace Mdmai.DataManager.Backup.Internal;
@@ -74,7 +75,7 @@ internal sealed class IndexRun : IDisposable
                 {
                     if (used == PageSize * StreamPages)
                     {
-                        RandomAccess.Write(file, buffer.AsSpan(0, used), offset);
+                        UnixFileCalls.WriteAt(file, buffer.AsSpan(0, used), offset);
                         offset += used;
                         used = 0;
                     }
@@ -95,7 +96,7 @@ internal sealed class IndexRun : IDisposable
                 count++;
             }
 
-            RandomAccess.Write(file, buffer.AsSpan(0, used), offset);
+            UnixFileCalls.WriteAt(file, buffer.AsSpan(0, used), offset);
             return new IndexRun(stream, [.. fences], filter, count);
         }
         catch
@@ -277,16 +278,9 @@ internal sealed class IndexRun : IDisposable
 
     private void ReadExactly(Span<byte> destination, long offset)
     {
-        while (destination.Length > 0)
+        if (!UnixFileCalls.TryReadExactlyAt(_file, destination, offset))
         {
-            var n = RandomAccess.Read(_file, destination, offset);
-            if (n == 0)
-            {
-                throw new IOException("A run of the blob index ended early: its file was cut short.");
-            }
-
-            destination = destination[n..];
-            offset += n;
+            throw new IOException("A run of the blob index ended early: its file was cut short.");
         }
     }
 

@@ -61,7 +61,6 @@ internal sealed class RepositoryIndex : IDisposable
     /// <summary>The runs written, oldest first; every id in them is in no other run and not held.</summary>
     private readonly List<IndexRun> _runs = [];
     private int _held;
-    private long _spilled;
     private bool _cannotSpill;
     private bool _disposed;
 
@@ -126,7 +125,7 @@ internal sealed class RepositoryIndex : IDisposable
             try
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                return checked(_held + (int)_spilled);
+                return checked(_held + (int)_runs.Sum(r => r.Count));
             }
             finally
             {
@@ -271,7 +270,6 @@ internal sealed class RepositoryIndex : IDisposable
             _runs.ForEach(r => r.Dispose());
             _runs.Clear();
             _runs.AddRange(kept);
-            _spilled = kept.Sum(r => r.Count);
 
             foreach (var pack in packs)
             {
@@ -355,10 +353,9 @@ internal sealed class RepositoryIndex : IDisposable
         }
     }
 
-    /// <summary>Holds a blob unless it is known (under the lock alone); past the threshold, writes the blobs held out as a run.</summary>
+    /// <summary>Holds a blob unless it is known (under the lock alone, disposal checked); past the threshold, writes the blobs held out as a run.</summary>
     private void Hold(BlobId id, Slot slot)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         foreach (var run in _runs)
         {
             if (run.TryGet(id, out _))
@@ -392,7 +389,6 @@ internal sealed class RepositoryIndex : IDisposable
         }
 
         _runs.Add(run);
-        _spilled += run.Count;
         foreach (var shard in _shards)
         {
             shard.Clear(); // keeps its arrays for the next run's worth
@@ -474,7 +470,6 @@ internal sealed class RepositoryIndex : IDisposable
             }
 
             _runs.Clear();
-            _spilled = 0;
         }
         finally
         {

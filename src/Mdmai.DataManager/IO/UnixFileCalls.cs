@@ -328,16 +328,70 @@ internal static partial class UnixFileCalls
     /// without what <see cref="File.OpenHandle"/> adds per file (an advisory lock, an extra <c>fstat</c>): a restore of
     /// many small files pays for every call. Returns null where this is not available (see <see cref="Direct"/>).
     /// </summary>
-    public static SafeFileHandle? TryOpenForWriting(string path) => Open(path, exclusive: false, out _);
+    public static SafeFileHandle? TryOpenForWriting(string path) => Open(path, exclusive: false, Private, out _);
 
     /// <summary>
     /// Creates a new file for writing (<c>O_EXCL</c> added to <see cref="TryOpenForWriting"/>'s flags): null with
     /// <paramref name="exists"/> when something of that name is already there, null without it where this is not
     /// available.
     /// </summary>
-    public static SafeFileHandle? TryCreateNew(string path, out bool exists) => Open(path, exclusive: true, out exists);
+    public static SafeFileHandle? TryCreateNew(string path, out bool exists) => Open(path, exclusive: true, Private, out exists);
 
-    private static SafeFileHandle? Open(string path, bool exclusive, out bool exists)
+    /// <summary>
+    /// <see cref="TryCreateNew(string, out bool)"/> with the permissions <paramref name="mode"/> (at most 0777) instead
+    /// of 0600, less what <see cref="CreateMask"/> takes away, as for any create.
+    /// </summary>
+    public static SafeFileHandle? TryCreateNew(string path, int mode, out bool exists)
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(mode & ~0x1FF, 0, nameof(mode));
+        return Open(path, exclusive: true, mode, out exists);
+    }
+
+    private const int Private = 0x180; // 0600
+
+    /// <summary>
+    /// The permission bits a file created in <paramref name="folder"/>, or in a folder made below it, loses from the mode
+    /// it is created with: the process's umask. Null where that cannot be told — the umask is unknown, or the folder
+    /// has a default ACL (which masks the mode instead of the umask, and which folders made below it inherit) or may
+    /// have one. A mode that keeps all its bits needs no <c>fchmod</c> after the create.
+    /// </summary>
+    public static int? CreateMask(string folder)
+    {
+        const int ENODATA = 61, ENOTSUP = 95;
+        if (!Direct || s_umask.Value is not { } umask || GetXattrNative(folder, "system.posix_acl_default", 0, 0) >= 0)
+        {
+            return null;
+        }
+
+        return Marshal.GetLastPInvokeError() is ENODATA or ENOTSUP ? umask : null;
+    }
+
+    /// <summary>The process's umask, read from <c>/proc/self/status</c> (Linux 4.7+; not by <c>umask(2)</c>, which sets it too, for every thread); null where unknown.</summary>
+    private static readonly Lazy<int?> s_umask = new(ReadUmask);
+
+    private static int? ReadUmask()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("Umask:", StringComparison.Ordinal))
+                {
+                    return Convert.ToInt32(line["Umask:".Length..].Trim(), 8);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
+        {
+        }
+
+        return null;
+    }
+
+    [LibraryImport("libc", EntryPoint = "getxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint GetXattrNative(string path, string name, nint value, nuint size);
+
+    private static SafeFileHandle? Open(string path, bool exclusive, int mode, out bool exists)
     {
         exists = false;
         if (!Direct)
@@ -346,7 +400,7 @@ internal static partial class UnixFileCalls
         }
 
         const int OWronly = 0x1, OCreat = 0x40, OExcl = 0x80;
-        var fd = OpenModeNative(path, OWronly | OCreat | ONoFollow | OCloexec | (exclusive ? OExcl : 0), 0x180 /* 0600 */);
+        var fd = OpenModeNative(path, OWronly | OCreat | ONoFollow | OCloexec | (exclusive ? OExcl : 0), mode);
         if (fd >= 0)
         {
             return new SafeFileHandle(fd, ownsHandle: true);

@@ -373,4 +373,42 @@ public sealed class RepositoryIndexTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => IndexRun.Write(SpillFolder, [KeyValuePair.Create(high, slot), KeyValuePair.Create(low, slot)], 2));
         Assert.Throws<InvalidOperationException>(() => IndexRun.Write(SpillFolder, [KeyValuePair.Create(low, slot), KeyValuePair.Create(low, slot)], 2));
     }
+
+    [Fact]
+    public void A_run_reads_each_page_from_its_file_once_while_the_cache_holds_it_and_runs_sharing_a_cache_never_mix_up_pages()
+    {
+        // Runs of 3,000 blobs (36 pages each) and a cache of 1,024 pages.
+        static List<KeyValuePair<BlobId, RepositoryIndex.Slot>> Blobs(int seed) =>
+            [.. Enumerable.Range(0, 3_000).Select(i => KeyValuePair.Create(RandomId(new Random(seed * 10_000 + i)), new RepositoryIndex.Slot((uint)i, (uint)seed, 2, 3))).OrderBy(b => b.Key)];
+        var (first, second) = (Blobs(1), Blobs(2));
+        var cache = new RunPageCache();
+        using var a = IndexRun.Write(SpillFolder, first, first.Count, cache);
+        for (var pass = 0; pass < 3; pass++)
+        {
+            Assert.All(first, x => Assert.True(a.TryGet(x.Key, out var slot) && slot == x.Value));
+        }
+
+        Assert.Equal((3_000 + 84) / 85, a.PageReads);
+
+        // A second run in the same cache: whichever slots the two share, each lookup gets its own run's page.
+        using var b = IndexRun.Write(SpillFolder, second, second.Count, cache);
+        for (var pass = 0; pass < 3; pass++)
+        {
+            for (var i = 0; i < first.Count; i++)
+            {
+                Assert.True(a.TryGet(first[i].Key, out var x) && x == first[i].Value);
+                Assert.True(b.TryGet(second[i].Key, out var y) && y == second[i].Value);
+                Assert.False(b.TryGet(first[i].Key, out _));
+            }
+        }
+
+        // Page 5 and page 5 + Slots of one run go to the same slot: the one kept last is the one held.
+        var page = new byte[4080];
+        cache.Keep(-7, 5, [.. Enumerable.Repeat((byte)1, 4080)]);
+        cache.Keep(-7, 5 + RunPageCache.Slots, [.. Enumerable.Repeat((byte)2, 4080)]);
+        Assert.False(cache.TryRead(-7, 5, page));
+        Assert.True(cache.TryRead(-7, 5 + RunPageCache.Slots, page));
+        Assert.All(page, x => Assert.Equal(2, x));
+        Assert.False(cache.TryRead(-8, 5 + RunPageCache.Slots, page));
+    }
 }

@@ -10,7 +10,7 @@ namespace Mdmai.DataManager.Backup.Internal;
 /// 32 bytes as they are, then the slot's four words), 85 to a 4 KiB page (16 bytes left over), in a file unlinked as
 /// soon as it is open. Memory keeps the first id of each page (a lookup reads one page) and a Bloom filter of 10 bits a
 /// blob (7 probes: ~1 % of the ids a run does not hold cost a read): ~1.6 bytes a blob in all. Reads are positioned, so
-/// lookups run side by side.
+/// lookups run side by side; the pages read last are kept in the <see cref="RunPageCache"/> the runs of an index share.
 /// </summary>
 internal sealed class IndexRun : IDisposable
 {
@@ -28,12 +28,16 @@ internal sealed class IndexRun : IDisposable
     private readonly BlobId[] _fences;
     private readonly ulong[] _filter;
     private readonly ulong _filterBits;
+    private readonly RunPageCache? _cache;
+    private readonly long _number = Interlocked.Increment(ref s_runs);
 
+    private static long s_runs;
     private long _pageReads;
 
-    private IndexRun(FileStream stream, BlobId[] fences, ulong[] filter, long count)
+    private IndexRun(FileStream stream, BlobId[] fences, ulong[] filter, long count, RunPageCache? cache)
     {
         _stream = stream;
+        _cache = cache;
         _file = stream.SafeFileHandle;
         _fences = fences;
         _filter = filter;
@@ -43,14 +47,15 @@ internal sealed class IndexRun : IDisposable
 
     public long Count { get; }
 
-    /// <summary>Pages read by lookups: one for each blob found, and one for each id the filter let through wrongly (tests).</summary>
+    /// <summary>Pages read from the file by lookups (not found in the cache): at most one for each blob found, and one for each id the filter let through wrongly (tests).</summary>
     internal long PageReads => Interlocked.Read(ref _pageReads);
 
     /// <summary>
     /// Writes <paramref name="sorted"/> (ascending, no id twice) as a run in <paramref name="folder"/>;
-    /// <paramref name="expected"/> (at least their number) sizes the filter. A file that cannot be written is gone.
+    /// <paramref name="expected"/> (at least their number) sizes the filter; lookups keep the pages they read in
+    /// <paramref name="cache"/>. A file that cannot be written is gone.
     /// </summary>
-    public static IndexRun Write(string folder, IEnumerable<KeyValuePair<BlobId, RepositoryIndex.Slot>> sorted, long expected)
+    public static IndexRun Write(string folder, IEnumerable<KeyValuePair<BlobId, RepositoryIndex.Slot>> sorted, long expected, RunPageCache? cache = null)
     {
         var stream = Create(folder);
         var file = stream.SafeFileHandle;
@@ -97,7 +102,7 @@ internal sealed class IndexRun : IDisposable
             }
 
             UnixFileCalls.WriteAt(file, buffer.AsSpan(0, used), offset);
-            return new IndexRun(stream, [.. fences], filter, count);
+            return new IndexRun(stream, [.. fences], filter, count, cache);
         }
         catch
         {
@@ -174,8 +179,13 @@ internal sealed class IndexRun : IDisposable
         var records = (int)Math.Min(PageRecords, Count - ((long)page * PageRecords));
         Span<byte> bytes = stackalloc byte[PageRecords * RecordSize];
         var span = bytes[..(records * RecordSize)];
-        Interlocked.Increment(ref _pageReads);
-        ReadExactly(span, (long)page * PageSize);
+        if (_cache is null || !_cache.TryRead(_number, page, span))
+        {
+            Interlocked.Increment(ref _pageReads);
+            ReadExactly(span, (long)page * PageSize);
+            _cache?.Keep(_number, page, span);
+        }
+
         low = 0;
         high = records - 1;
         while (low <= high)
@@ -302,4 +312,57 @@ internal sealed class IndexRun : IDisposable
         BinaryPrimitives.ReadUInt32LittleEndian(s[4..]),
         BinaryPrimitives.ReadUInt32LittleEndian(s[8..]),
         BinaryPrimitives.ReadUInt32LittleEndian(s[12..]));
+}
+
+/// <summary>
+/// The pages of runs read last, shared by the runs of one index: <see cref="Slots"/> pages of 4 KiB at most, each page in
+/// the one slot its run and number map to (a run's pages in consecutive slots, so a run of up to that many pages is
+/// held whole once read). Without it a restore of 100k small files read a page from the file for two lookups in three
+/// (66k <c>pread</c>s, where the run held 3 MB). A slot's buffer is made when first used; runs never change, so a page
+/// kept is never stale, and a run gone leaves its pages to be replaced.
+/// </summary>
+internal sealed class RunPageCache
+{
+    /// <summary>Slots: 4 MiB of pages, a run of ~87k blobs whole.</summary>
+    public const int Slots = 1024;
+
+    private readonly Slot[] _slots = [.. Enumerable.Range(0, Slots).Select(_ => new Slot())];
+
+    /// <summary>Copies page <paramref name="page"/> of run <paramref name="run"/> into <paramref name="destination"/> (its length) if the cache holds it.</summary>
+    public bool TryRead(long run, int page, Span<byte> destination)
+    {
+        var slot = SlotOf(run, page);
+        lock (slot)
+        {
+            if (slot.Run != run || slot.Page != page || slot.Data is null)
+            {
+                return false;
+            }
+
+            slot.Data.AsSpan(0, destination.Length).CopyTo(destination);
+            return true;
+        }
+    }
+
+    /// <summary>Keeps <paramref name="content"/>, page <paramref name="page"/> of run <paramref name="run"/>, in place of the page its slot held.</summary>
+    public void Keep(long run, int page, ReadOnlySpan<byte> content)
+    {
+        var slot = SlotOf(run, page);
+        lock (slot)
+        {
+            slot.Data ??= new byte[4096];
+            content.CopyTo(slot.Data);
+            slot.Run = run;
+            slot.Page = page;
+        }
+    }
+
+    private Slot SlotOf(long run, int page) => _slots[(int)(((ulong)run * 0x9E3779B97F4A7C15UL >> 32) + (uint)page) & (Slots - 1)];
+
+    private sealed class Slot
+    {
+        public long Run = -1;
+        public int Page;
+        public byte[]? Data;
+    }
 }

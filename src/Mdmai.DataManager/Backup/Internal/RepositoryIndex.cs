@@ -60,6 +60,9 @@ internal sealed class RepositoryIndex : IDisposable
 
     /// <summary>The runs written, oldest first; every id in them is in no other run and not held.</summary>
     private readonly List<IndexRun> _runs = [];
+
+    /// <summary>The pages the runs read last (made with the first run, under the write lock).</summary>
+    private RunPageCache? _pages;
     private int _held;
     private bool _cannotSpill;
     private bool _disposed;
@@ -236,7 +239,7 @@ internal sealed class RepositoryIndex : IDisposable
             {
                 foreach (var run in _runs)
                 {
-                    kept.Add(IndexRun.Write(_spillFolder!, run.ReadAll().Where(e => !numbers.Contains(e.Value.Pack)), run.Count));
+                    kept.Add(IndexRun.Write(_spillFolder!, run.ReadAll().Where(e => !numbers.Contains(e.Value.Pack)), run.Count, _pages));
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -380,7 +383,7 @@ internal sealed class RepositoryIndex : IDisposable
         IndexRun run;
         try
         {
-            run = IndexRun.Write(_spillFolder!, HeldInOrder(), _held);
+            run = IndexRun.Write(_spillFolder!, HeldInOrder(), _held, _pages ??= new());
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -401,7 +404,7 @@ internal sealed class RepositoryIndex : IDisposable
             IndexRun merged;
             try
             {
-                merged = IndexRun.Write(_spillFolder!, IndexRun.Merge(older.ReadAll(), newer.ReadAll()), older.Count + newer.Count);
+                merged = IndexRun.Write(_spillFolder!, IndexRun.Merge(older.ReadAll(), newer.ReadAll()), older.Count + newer.Count, _pages);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

@@ -354,7 +354,8 @@ internal sealed class Restorer(BackupRepository repository)
         private void Write(PendingFile file, long offset, ReadOnlySpan<byte> content)
         {
             // One open, one write, and for the last chunk the file's permissions and time on the same handle: a restore
-            // of many small files is these few calls per file (open, pwrite, fchmod, futimens, close, rename).
+            // of many small files is these few calls per file (open, pwrite, futimens, close; fchmod where the create
+            // could not give the mode, a rename where the file was not written at its place).
             var (handle, native) = Open(file);
             using (handle)
             {

@@ -16,7 +16,7 @@ internal static partial class UnixFileCalls
     public const int AtEmptyPath = 0x1000;
     public const uint StatxBasicStats = 0x7ff;
     public const ushort SIfMt = 0xF000, SIfReg = 0x8000, SIfDir = 0x4000, SIfLnk = 0xA000;
-    public const int EPERM = 1, ENOENT = 2, EINTR = 4, EACCES = 13, EEXIST = 17, EXDEV = 18, ENOTDIR = 20, ELOOP = 40;
+    public const int EPERM = 1, ENOENT = 2, EINTR = 4, EACCES = 13, EEXIST = 17, EXDEV = 18, ENOTDIR = 20, ELOOP = 40, ENODATA = 61;
 
     /// <summary><c>struct statx</c> (linux/stat.h): the same layout on every Linux architecture.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 256)]
@@ -351,24 +351,24 @@ internal static partial class UnixFileCalls
 
     /// <summary>
     /// The permission bits a file created in <paramref name="folder"/>, or in a folder made below it, loses from the mode
-    /// it is created with: the process's umask. Null where that cannot be told — the umask is unknown, or the folder
-    /// has a default ACL (which masks the mode instead of the umask, and which folders made below it inherit) or may
-    /// have one. A mode that keeps all its bits needs no <c>fchmod</c> after the create.
+    /// it is created with: the process's umask (read now: a long-lived host may change it). Null where that cannot be
+    /// told: the umask is unknown; the folder has a default ACL (which masks the mode instead of the umask, and which
+    /// folders made below it inherit); or its file system has no POSIX ACLs at all (sshfs, NFSv4, CIFS), which says
+    /// nothing of how it applies a create's mode (an SFTP server may apply a umask of its own). Only a file system
+    /// that keeps POSIX ACLs and finds none on the folder (<c>ENODATA</c>) is taken at its word. A mode that keeps
+    /// all its bits then needs no <c>fchmod</c> after the create.
     /// </summary>
     public static int? CreateMask(string folder)
     {
-        const int ENODATA = 61, ENOTSUP = 95;
-        if (!Direct || s_umask.Value is not { } umask || GetXattrNative(folder, "system.posix_acl_default", 0, 0) >= 0)
+        if (!Direct || GetXattrNative(folder, "system.posix_acl_default", 0, 0) >= 0 || Marshal.GetLastPInvokeError() != ENODATA)
         {
             return null;
         }
 
-        return Marshal.GetLastPInvokeError() is ENODATA or ENOTSUP ? umask : null;
+        return ReadUmask();
     }
 
     /// <summary>The process's umask, read from <c>/proc/self/status</c> (Linux 4.7+; not by <c>umask(2)</c>, which sets it too, for every thread); null where unknown.</summary>
-    private static readonly Lazy<int?> s_umask = new(ReadUmask);
-
     private static int? ReadUmask()
     {
         try

@@ -62,14 +62,14 @@ public sealed class RepositoryIndexTests : IDisposable
         Assert.Equal(6_000, index.Blobs.Count());
         Assert.Equal(spill, index.RunCount > 0);
         var absent = new Random(8);
-        var pageReads = index.PageReads;
+        var pageLookups = index.PageLookups;
         for (var i = 0; i < 2_000; i++)
         {
             Assert.False(index.Contains(RandomId(absent)));
         }
 
         // The runs' filters turn away nearly every id they do not hold (10 bits a blob, 7 probes: ~1 % get through).
-        Assert.InRange(index.PageReads - pageReads, 0, 2_000 * index.RunCount / 30);
+        Assert.InRange(index.PageLookups - pageLookups, 0, 2_000 * index.RunCount / 30);
 
         var blobs = index.Blobs.ToDictionary(b => b.Key, b => b.Value);
         Assert.All(packs.SelectMany(p => p.Entries.Select(e => (p.Pack, e))), x => Assert.Equal(x.Pack, blobs[x.e.Id].Pack));
@@ -388,6 +388,7 @@ public sealed class RepositoryIndexTests : IDisposable
             Assert.All(first, x => Assert.True(a.TryGet(x.Key, out var slot) && slot == x.Value));
         }
 
+        Assert.Equal(3 * 3_000, a.PageLookups);
         Assert.Equal((3_000 + 84) / 85, a.PageReads);
 
         // A second run in the same cache: whichever slots the two share, each lookup gets its own run's page.

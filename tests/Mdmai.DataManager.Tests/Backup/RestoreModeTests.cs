@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using Mdmai.DataManager.Backup;
 using Mdmai.DataManager.IO;
 
@@ -7,7 +8,8 @@ namespace Mdmai.DataManager.Tests.Backup;
 /// <summary>
 /// A restored file has exactly the permissions it was backed up with, whether the create gave them (into a new or empty
 /// folder, a mode the umask leaves whole) or a <c>fchmod</c> after it did (special bits, bits the umask takes, a folder
-/// whose default ACL masks the mode instead of the umask, a file of several chunks written to a temp file).
+/// whose default ACL masks the mode instead of the umask, a file of several chunks written to a temp file). Which modes
+/// take which way depends on the umask the tests run under (022 here and on CI); the modes must come out the same.
 /// </summary>
 public sealed class RestoreModeTests : IDisposable
 {
@@ -33,18 +35,19 @@ public sealed class RestoreModeTests : IDisposable
             BitConverter.TryWriteBytes(acl.AsSpan(8 + (i * 8)), uint.MaxValue);
         }
 
-        Assert.True(SetXattr(folder, "system.posix_acl_default", acl, (nuint)acl.Length, 0) == 0, $"setxattr failed: errno {Marshal.GetLastPInvokeError()}");
+        var done = SetXattr(folder, "system.posix_acl_default", acl, (nuint)acl.Length, 0) == 0;
+        var errno = Marshal.GetLastPInvokeError();
+        Skip.If(!done && errno == 95, "The temp folder's file system keeps no POSIX ACLs (EOPNOTSUPP).");
+        Assert.True(done, $"setxattr failed: errno {errno}");
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(false)]
     [InlineData(true)]
+    [SupportedOSPlatform("linux")]
     public async Task Every_file_comes_back_with_exactly_its_mode(bool defaultAcl)
     {
-        if (OperatingSystem.IsWindows())
-        {
-            return; // no Unix modes
-        }
+        Skip.IfNot(OperatingSystem.IsLinux(), "Linux only: the create with a mode, the umask from /proc and setxattr's signature are Linux's.");
 
         var source = _temp.Combine("source");
         var modes = Modes.Select(m => (UnixFileMode)Convert.ToInt32(m, 8)).ToList();

@@ -16,7 +16,7 @@ internal sealed class IndexRun : IDisposable
 {
     private const int RecordSize = BlobId.Size + 16;
     private const int PageRecords = 85;
-    private const int PageSize = 4096;
+    internal const int PageSize = 4096;
     private const int BitsPerBlob = 10;
     private const int Probes = 7;
 
@@ -32,6 +32,7 @@ internal sealed class IndexRun : IDisposable
     private readonly long _number = Interlocked.Increment(ref s_runs);
 
     private static long s_runs;
+    private long _pageLookups;
     private long _pageReads;
 
     private IndexRun(FileStream stream, BlobId[] fences, ulong[] filter, long count, RunPageCache? cache)
@@ -47,7 +48,10 @@ internal sealed class IndexRun : IDisposable
 
     public long Count { get; }
 
-    /// <summary>Pages read from the file by lookups (not found in the cache): at most one for each blob found, and one for each id the filter let through wrongly (tests).</summary>
+    /// <summary>Pages looked in by lookups: one for each blob found, and one for each id the filter let through wrongly (tests).</summary>
+    internal long PageLookups => Interlocked.Read(ref _pageLookups);
+
+    /// <summary>Pages of <see cref="PageLookups"/> read from the file, not found in the cache (tests).</summary>
     internal long PageReads => Interlocked.Read(ref _pageReads);
 
     /// <summary>
@@ -142,7 +146,7 @@ internal sealed class IndexRun : IDisposable
         }
     }
 
-    /// <summary>Whether the run holds <paramref name="id"/>, and its slot: the filter, then one page read.</summary>
+    /// <summary>Whether the run holds <paramref name="id"/>, and its slot: the filter, then one page (from the cache, else read).</summary>
     public bool TryGet(BlobId id, out RepositoryIndex.Slot slot)
     {
         slot = default;
@@ -179,6 +183,7 @@ internal sealed class IndexRun : IDisposable
         var records = (int)Math.Min(PageRecords, Count - ((long)page * PageRecords));
         Span<byte> bytes = stackalloc byte[PageRecords * RecordSize];
         var span = bytes[..(records * RecordSize)];
+        Interlocked.Increment(ref _pageLookups);
         if (_cache is null || !_cache.TryRead(_number, page, span))
         {
             Interlocked.Increment(ref _pageReads);
@@ -350,7 +355,7 @@ internal sealed class RunPageCache
         var slot = SlotOf(run, page);
         lock (slot)
         {
-            slot.Data ??= new byte[4096];
+            slot.Data ??= new byte[IndexRun.PageSize];
             content.CopyTo(slot.Data);
             slot.Run = run;
             slot.Page = page;

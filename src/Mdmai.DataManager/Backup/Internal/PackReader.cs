@@ -28,7 +28,7 @@ internal static class PackReader
     /// each was a read call of its own (a restore of 10k small files: 10k <c>pread</c>s, one a file). Below the
     /// large-object heap's threshold; a blob at least this long is read straight into its block.
     /// </summary>
-    internal const int ReadAheadBytes = 64 * 1024;
+    private const int ReadAheadBytes = 64 * 1024;
 
     /// <summary>The ranges that hold <paramref name="blobs"/> (each blob once), by pack and offset.</summary>
     public static List<PackRange> Ranges(IEnumerable<WantedBlob> blobs, long maxGap)

@@ -10,8 +10,8 @@ namespace Mdmai.DataManager.Backup.Internal;
 /// as a run: a file of the spill folder (the user's cache, <see cref="DefaultSpillFolder"/>) unlinked as soon as it is
 /// open, so nothing outlives the process. Memory then keeps of a run only its first id every 85 blobs and a Bloom filter
 /// (~1.6 bytes a blob instead of ~60): a backup's memory stays flat from 10k to 1M files. Runs of like size are merged
-/// (at most a few stay), a lookup that misses the memory asks each run's filter and reads one 4 KiB page of a run that
-/// may hold it. Where no run can be written (no folder, a full disk), the index goes on in memory, as it always did.
+/// (at most a few stay), a lookup that misses the memory asks each run's filter and looks in one 4 KiB page of a run that
+/// may hold it (read from the run's file unless the runs' shared <see cref="RunPageCache"/> holds it). Where no run can be written (no folder, a full disk), the index goes on in memory, as it always did.
 /// An id is in one place only: a blob added again is dropped where it is already known (the first location stays).
 /// </para>
 /// </summary>
@@ -84,15 +84,15 @@ internal sealed class RepositoryIndex : IDisposable
 
     public int SpillThreshold { get; }
 
-    /// <summary>Pages the runs read for lookups (tests).</summary>
-    internal long PageReads
+    /// <summary>Pages the runs looked in for lookups, read or found in the cache (tests).</summary>
+    internal long PageLookups
     {
         get
         {
             _lock.EnterReadLock();
             try
             {
-                return _runs.Sum(r => r.PageReads);
+                return _runs.Sum(r => r.PageLookups);
             }
             finally
             {
@@ -273,6 +273,7 @@ internal sealed class RepositoryIndex : IDisposable
             _runs.ForEach(r => r.Dispose());
             _runs.Clear();
             _runs.AddRange(kept);
+            _pages = _runs.Count > 0 ? _pages : null; // its pages are of runs gone
 
             foreach (var pack in packs)
             {
@@ -473,6 +474,7 @@ internal sealed class RepositoryIndex : IDisposable
             }
 
             _runs.Clear();
+            _pages = null;
         }
         finally
         {

@@ -382,7 +382,8 @@ public sealed class RepositoryIndexTests : IDisposable
             [.. Enumerable.Range(0, 3_000).Select(i => KeyValuePair.Create(RandomId(new Random(seed * 10_000 + i)), new RepositoryIndex.Slot((uint)i, (uint)seed, 2, 3))).OrderBy(b => b.Key)];
         var (first, second) = (Blobs(1), Blobs(2));
         var cache = new RunPageCache();
-        using var a = IndexRun.Write(SpillFolder, first, first.Count, cache);
+        using var a = IndexRun.Write(SpillFolder, first, first.Count);
+        a.Cache = cache;
         for (var pass = 0; pass < 3; pass++)
         {
             Assert.All(first, x => Assert.True(a.TryGet(x.Key, out var slot) && slot == x.Value));
@@ -392,7 +393,8 @@ public sealed class RepositoryIndexTests : IDisposable
         Assert.Equal((3_000 + 84) / 85, a.PageReads);
 
         // A second run in the same cache: whichever slots the two share, each lookup gets its own run's page.
-        using var b = IndexRun.Write(SpillFolder, second, second.Count, cache);
+        using var b = IndexRun.Write(SpillFolder, second, second.Count);
+        b.Cache = cache;
         for (var pass = 0; pass < 3; pass++)
         {
             for (var i = 0; i < first.Count; i++)
@@ -411,5 +413,42 @@ public sealed class RepositoryIndexTests : IDisposable
         Assert.True(cache.TryRead(-7, 5 + RunPageCache.Slots, page));
         Assert.All(page, x => Assert.Equal(2, x));
         Assert.False(cache.TryRead(-8, 5 + RunPageCache.Slots, page));
+    }
+
+    [Fact]
+    public void The_index_caches_its_runs_pages_while_they_fit_in_the_cache_whole_and_drops_the_cache_past_that()
+    {
+        // 65,536 blobs held: one run of 65,536 (772 pages), then a merged one of 131,072 (1,543), both cached; a third
+        // spill makes 196,608 blobs in runs (2,314 pages), more than the cache's 2,048.
+        using var index = new RepositoryIndex(SpillFolder, spillThreshold: 65_536);
+        var random = new Random(71);
+        var ids = new List<BlobId>();
+        void AddPack(int blobs)
+        {
+            var entries = Enumerable.Range(0, blobs).Select(i => new PackEntry(RandomId(random), BlobType.Data, false, (uint)i, 10, 10)).ToList();
+            ids.AddRange(entries.Select(e => e.Id));
+            index.Add(new UInt128(0, (ulong)ids.Count), entries);
+        }
+
+        for (var n = 0; n < 14; n++)
+        {
+            AddPack(10_000);
+        }
+
+        Assert.Equal(1, index.RunCount);
+        Assert.True(index.PagesCached);
+        Assert.All(ids, id => Assert.True(index.Contains(id)));
+        var reads = index.PageReads;
+        Assert.All(ids, id => Assert.True(index.Contains(id)));
+        Assert.Equal(reads, index.PageReads); // every page of the run read once, and held
+
+        for (var n = 0; n < 6; n++)
+        {
+            AddPack(10_000);
+        }
+
+        Assert.Equal(200_000, index.Count);
+        Assert.False(index.PagesCached);
+        Assert.All(ids, id => Assert.True(index.Contains(id)));
     }
 }

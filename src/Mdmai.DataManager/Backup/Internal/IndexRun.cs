@@ -28,17 +28,15 @@ internal sealed class IndexRun : IDisposable
     private readonly BlobId[] _fences;
     private readonly ulong[] _filter;
     private readonly ulong _filterBits;
-    private readonly RunPageCache? _cache;
     private readonly long _number = Interlocked.Increment(ref s_runs);
 
     private static long s_runs;
     private long _pageLookups;
     private long _pageReads;
 
-    private IndexRun(FileStream stream, BlobId[] fences, ulong[] filter, long count, RunPageCache? cache)
+    private IndexRun(FileStream stream, BlobId[] fences, ulong[] filter, long count)
     {
         _stream = stream;
-        _cache = cache;
         _file = stream.SafeFileHandle;
         _fences = fences;
         _filter = filter;
@@ -48,6 +46,12 @@ internal sealed class IndexRun : IDisposable
 
     public long Count { get; }
 
+    /// <summary>Pages of the run's file.</summary>
+    public int Pages => _fences.Length;
+
+    /// <summary>Where lookups keep the pages they read, if anywhere: set by the index, under its write lock.</summary>
+    public RunPageCache? Cache { get; set; }
+
     /// <summary>Pages looked in by lookups: one for each blob found, and one for each id the filter let through wrongly (tests).</summary>
     internal long PageLookups => Interlocked.Read(ref _pageLookups);
 
@@ -56,10 +60,9 @@ internal sealed class IndexRun : IDisposable
 
     /// <summary>
     /// Writes <paramref name="sorted"/> (ascending, no id twice) as a run in <paramref name="folder"/>;
-    /// <paramref name="expected"/> (at least their number) sizes the filter; lookups keep the pages they read in
-    /// <paramref name="cache"/>. A file that cannot be written is gone.
+    /// <paramref name="expected"/> (at least their number) sizes the filter. A file that cannot be written is gone.
     /// </summary>
-    public static IndexRun Write(string folder, IEnumerable<KeyValuePair<BlobId, RepositoryIndex.Slot>> sorted, long expected, RunPageCache? cache = null)
+    public static IndexRun Write(string folder, IEnumerable<KeyValuePair<BlobId, RepositoryIndex.Slot>> sorted, long expected)
     {
         var stream = Create(folder);
         var file = stream.SafeFileHandle;
@@ -106,7 +109,7 @@ internal sealed class IndexRun : IDisposable
             }
 
             UnixFileCalls.WriteAt(file, buffer.AsSpan(0, used), offset);
-            return new IndexRun(stream, [.. fences], filter, count, cache);
+            return new IndexRun(stream, [.. fences], filter, count);
         }
         catch
         {
@@ -184,11 +187,12 @@ internal sealed class IndexRun : IDisposable
         Span<byte> bytes = stackalloc byte[PageRecords * RecordSize];
         var span = bytes[..(records * RecordSize)];
         Interlocked.Increment(ref _pageLookups);
-        if (_cache is null || !_cache.TryRead(_number, page, span))
+        var cache = Cache;
+        if (cache is null || !cache.TryRead(_number, page, span))
         {
             Interlocked.Increment(ref _pageReads);
             ReadExactly(span, (long)page * PageSize);
-            _cache?.Keep(_number, page, span);
+            cache?.Keep(_number, page, span);
         }
 
         low = 0;
@@ -320,16 +324,18 @@ internal sealed class IndexRun : IDisposable
 }
 
 /// <summary>
-/// The pages of runs read last, shared by the runs of one index: <see cref="Slots"/> pages of 4 KiB at most, each page in
-/// the one slot its run and number map to (a run's pages in consecutive slots, so a run of up to that many pages is
-/// held whole once read). Without it a restore of 100k small files read a page from the file for two lookups in three
-/// (66k <c>pread</c>s, where the run held 3 MB). A slot's buffer is made when first used; runs never change, so a page
-/// kept is never stale, and a run gone leaves its pages to be replaced.
+/// The pages of the runs of one index, kept once read while the runs fit in it whole (<see cref="Slots"/> pages of
+/// 4 KiB, 8 MiB, ~174k blobs): each page in the one slot its run and number map to, a run's pages in consecutive slots.
+/// Without it a restore of 100k small files read a page from the file for two lookups in three (66k <c>pread</c>s,
+/// where the run held 3 MB). Past that size most lookups would miss it and pay a copy besides the read (a no-change
+/// backup of 1M files: +1–2 s, +10–14 MB), so the index then drops it (<see cref="RepositoryIndex"/>). A slot's buffer
+/// is made when first used; runs never change, so a page kept is never stale, and a run gone leaves its pages to be
+/// replaced.
 /// </summary>
 internal sealed class RunPageCache
 {
-    /// <summary>Slots: 4 MiB of pages, a run of ~87k blobs whole.</summary>
-    public const int Slots = 1024;
+    /// <summary>Slots: 8 MiB of pages.</summary>
+    public const int Slots = 2048;
 
     private readonly Slot[] _slots = [.. Enumerable.Range(0, Slots).Select(_ => new Slot())];
 

@@ -61,7 +61,7 @@ internal sealed class RepositoryIndex : IDisposable
     /// <summary>The runs written, oldest first; every id in them is in no other run and not held.</summary>
     private readonly List<IndexRun> _runs = [];
 
-    /// <summary>The pages the runs read last (made with the first run, under the write lock).</summary>
+    /// <summary>The runs' pages once read, while they fit in it whole (<see cref="ShareCache"/>).</summary>
     private RunPageCache? _pages;
     private int _held;
     private bool _cannotSpill;
@@ -83,6 +83,26 @@ internal sealed class RepositoryIndex : IDisposable
     public static string? DefaultSpillFolder { get; } = Path.Combine(CachedBackend.CacheHome(Environment.GetEnvironmentVariable), "index") is var folder && Path.IsPathRooted(folder) ? folder : null;
 
     public int SpillThreshold { get; }
+
+    /// <summary>Whether the runs' pages are cached (tests).</summary>
+    internal bool PagesCached => _pages is not null;
+
+    /// <summary>Pages the runs read from their files for lookups (tests).</summary>
+    internal long PageReads
+    {
+        get
+        {
+            _lock.EnterReadLock();
+            try
+            {
+                return _runs.Sum(r => r.PageReads);
+            }
+            finally
+            {
+                _lock.ExitReadLock();
+            }
+        }
+    }
 
     /// <summary>Pages the runs looked in for lookups, read or found in the cache (tests).</summary>
     internal long PageLookups
@@ -239,7 +259,7 @@ internal sealed class RepositoryIndex : IDisposable
             {
                 foreach (var run in _runs)
                 {
-                    kept.Add(IndexRun.Write(_spillFolder!, run.ReadAll().Where(e => !numbers.Contains(e.Value.Pack)), run.Count, _pages));
+                    kept.Add(IndexRun.Write(_spillFolder!, run.ReadAll().Where(e => !numbers.Contains(e.Value.Pack)), run.Count));
                 }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -273,7 +293,7 @@ internal sealed class RepositoryIndex : IDisposable
             _runs.ForEach(r => r.Dispose());
             _runs.Clear();
             _runs.AddRange(kept);
-            _pages = _runs.Count > 0 ? _pages : null; // its pages are of runs gone
+            ShareCache();
 
             foreach (var pack in packs)
             {
@@ -381,10 +401,30 @@ internal sealed class RepositoryIndex : IDisposable
     /// </summary>
     private void Spill()
     {
+        SpillAndMerge();
+        ShareCache();
+    }
+
+    /// <summary>
+    /// Gives the runs a cache of their pages while they fit in it whole, and none past that (where most lookups would
+    /// miss it): the cache goes, and its memory with it. Under the write lock, whenever the runs change.
+    /// </summary>
+    private void ShareCache()
+    {
+        var pages = _runs.Sum(r => (long)r.Pages);
+        _pages = pages is > 0 and <= RunPageCache.Slots ? _pages ?? new() : null;
+        foreach (var run in _runs)
+        {
+            run.Cache = _pages;
+        }
+    }
+
+    private void SpillAndMerge()
+    {
         IndexRun run;
         try
         {
-            run = IndexRun.Write(_spillFolder!, HeldInOrder(), _held, _pages ??= new());
+            run = IndexRun.Write(_spillFolder!, HeldInOrder(), _held);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -405,7 +445,7 @@ internal sealed class RepositoryIndex : IDisposable
             IndexRun merged;
             try
             {
-                merged = IndexRun.Write(_spillFolder!, IndexRun.Merge(older.ReadAll(), newer.ReadAll()), older.Count + newer.Count, _pages);
+                merged = IndexRun.Write(_spillFolder!, IndexRun.Merge(older.ReadAll(), newer.ReadAll()), older.Count + newer.Count);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

@@ -88,36 +88,21 @@ internal sealed class RepositoryIndex : IDisposable
     internal bool PagesCached => _pages is not null;
 
     /// <summary>Pages the runs read from their files for lookups (tests).</summary>
-    internal long PageReads
-    {
-        get
-        {
-            _lock.EnterReadLock();
-            try
-            {
-                return _runs.Sum(r => r.PageReads);
-            }
-            finally
-            {
-                _lock.ExitReadLock();
-            }
-        }
-    }
+    internal long PageReads => SumOverRuns(r => r.PageReads);
 
     /// <summary>Pages the runs looked in for lookups, read or found in the cache (tests).</summary>
-    internal long PageLookups
+    internal long PageLookups => SumOverRuns(r => r.PageLookups);
+
+    private long SumOverRuns(Func<IndexRun, long> count)
     {
-        get
+        _lock.EnterReadLock();
+        try
         {
-            _lock.EnterReadLock();
-            try
-            {
-                return _runs.Sum(r => r.PageLookups);
-            }
-            finally
-            {
-                _lock.ExitReadLock();
-            }
+            return _runs.Sum(count);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
         }
     }
 

@@ -10,24 +10,11 @@ internal readonly record struct BlobId(ulong A, ulong B, ulong C, ulong D) : ICo
 {
     public const int Size = 32;
 
-    public int CompareTo(BlobId other)
-    {
-        var c = A.CompareTo(other.A);
-        if (c == 0)
-        {
-            c = B.CompareTo(other.B);
-            if (c == 0)
-            {
-                c = C.CompareTo(other.C);
-                if (c == 0)
-                {
-                    c = D.CompareTo(other.D);
-                }
-            }
-        }
-
-        return c;
-    }
+    public int CompareTo(BlobId other) =>
+        A != other.A ? A.CompareTo(other.A)
+        : B != other.B ? B.CompareTo(other.B)
+        : C != other.C ? C.CompareTo(other.C)
+        : D.CompareTo(other.D);
 
     public static BlobId Read(ReadOnlySpan<byte> bytes) => new(
         BinaryPrimitives.ReadUInt64BigEndian(bytes),

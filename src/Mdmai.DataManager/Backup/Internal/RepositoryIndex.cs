@@ -95,14 +95,9 @@ internal sealed class RepositoryIndex : IDisposable
 
     private long SumOverRuns(Func<IndexRun, long> count)
     {
-        _lock.EnterReadLock();
-        try
+        using (Reading())
         {
             return _runs.Sum(count);
-        }
-        finally
-        {
-            _lock.ExitReadLock();
         }
     }
 
@@ -111,33 +106,52 @@ internal sealed class RepositoryIndex : IDisposable
     {
         get
         {
-            _lock.EnterReadLock();
-            try
+            using (Reading())
             {
                 return _runs.Count;
-            }
-            finally
-            {
-                _lock.ExitReadLock();
             }
         }
     }
 
     private Dictionary<BlobId, Slot> Shard(BlobId id) => _shards[(int)(id.A >> 56)];
 
+    /// <summary>Holds the lock shared until disposed (<c>using</c>): lookups.</summary>
+    private LockScope Reading()
+    {
+        _lock.EnterReadLock();
+        return new(_lock, write: false);
+    }
+
+    /// <summary>Holds the lock alone until disposed (<c>using</c>): adding, spilling, removing.</summary>
+    private LockScope Writing()
+    {
+        _lock.EnterWriteLock();
+        return new(_lock, write: true);
+    }
+
+    private readonly struct LockScope(ReaderWriterLockSlim held, bool write) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (write)
+            {
+                held.ExitWriteLock();
+            }
+            else
+            {
+                held.ExitReadLock();
+            }
+        }
+    }
+
     public int Count
     {
         get
         {
-            _lock.EnterReadLock();
-            try
+            using (Reading())
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 return checked(_held + (int)_runs.Sum(r => r.Count));
-            }
-            finally
-            {
-                _lock.ExitReadLock();
             }
         }
     }
@@ -147,15 +161,10 @@ internal sealed class RepositoryIndex : IDisposable
     {
         get
         {
-            _lock.EnterReadLock();
-            try
+            using (Reading())
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 return [.. _packs.Keys];
-            }
-            finally
-            {
-                _lock.ExitReadLock();
             }
         }
     }
@@ -165,15 +174,10 @@ internal sealed class RepositoryIndex : IDisposable
     {
         get
         {
-            _lock.EnterReadLock();
-            try
+            using (Reading())
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 return [.. _shards.SelectMany(s => s).Concat(_runs.SelectMany(r => r.ReadAll())).Select(b => KeyValuePair.Create(b.Key, Location(b.Value)))];
-            }
-            finally
-            {
-                _lock.ExitReadLock();
             }
         }
     }
@@ -181,8 +185,7 @@ internal sealed class RepositoryIndex : IDisposable
     /// <summary>Makes room for <paramref name="blobs"/> blobs in all without growing again (a hint: more still fit; never more than a run's worth).</summary>
     public void EnsureCapacity(int blobs)
     {
-        _lock.EnterWriteLock();
-        try
+        using (Writing())
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_spillFolder is not null)
@@ -197,33 +200,23 @@ internal sealed class RepositoryIndex : IDisposable
                 shard.EnsureCapacity(share + (4 * (int)Math.Sqrt(share)) + 1);
             }
         }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
     }
 
     public bool Contains(BlobId id) => TryGetSlot(id, out _);
 
     public bool ContainsPack(UInt128 pack)
     {
-        _lock.EnterReadLock();
-        try
+        using (Reading())
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             return _packs.ContainsKey(pack);
-        }
-        finally
-        {
-            _lock.ExitReadLock();
         }
     }
 
     /// <summary>Forgets the packs and every blob located in them (runs are written again without them).</summary>
     public void RemovePacks(IReadOnlySet<UInt128> packs)
     {
-        _lock.EnterWriteLock();
-        try
+        using (Writing())
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var numbers = packs.Where(_packs.ContainsKey).Select(p => _packs[p]).ToHashSet();
@@ -285,26 +278,17 @@ internal sealed class RepositoryIndex : IDisposable
                 _packs.Remove(pack); // its number stays taken: a pack added again gets a new one
             }
         }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
     }
 
     public bool TryGet(BlobId id, out BlobLocation location)
     {
-        _lock.EnterReadLock();
-        try
+        using (Reading())
         {
             if (Find(id, out var slot))
             {
                 location = Location(slot);
                 return true;
             }
-        }
-        finally
-        {
-            _lock.ExitReadLock();
         }
 
         location = default;
@@ -313,14 +297,9 @@ internal sealed class RepositoryIndex : IDisposable
 
     private bool TryGetSlot(BlobId id, out Slot slot)
     {
-        _lock.EnterReadLock();
-        try
+        using (Reading())
         {
             return Find(id, out slot);
-        }
-        finally
-        {
-            _lock.ExitReadLock();
         }
     }
 
@@ -328,11 +307,12 @@ internal sealed class RepositoryIndex : IDisposable
     private bool Find(BlobId id, out Slot slot)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Shard(id).TryGetValue(id, out slot))
-        {
-            return true;
-        }
+        return Shard(id).TryGetValue(id, out slot) || InRuns(id, out slot);
+    }
 
+    /// <summary>Finds a blob in the runs (under the lock, either way).</summary>
+    private bool InRuns(BlobId id, out Slot slot)
+    {
         foreach (var run in _runs)
         {
             if (run.TryGet(id, out slot))
@@ -341,13 +321,13 @@ internal sealed class RepositoryIndex : IDisposable
             }
         }
 
+        slot = default;
         return false;
     }
 
     public void Add(UInt128 pack, IEnumerable<PackEntry> entries)
     {
-        _lock.EnterWriteLock();
-        try
+        using (Writing())
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var number = Number(pack);
@@ -356,21 +336,14 @@ internal sealed class RepositoryIndex : IDisposable
                 Hold(e.Id, Slot.From(number, e));
             }
         }
-        finally
-        {
-            _lock.ExitWriteLock();
-        }
     }
 
     /// <summary>Holds a blob unless it is known (under the lock alone, disposal checked); past the threshold, writes the blobs held out as a run.</summary>
     private void Hold(BlobId id, Slot slot)
     {
-        foreach (var run in _runs)
+        if (InRuns(id, out _))
         {
-            if (run.TryGet(id, out _))
-            {
-                return;
-            }
+            return;
         }
 
         if (Shard(id).TryAdd(id, slot) && ++_held >= SpillThreshold && _spillFolder is not null && !_cannotSpill)
@@ -489,8 +462,7 @@ internal sealed class RepositoryIndex : IDisposable
     /// <summary>Closes the runs (their files are already unlinked: the space is given back); lookups fail from then on.</summary>
     public void Dispose()
     {
-        _lock.EnterWriteLock();
-        try
+        using (Writing())
         {
             _disposed = true;
             foreach (var run in _runs)
@@ -500,10 +472,6 @@ internal sealed class RepositoryIndex : IDisposable
 
             _runs.Clear();
             _pages = null;
-        }
-        finally
-        {
-            _lock.ExitWriteLock();
         }
     }
 
@@ -546,16 +514,11 @@ internal sealed class RepositoryIndex : IDisposable
     {
         var content = OpenFile(sealedIndex, crypto, name, ref opened, ref plain);
         Parse(content, name, null, null);
-        _lock.EnterWriteLock();
-        try
+        using (Writing())
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var number = -1;
             Parse(content, name, pack => number = Number(pack), e => Hold(e.Id, Slot.From(number, e)));
-        }
-        finally
-        {
-            _lock.ExitWriteLock();
         }
     }
 
